@@ -1,0 +1,419 @@
+"""buildcfg.toml -> frozen dataclasses.
+
+The one place that knows the file's keys and their defaults. Unknown keys are rejected with a
+"did you mean" suggestion; every error names the file and the key (and, for TOML syntax errors,
+the line and column).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packbin._compat import tomllib
+from packbin.arch import Architecture, ElfMachine
+from packbin.errors import ConfigError
+
+CONFIG_NAME = "buildcfg.toml"
+#: Environment variables that override the default architecture by Rust target triple.
+#: The first one set wins: PACK_BINARIES_RUST_TARGET (the Compose-facing name) beats RUST_TARGET.
+TARGET_ENV_VARS = ("PACK_BINARIES_RUST_TARGET", "RUST_TARGET")
+
+PROFILES = ("auto", "rustup", "debian")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Table:
+    """A TOML table being read: tracks its dotted path and which keys were consumed."""
+
+    def __init__(self, source: Path, path: str, data: Any) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: {path or 'top level'} must be a table, got {type(data).__name__}")
+        self.source = source
+        self.path = path
+        self.data: Mapping[str, Any] = data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.key(name)}: {problem}")
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = False) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if required or default is ...:
+                raise self.fail(name, "missing (required)")
+            return default
+        value = self.data[name]
+        # bool is an int subclass: never accept it where a number is asked for.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(name, f"expected {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.fail(name, f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+        return value
+
+    def str_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.get(name, list, list(default))
+        for item in value:
+            if not isinstance(item, str):
+                raise self.fail(name, f"expected a list of strings, found {item!r}")
+        return tuple(value)
+
+    def table(self, name: str) -> _Table:
+        self.seen.add(name)
+        return _Table(self.source, self.key(name), self.data.get(name, {}))
+
+    def reject_unknown(self) -> None:
+        for name in self.data:
+            if name not in self.seen:
+                raise self.fail(name, "unknown key" + _suggest(name, self.seen))
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileConfig:
+    """Per-profile builder settings."""
+
+    base_image: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderConfig:
+    """``[builder]``: how the builder image is made and what builds see."""
+
+    profile: str = "auto"
+    rustup: ProfileConfig = ProfileConfig(base_image="rust:1.85-slim-bookworm")
+    debian: ProfileConfig = ProfileConfig(base_image="debian:bookworm-slim")
+    debian_mirror: str = "http://deb.debian.org/debian"
+    debian_suite: str = "bookworm"
+    ziglang_version: str = "0.17.1"
+    cargo_zigbuild_version: str = "0.24.1"
+    trust_host_ca: bool = True
+    strip: bool = True
+    env: tuple[tuple[str, str], ...] = ()
+    cargo_profile: str = "release"
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackBinary:
+    """``[[binaries]]``: one executable a pack ships."""
+
+    name: str  # the cargo bin name, also the file name
+    pack: str
+    manifest: Path  # absolute path of the crate's Cargo.toml
+    install_path: str  # POSIX path inside the pack, e.g. sensors/attune-core-timer-sensor
+
+    @property
+    def crate_dir(self) -> Path:
+        return self.manifest.parent
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    """The whole of buildcfg.toml, resolved against the repository root."""
+
+    source: Path
+    root: Path
+    architectures: tuple[Architecture, ...]
+    default_arch: str
+    deploy_arch: str | None  # None: the engine's native architecture
+    builder: BuilderConfig
+    binaries: tuple[PackBinary, ...]
+    packs_dir: Path
+    dist_dir: Path
+    default_arch_source: str = field(default="buildcfg.toml")
+
+    # -- lookups -------------------------------------------------------------------------
+    def arch(self, name: str) -> Architecture:
+        """Resolve an architecture by name or alias (case-insensitive); ConfigError otherwise."""
+        wanted = name.strip().lower()
+        for arch in self.architectures:
+            if wanted in (n.lower() for n in arch.names):
+                return arch
+        known = [n for a in self.architectures for n in a.names]
+        raise ConfigError(
+            f"unknown architecture {name!r}{_suggest(wanted, known)}",
+            hint="choose one of: " + ", ".join(known) + " (or 'all')",
+        )
+
+    def arch_for_target(self, triple: str) -> Architecture:
+        for arch in self.architectures:
+            if arch.rust_target == triple:
+                return arch
+        known = [a.rust_target for a in self.architectures]
+        raise ConfigError(
+            f"unknown Rust target {triple!r}{_suggest(triple, known)}",
+            hint="configured targets: " + ", ".join(known),
+        )
+
+    def arch_for_platform(self, platform: str) -> Architecture | None:
+        for arch in self.architectures:
+            if arch.docker_platform == platform:
+                return arch
+        return None
+
+    def select_arches(self, spec: str | None) -> tuple[Architecture, ...]:
+        """``--arch`` value -> architectures. None: the default; "all": every one; commas allowed."""
+        if spec is None or spec == "":
+            return (self.arch(self.default_arch),)
+        if spec.strip().lower() == "all":
+            return self.architectures
+        out: list[Architecture] = []
+        for part in spec.split(","):
+            arch = self.arch(part)
+            if arch not in out:
+                out.append(arch)
+        return tuple(out)
+
+    def select_binaries(self, names: list[str] | tuple[str, ...] | None) -> tuple[PackBinary, ...]:
+        if not names:
+            return self.binaries
+        out: list[PackBinary] = []
+        known = [b.name for b in self.binaries]
+        for name in names:
+            matches = [b for b in self.binaries if b.name == name]
+            if not matches:
+                raise ConfigError(f"unknown binary {name!r}{_suggest(name, known)}", hint="configured: " + ", ".join(known))
+            out.extend(m for m in matches if m not in out)
+        return tuple(out)
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None) -> BuildConfig:
+        """Load ``path`` (default: found by :func:`find_config`) and apply environment overrides."""
+        env = os.environ if env is None else env
+        source = Path(path) if path is not None else find_config(env=env)
+        try:
+            raw = source.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: no such file", hint=f"run from the repository root, or set PACKBIN_CONFIG") from None
+        except OSError as e:
+            raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{source}: not UTF-8 text (byte {e.start})") from e
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{source}: invalid TOML: {e}") from e
+        return cls.from_dict(data, source=source.resolve(), env=env)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: Path, env: Mapping[str, str]) -> BuildConfig:
+        root = source.parent
+        top = _Table(source, "", data)
+        arches = _parse_architectures(top.table("architectures"))
+        names = {n.lower(): a for a in arches for n in a.names}
+
+        default_name = top.get("default_arch", str, arches[0].name)
+        if default_name.lower() not in names:
+            raise top.fail("default_arch", f"{default_name!r} is not a configured architecture" + _suggest(default_name, names))
+        default_arch = names[default_name.lower()].name
+        default_source = f"{source.name} default_arch"
+        for var in TARGET_ENV_VARS:
+            triple = env.get(var, "").strip()
+            if triple:
+                match = [a for a in arches if a.rust_target == triple]
+                if not match:
+                    known = [a.rust_target for a in arches]
+                    raise ConfigError(
+                        f"{var}={triple!r} is not a configured Rust target{_suggest(triple, known)}",
+                        hint="configured targets: " + ", ".join(known) + f" (see [architectures] in {source.name})",
+                    )
+                default_arch = match[0].name
+                default_source = var
+                break
+
+        deploy = top.get("deploy_arch", str, "native")
+        deploy_arch: str | None = None
+        if deploy != "native":
+            if deploy.lower() not in names:
+                raise top.fail("deploy_arch", f"{deploy!r} is not 'native' or a configured architecture" + _suggest(deploy, names))
+            deploy_arch = names[deploy.lower()].name
+
+        packs_dir = _rel_dir(top, "packs_dir", "packs", root)
+        dist_dir = _rel_dir(top, "dist_dir", "dist", root)
+        builder = _parse_builder(top.table("builder"))
+        binaries = _parse_binaries(top, root, packs_dir)
+        top.reject_unknown()
+        return cls(
+            source=source,
+            root=root,
+            architectures=arches,
+            default_arch=default_arch,
+            deploy_arch=deploy_arch,
+            builder=builder,
+            binaries=binaries,
+            packs_dir=packs_dir,
+            dist_dir=dist_dir,
+            default_arch_source=default_source,
+        )
+
+
+def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = None) -> Path:
+    """$PACKBIN_CONFIG, else the nearest buildcfg.toml in the working directory or above."""
+    env = os.environ if env is None else env
+    if env.get("PACKBIN_CONFIG"):
+        return Path(env["PACKBIN_CONFIG"])
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        candidate = d / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_NAME} in {here} or any parent directory",
+        hint=f"run packbin from the repository root, or set PACKBIN_CONFIG=/path/to/{CONFIG_NAME}",
+    )
+
+
+def _rel_dir(table: _Table, name: str, default: str, root: Path) -> Path:
+    value = table.get(name, str, default)
+    p = Path(value)
+    if p.is_absolute() or ".." in p.parts:
+        raise table.fail(name, f"must be a relative path inside the repository, got {value!r}")
+    return root / p
+
+
+def _parse_machine(t: _Table) -> int:
+    value = t.get("elf_machine", (str, int), required=True)
+    if isinstance(value, int):
+        if not 0 <= value <= 0xFFFF:
+            raise t.fail("elf_machine", f"{value} is not a 16-bit e_machine value")
+        return value
+    try:
+        return int(ElfMachine[value])
+    except KeyError:
+        raise t.fail("elf_machine", f"unknown machine {value!r}" + _suggest(value, ElfMachine.__members__) + " (or give e_machine as a number)") from None
+
+
+def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
+    if not t.data:
+        raise ConfigError(f"{t.source}: [architectures] must declare at least one architecture")
+    arches: list[Architecture] = []
+    seen_names: dict[str, str] = {}
+    for name in t.data:
+        at = t.table(name)
+        if not _NAME_RE.match(name) or name.lower() == "all":
+            raise t.fail(name, "an architecture name must be letters, digits, '.', '_' or '-', and not 'all'")
+        elf_class = at.get("elf_class", int, required=True)
+        if elf_class not in (32, 64):
+            raise at.fail("elf_class", f"must be 32 or 64, got {elf_class}")
+        order = at.get("byte_order", str, required=True)
+        if order not in ("little", "big"):
+            raise at.fail("byte_order", f"must be 'little' or 'big', got {order!r}" + _suggest(order, ("little", "big")))
+        arch = Architecture(
+            name=name,
+            aliases=at.str_list("aliases"),
+            rust_target=at.get("rust_target", str, required=True),
+            docker_platform=at.get("docker_platform", str, required=True),
+            elf_machine=_parse_machine(at),
+            elf_class=elf_class,
+            byte_order=order,
+        )
+        at.reject_unknown()
+        for n in arch.names:
+            if n.lower() in seen_names:
+                raise at.fail("aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}")
+            seen_names[n.lower()] = name
+        arches.append(arch)
+    return tuple(arches)
+
+
+def _parse_builder(t: _Table) -> BuilderConfig:
+    d = BuilderConfig()
+    profile = t.get("profile", str, d.profile)
+    if profile not in PROFILES:
+        raise t.fail("profile", f"must be one of {', '.join(PROFILES)}, got {profile!r}" + _suggest(profile, PROFILES))
+    rt = t.table("rustup")
+    rustup = ProfileConfig(base_image=rt.get("base_image", str, d.rustup.base_image))
+    rt.reject_unknown()
+    dt = t.table("debian")
+    debian = ProfileConfig(base_image=dt.get("base_image", str, d.debian.base_image))
+    mirror = dt.get("mirror", str, d.debian_mirror)
+    suite = dt.get("suite", str, d.debian_suite)
+    dt.reject_unknown()
+    if not re.match(r"^https?://", mirror):
+        raise dt.fail("mirror", f"must be an http:// or https:// URL, got {mirror!r}")
+    env_table = t.table("env")
+    env: list[tuple[str, str]] = []
+    for key in env_table.data:
+        value = env_table.get(key, (str, int, bool))
+        if not _ENV_RE.match(key):
+            raise env_table.fail(key, "not a valid environment variable name")
+        env.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    cargo_profile = t.get("cargo_profile", str, d.cargo_profile)
+    if not _NAME_RE.match(cargo_profile):
+        raise t.fail("cargo_profile", f"not a valid cargo profile name: {cargo_profile!r}")
+    cfg = BuilderConfig(
+        profile=profile,
+        rustup=rustup,
+        debian=debian,
+        debian_mirror=mirror,
+        debian_suite=suite,
+        ziglang_version=t.get("ziglang_version", str, d.ziglang_version),
+        cargo_zigbuild_version=t.get("cargo_zigbuild_version", str, d.cargo_zigbuild_version),
+        trust_host_ca=t.get("trust_host_ca", bool, d.trust_host_ca),
+        strip=t.get("strip", bool, d.strip),
+        env=tuple(sorted(env)),
+        cargo_profile=cargo_profile,
+    )
+    t.reject_unknown()
+    return cfg
+
+
+def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinary, ...]:
+    top.seen.add("binaries")
+    raw = top.data.get("binaries", [])
+    if not isinstance(raw, list):
+        raise top.fail("binaries", "must be an array of tables ([[binaries]])")
+    out: list[PackBinary] = []
+    for i, item in enumerate(raw):
+        bt = _Table(top.source, f"binaries[{i}]", item)
+        name = bt.get("name", str, required=True)
+        if not _NAME_RE.match(name):
+            raise bt.fail("name", f"not a valid binary name: {name!r}")
+        pack = bt.get("pack", str, required=True)
+        if not _NAME_RE.match(pack):
+            raise bt.fail("pack", f"not a valid pack name: {pack!r}")
+        manifest_rel = bt.get("manifest", str, required=True)
+        mp = Path(manifest_rel)
+        if mp.is_absolute() or ".." in mp.parts:
+            raise bt.fail("manifest", f"must be a relative path inside the repository, got {manifest_rel!r}")
+        manifest = root / mp
+        if manifest.name != "Cargo.toml":
+            manifest = manifest / "Cargo.toml"
+        if not manifest.is_file():
+            raise bt.fail("manifest", f"crate manifest not found: {manifest}", )
+        install_path = bt.get("install_path", str, f"sensors/{name}")
+        ip = Path(install_path)
+        if ip.is_absolute() or ".." in ip.parts or install_path.endswith("/") or not ip.parts:
+            raise bt.fail("install_path", f"must be a relative file path inside the pack, got {install_path!r}")
+        bt.reject_unknown()
+        if any(b.name == name for b in out):
+            raise bt.fail("name", f"binary {name!r} is declared twice")
+        out.append(PackBinary(name=name, pack=pack, manifest=manifest, install_path=ip.as_posix()))
+    return tuple(out)
