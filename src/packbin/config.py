@@ -417,3 +417,64 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
             raise bt.fail("name", f"binary {name!r} is declared twice")
         out.append(PackBinary(name=name, pack=pack, manifest=manifest, install_path=ip.as_posix()))
     return tuple(out)
+
+
+#: Architectures known without a buildcfg.toml (verify-static outside a repository).
+BUILTIN_ARCHITECTURES = """
+[architectures.x86_64]
+aliases = ["amd64", "x86-64", "x64"]
+rust_target = "x86_64-unknown-linux-musl"
+docker_platform = "linux/amd64"
+elf_machine = "EM_X86_64"
+elf_class = 64
+byte_order = "little"
+[architectures.arm64]
+aliases = ["aarch64", "arm64v8"]
+rust_target = "aarch64-unknown-linux-musl"
+docker_platform = "linux/arm64"
+elf_machine = "EM_AARCH64"
+elf_class = 64
+byte_order = "little"
+[architectures.i386]
+aliases = ["x86", "i686", "386"]
+rust_target = "i686-unknown-linux-musl"
+docker_platform = "linux/386"
+elf_machine = "EM_386"
+elf_class = 32
+byte_order = "little"
+[architectures.arm]
+aliases = ["armv7", "armhf", "arm32v7"]
+rust_target = "armv7-unknown-linux-musleabihf"
+docker_platform = "linux/arm/v7"
+elf_machine = "EM_ARM"
+elf_class = 32
+byte_order = "little"
+[architectures.riscv64]
+aliases = []
+rust_target = "riscv64gc-unknown-linux-musl"
+docker_platform = "linux/riscv64"
+elf_machine = "EM_RISCV"
+elf_class = 64
+byte_order = "little"
+[architectures.ppc64le]
+aliases = ["powerpc64le"]
+rust_target = "powerpc64le-unknown-linux-musl"
+docker_platform = "linux/ppc64le"
+elf_machine = "EM_PPC64"
+elf_class = 64
+byte_order = "little"
+[architectures.s390x]
+aliases = []
+rust_target = "s390x-unknown-linux-musl"
+docker_platform = "linux/s390x"
+elf_machine = "EM_S390"
+elf_class = 64
+byte_order = "big"
+"""
+
+
+def builtin_config(root: Path | None = None) -> BuildConfig:
+    """A configuration with the built-in architectures and no binaries."""
+    root = (root or Path.cwd()).resolve()
+    data = tomllib.loads(BUILTIN_ARCHITECTURES)
+    return BuildConfig.from_dict(data, source=root / "(built-in)", env={})

@@ -1,0 +1,3 @@
+from packbin.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""One build container per (architecture, build): sources in as a tar, logs out live, artifacts out.
+
+Caches live in named volumes owned by packbin: the cargo registry (shared), a target directory
+and a zig cache per target triple. Concurrent packbin runs on one engine take a lock per target
+triple (cargo locks its own directories, but zig's global cache races on EEXIST when two builds
+of one target share it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packbin.builder_image import BUILD_ROOT, BUILD_SCRIPT, CACHE_ROOT, CARGO_REGISTRY, BuilderImage
+from packbin.cache import cache_dir
+from packbin.config import BuildConfig
+from packbin.engine import Engine
+from packbin.errors import BuildError
+from packbin.extract import ExtractedFile, extract_archive
+from packbin.lock import file_lock
+from packbin.manifest import Toolchain
+from packbin.plan import BuildStep
+from packbin.sources import CrateSources, sources_tar
+
+log = logging.getLogger(__name__)
+
+REGISTRY_VOLUME = "packbin-cargo-registry"
+_TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) cargo_zigbuild=(\S*) zig=(\S*)")
+
+
+def target_volume(triple: str) -> str:
+    return f"packbin-target-{triple}"
+
+
+def cache_volume(triple: str) -> str:
+    return f"packbin-zigcache-{triple}"
+
+
+def tool_volumes(cfg: BuildConfig) -> tuple[str, ...]:
+    return (REGISTRY_VOLUME, *(v for a in cfg.architectures for v in (target_volume(a.rust_target), cache_volume(a.rust_target))))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOutcome:
+    """What one container produced (not yet verified)."""
+
+    step: BuildStep
+    files: dict[str, ExtractedFile]  # binary name -> extracted file in the staging dir
+    toolchain: Toolchain
+    stripped: frozenset[str]
+    warnings: tuple[str, ...]
+    log_path: Path
+
+
+@dataclass
+class _LogState:
+    toolchain: Toolchain = field(default_factory=Toolchain)
+    stripped: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+
+def run_build(
+    engine: Engine,
+    image: BuilderImage,
+    cfg: BuildConfig,
+    step: BuildStep,
+    crates: dict[str, CrateSources],
+    *,
+    staging: Path,
+    on_line: Callable[[str], None],
+    cancelled: threading.Event | None = None,
+) -> BuildOutcome:
+    """Build every target of ``step`` in one container and extract the binaries into ``staging``."""
+    arch = step.arch
+    triple = arch.rust_target
+    logs_dir = cfg.dist_dir / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    log_path = logs_dir / f"build-{arch.name}.log"
+    state = _LogState()
+    for vol in (REGISTRY_VOLUME, target_volume(triple), cache_volume(triple)):
+        engine.ensure_volume(vol, kind="cache")
+    specs = [f"{t.binary.name}:{BUILD_ROOT}/src/{t.binary.manifest.relative_to(cfg.root).as_posix()}" for t in step.targets]
+    env = dict(cfg.builder.env)
+    env.update(
+        {
+            "CARGO_TARGET_DIR": f"{BUILD_ROOT}/target",
+            "PACKBIN_CARGO_PROFILE": cfg.builder.cargo_profile,
+            "XDG_CACHE_HOME": CACHE_ROOT,
+        }
+    )
+    payload = sources_tar([crates[t.binary.name] for t in step.targets], extra={"packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755)})
+    endpoint_key = hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
+    lock_path = cache_dir() / "locks" / f"{endpoint_key}-{triple}.lock"
+
+    def emit(line: str) -> None:
+        lf.write(line + "\n")
+        m = _TOOLCHAIN_RE.match(line)
+        if m:
+            state.toolchain = Toolchain(rustc=m[1], cargo_zigbuild=m[2], zig=m[3])
+            return
+        if line.startswith("::packbin-stripped "):
+            state.stripped.add(line.split(" ", 1)[1].strip())
+            return
+        if line.startswith("::packbin-warning "):
+            state.warnings.append(line.split(" ", 1)[1])
+        state.tail.append(line)
+        del state.tail[:-60]
+        on_line(line)
+
+    with open(log_path, "w", encoding="utf-8") as lf, file_lock(lock_path, what=f"the {triple} build cache", on_wait=on_line):
+        if cancelled is not None and cancelled.is_set():
+            raise KeyboardInterrupt
+        with engine.container(
+            image=image.tag,
+            command=["/bin/sh", f"{BUILD_ROOT}/packbin-build.sh", triple, "1" if cfg.builder.strip else "0", *specs],
+            kind="build",
+            environment=env,
+            volumes={
+                REGISTRY_VOLUME: CARGO_REGISTRY,
+                target_volume(triple): f"{BUILD_ROOT}/target",
+                cache_volume(triple): CACHE_ROOT,
+            },
+            working_dir=BUILD_ROOT,
+        ) as c:
+            engine.put_tar(c, BUILD_ROOT, payload)
+            status = engine.run_streaming(c, on_line=emit)
+            if status != 0:
+                tail = "\n".join(state.tail[-25:])
+                raise BuildError(
+                    f"build for {arch.name} ({triple}) failed with exit status {status}:\n{tail}",
+                    hint=f"the full log is {log_path}; nothing was installed",
+                )
+            chunks, _ = engine.get_tar(c, f"{BUILD_ROOT}/out/{triple}")
+            extracted = extract_archive(chunks, staging)
+    files: dict[str, ExtractedFile] = {}
+    for t in step.targets:
+        match = [f for f in extracted if Path(f.name).name == t.binary.name]
+        if not match:
+            raise BuildError(f"build for {arch.name} produced no {t.binary.name}", hint=f"see {log_path}")
+        files[t.binary.name] = match[0]
+    return BuildOutcome(
+        step=step,
+        files=files,
+        toolchain=state.toolchain,
+        stripped=frozenset(state.stripped),
+        warnings=tuple(state.warnings),
+        log_path=log_path,
+    )

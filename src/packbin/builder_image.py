@@ -1,0 +1,355 @@
+"""The builder image: a Dockerfile rendered from buildcfg.toml, built through the Engine API.
+
+The image is tagged by a hash of its recipe (the rendered Dockerfile plus every file in its
+context), so a changed recipe builds a new image and an unchanged one is reused. Two profiles:
+
+* ``rustup``: ``rust:<version>-slim-bookworm`` plus ``rustup target add`` of the musl targets.
+* ``debian``: the offline recipe (Debian's rustc-web, cargo-web, rust-web-src, ``-Zbuild-std``
+  with the std library's vendored dependencies, ``link-self-contained=no``; zig supplies musl).
+
+``auto`` picks ``rustup`` when its base image is present or pullable, else ``debian``. The
+debian profile's base is ``debian:bookworm-slim`` when present or pullable, else an image
+packbin bootstraps itself from a Debian mirror (debootstrap, imported through the API).
+Both profiles install ziglang and cargo-zigbuild at pinned versions from PyPI and, unless
+switched off, trust the host's locally added CA certificates (TLS-intercepting proxies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform as host_platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from packbin import __version__
+from packbin.arch import Architecture
+from packbin.config import BuildConfig, BuilderConfig
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
+from packbin.errors import BuildError, EngineError
+
+log = logging.getLogger(__name__)
+
+IMAGE_REPO = "packbin/builder"
+BASE_REPO = "packbin/debian-base"
+HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
+#: Where sources, outputs and the cargo config live inside the builder.
+BUILD_ROOT = "/build"
+CACHE_ROOT = "/cache"  # XDG_CACHE_HOME: zig's and cargo-zigbuild's caches (a volume per target)
+CARGO_HOME = "/usr/local/cargo"
+CARGO_REGISTRY = f"{CARGO_HOME}/registry"
+RECIPE_LABEL = "io.packbin.recipe"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderRecipe:
+    """Everything that determines the builder image: its Dockerfile and context files."""
+
+    profile: str  # "rustup" | "debian"
+    base_image: str
+    dockerfile: str
+    context_files: tuple[tuple[str, bytes], ...]
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(self.dockerfile.encode())
+        for name, data in self.context_files:
+            h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        return h.hexdigest()
+
+    @property
+    def tag(self) -> str:
+        return f"{IMAGE_REPO}:{self.profile}-{self.digest[:16]}"
+
+    def context_tar(self) -> bytes:
+        files: dict[str, bytes | tuple[bytes, int]] = {"Dockerfile": self.dockerfile.encode()}
+        files.update(dict(self.context_files))
+        return tar_bytes(files)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderImage:
+    """A built (or reused) builder image."""
+
+    tag: str
+    image_id: str
+    profile: str
+    built: bool  # False: reused
+
+
+def host_ca_files(enabled: bool, ca_dir: Path = HOST_CA_DIR) -> tuple[tuple[str, bytes], ...]:
+    """The host's locally added CA certificates, as context files (empty when off or none)."""
+    if not enabled or not ca_dir.is_dir():
+        return ()
+    out: list[tuple[str, bytes]] = []
+    for p in sorted(ca_dir.rglob("*.crt")):
+        if p.is_file():
+            rel = p.relative_to(ca_dir).as_posix().replace("/", "_")
+            out.append((f"ca/{rel}", p.read_bytes()))
+    return tuple(out)
+
+
+def cargo_config(arches: tuple[Architecture, ...], *, offline_std: bool) -> str:
+    """The cargo config baked into the image at /build/.cargo/config.toml."""
+    lines: list[str] = []
+    if offline_std:
+        lines += [
+            "[unstable]",
+            'build-std = ["std", "panic_abort"]',
+            "",
+            "[source.crates-io]",
+            'replace-with = "rust-std-vendor"',
+            "",
+            "[source.rust-std-vendor]",
+            'directory = "/usr/lib/rustlib/src/rust/library/vendor"',
+            "",
+        ]
+    for arch in arches:
+        lines.append(f"[target.{arch.rust_target}]")
+        # Debian ships no musl self-contained crt objects; zig supplies musl's crt and libc.
+        flags = '["-C", "link-self-contained=no"]' if offline_std else "[]"
+        lines.append(f"rustflags = {flags}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_PIP = (
+    "python3 -m venv /opt/zigbuild && "
+    "/opt/zigbuild/bin/pip install --no-cache-dir --disable-pip-version-check "
+    "ziglang=={zig} cargo-zigbuild=={czb}"
+)
+
+_COMMON_TAIL = """\
+ENV PATH=/opt/zigbuild/bin:{cargo_home}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+    CARGO_HOME={cargo_home} \\
+    XDG_CACHE_HOME={cache_root} \\
+    CARGO_TERM_COLOR=never
+COPY cargo-config.toml {build_root}/.cargo/config.toml
+RUN mkdir -p {build_root}/src {build_root}/out {cache_root} \\
+ && rustc --version && cargo --version && cargo-zigbuild --version && python3 -m ziglang version
+WORKDIR {build_root}
+"""
+
+
+def render_dockerfile(builder: BuilderConfig, profile: str, base_image: str, arches: tuple[Architecture, ...], *, has_ca: bool) -> str:
+    """The builder Dockerfile (classic-builder compatible: no ``RUN --mount``)."""
+    suite = builder.debian_suite
+    security = builder.debian_mirror.rstrip("/")
+    security = security[: -len("/debian")] + "/debian-security" if security.endswith("/debian") else security + "-security"
+    ca = ""
+    pip_env = ""
+    if has_ca:
+        ca = "COPY ca/ /usr/local/share/ca-certificates/packbin/\n"
+        pip_env = "PIP_CERT=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt "
+    pip = pip_env + _PIP.format(zig=builder.ziglang_version, czb=builder.cargo_zigbuild_version)
+    head = f"# packbin builder image, profile {profile} (generated by packbin {__version__}; do not edit)\nFROM {base_image}\nENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8\n"
+    if profile == "debian":
+        body = (
+            ca
+            + "RUN printf 'deb %s %s main\\ndeb %s %s-updates main\\ndeb %s %s-security main\\n' "
+            + f"'{builder.debian_mirror}' '{suite}' '{builder.debian_mirror}' '{suite}' '{security}' '{suite}' > /etc/apt/sources.list \\\n"
+            + " && rm -f /etc/apt/sources.list.d/debian.sources \\\n"
+            + " && apt-get update \\\n"
+            + " && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv binutils-multiarch \\\n"
+            + "      rustc-web cargo-web rust-web-src \\\n"
+            + " && update-ca-certificates \\\n"
+            # rust-web-src does not depend on rustc-web: a mismatch breaks -Zbuild-std, so check it.
+            + " && v1=$(dpkg-query -W -f='${Version}' rustc-web) && v2=$(dpkg-query -W -f='${Version}' cargo-web) \\\n"
+            + " && v3=$(dpkg-query -W -f='${Version}' rust-web-src) \\\n"
+            + ' && if [ "$v1" != "$v3" ] || [ "${v1%%+*}" = "" ]; then echo "rustc-web $v1, cargo-web $v2, rust-web-src $v3 differ" >&2; exit 1; fi \\\n'
+            + " && rm -rf /var/lib/apt/lists/*\n"
+            + f"RUN {pip}\n"
+            + f"ENV RUSTC_BOOTSTRAP=1 PACKBIN_OFFLINE_STD=1\n"
+        )
+    else:
+        targets = " ".join(a.rust_target for a in arches)
+        body = (
+            ca
+            + "RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv binutils-multiarch \\\n"
+            + " && update-ca-certificates && rm -rf /var/lib/apt/lists/*\n"
+            + f"RUN rustup target add {targets}\n"
+            + f"RUN {pip}\n"
+            + "ENV PACKBIN_OFFLINE_STD=0\n"
+        )
+    tail = _COMMON_TAIL.format(cargo_home=CARGO_HOME, cache_root=CACHE_ROOT, build_root=BUILD_ROOT)
+    return head + body + tail
+
+
+BUILD_SCRIPT = r"""#!/bin/sh
+# packbin-build TARGET STRIP BIN:MANIFEST...  (generated by packbin; runs inside the builder)
+# Builds each bin for TARGET with cargo zigbuild into /build/out/TARGET/, then strips it.
+set -eu
+target="$1"; strip="$2"; shift 2
+echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$(python3 -m ziglang version)"
+profile="${PACKBIN_CARGO_PROFILE:-release}"
+offline=""
+if [ "${PACKBIN_OFFLINE_STD:-0}" = "1" ]; then offline="--offline"; fi
+mkdir -p "/build/out/$target"
+for spec in "$@"; do
+  bin="${spec%%:*}"; manifest="${spec#*:}"
+  echo "::packbin-step building $bin for $target"
+  cargo zigbuild $offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --bin "$bin"
+  dir="$profile"; [ "$profile" = "dev" ] && dir="debug"
+  cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
+  if [ "$strip" = "1" ]; then
+    if strip "/build/out/$target/$bin" 2>/tmp/strip.err; then
+      echo "::packbin-stripped $bin"
+    else
+      echo "::packbin-warning strip failed for $bin, keeping the unstripped binary: $(cat /tmp/strip.err)"
+    fi
+  fi
+done
+"""
+
+
+def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:
+    ca = host_ca_files(cfg.builder.trust_host_ca)
+    dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
+    context = (
+        ("cargo-config.toml", cargo_config(cfg.architectures, offline_std=profile == "debian").encode()),
+        *ca,
+    )
+    return BuilderRecipe(profile=profile, base_image=base_image, dockerfile=dockerfile, context_files=context)
+
+
+# -- base images -------------------------------------------------------------------------
+
+
+def _present_or_pullable(engine: Engine, ref: str, *, pull: bool) -> bool:
+    if engine.image_id(ref) is not None:
+        return True
+    return pull and engine.try_pull(ref)
+
+
+def resolve_profile(engine: Engine, cfg: BuildConfig, *, pull: bool = True, echo: Callable[[str], None] = print) -> tuple[str, str]:
+    """(profile, base image ref) for this engine, bootstrapping a Debian base when needed."""
+    b = cfg.builder
+    if b.profile in ("auto", "rustup"):
+        if _present_or_pullable(engine, b.rustup.base_image, pull=pull):
+            return "rustup", b.rustup.base_image
+        if b.profile == "rustup":
+            raise BuildError(
+                f"builder profile 'rustup' needs {b.rustup.base_image}, which is neither present nor pullable",
+                hint="set [builder] profile = \"auto\" or \"debian\" in buildcfg.toml (works offline), or make the image available",
+            )
+        echo(f"builder: {b.rustup.base_image} not available; using the offline debian profile")
+    if _present_or_pullable(engine, b.debian.base_image, pull=pull):
+        return "debian", b.debian.base_image
+    return "debian", bootstrap_debian_base(engine, b, echo=echo)
+
+
+def bootstrap_base_tag(builder: BuilderConfig) -> str:
+    key = hashlib.sha256(f"{builder.debian_mirror}\0{builder.debian_suite}\0minbase".encode()).hexdigest()[:12]
+    return f"{BASE_REPO}:{builder.debian_suite}-{key}"
+
+
+def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Callable[[str], None] = print) -> str:
+    """Make a Debian base image with debootstrap and import it through the API (once)."""
+    tag = bootstrap_base_tag(builder)
+    if engine.image_id(tag) is not None:
+        return tag
+    if not host_platform.system() == "Linux":
+        raise BuildError(
+            f"no Debian base image: {builder.debian.base_image} is not available and debootstrap needs a Linux host",
+            hint=f"make {builder.debian.base_image} available to the engine (docker pull / load), or run on Linux",
+        )
+    debootstrap = shutil.which("debootstrap")
+    if debootstrap is None:
+        raise BuildError(
+            f"no Debian base image: {builder.debian.base_image} is not available and debootstrap is not installed",
+            hint="install debootstrap (`apt-get install debootstrap`), or make the base image available to the engine",
+        )
+    if os.geteuid() != 0:
+        raise BuildError("debootstrap needs root to make the Debian base image", hint="run once as root (sudo), or make the base image available")
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host_platform.machine(), host_platform.machine())
+    with tempfile.TemporaryDirectory(prefix="packbin-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        cmd = [debootstrap, "--variant=minbase", f"--arch={arch}", builder.debian_suite, str(rootfs), builder.debian_mirror]
+        echo("builder: bootstrapping a Debian base image: " + " ".join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(
+                f"debootstrap failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:] or proc.stdout.strip()[-2000:]}",
+                hint=f"check that {builder.debian_mirror} is reachable, or set [builder.debian] mirror in buildcfg.toml",
+            )
+        tarball = Path(tmp) / "rootfs.tar"
+        echo(f"builder: importing {tag}")
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "--numeric-owner", "."], check=True)
+        engine.import_rootfs(tarball, repository=tag.split(":")[0], tag=tag.split(":")[1], changes=[f'LABEL {OWNER_LABEL}="packbin" {KIND_LABEL}="base"', 'CMD ["/bin/bash"]'])
+    return tag
+
+
+# -- the builder image -------------------------------------------------------------------
+
+
+def ensure_builder_image(
+    engine: Engine,
+    cfg: BuildConfig,
+    *,
+    rebuild: bool = False,
+    pull: bool = True,
+    echo: Callable[[str], None] = print,
+) -> BuilderImage:
+    """Build the builder image if its recipe's tag is absent (or ``rebuild``); reuse it otherwise."""
+    profile, base = resolve_profile(engine, cfg, pull=pull, echo=echo)
+    recipe = make_recipe(cfg, profile, base)
+    existing = engine.image_id(recipe.tag)
+    if existing is not None and not rebuild:
+        return BuilderImage(tag=recipe.tag, image_id=existing, profile=profile, built=False)
+    echo(f"builder: building {recipe.tag} (profile {profile}, base {base}); this takes a few minutes the first time")
+    log_path = builder_log_path(cfg)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    last_echo = [time.monotonic()]
+
+    def on_line(line: str) -> None:
+        lf.write(line + "\n")
+        lf.flush()
+        now = time.monotonic()
+        # Step headers always; otherwise a heartbeat every few seconds, so a long apt or pip
+        # step shows it is moving without flooding the terminal.
+        if line.startswith("Step ") or now - last_echo[0] > 5:
+            last_echo[0] = now
+            echo(f"builder: {line[:160]}" if line.startswith("Step ") else f"builder:   {line.strip()[:150]}")
+
+    with open(log_path, "w", encoding="utf-8") as lf:
+        try:
+            image_id, _ = engine.build_image(
+                context=recipe.context_tar(),
+                tag=recipe.tag,
+                labels={OWNER_LABEL: "packbin", KIND_LABEL: "builder", RECIPE_LABEL: recipe.digest},
+                on_line=on_line,
+            )
+        except BuildError as e:
+            tail = _tail(log_path, 40)
+            raise BuildError(f"{e.message}\n--- last lines of {log_path} ---\n{tail}", hint=f"the full log is {log_path}") from e
+    echo(f"builder: built {recipe.tag} (log: {log_path})")
+    return BuilderImage(tag=recipe.tag, image_id=image_id, profile=profile, built=True)
+
+
+def builder_log_path(cfg: BuildConfig) -> Path:
+    return cfg.dist_dir / "logs" / "builder-image.log"
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+__all__ = [
+    "BuilderImage",
+    "BuilderRecipe",
+    "EngineError",
+    "ensure_builder_image",
+    "make_recipe",
+    "render_dockerfile",
+    "resolve_profile",
+]

@@ -1,0 +1,83 @@
+"""doctor: is this machine ready to build and run pack binaries? Says what to do about each problem."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from packbin.binfmt import foreign_exec
+from packbin.config import BuildConfig
+from packbin.errors import CheckFailed, ConfigError, EngineError
+
+LOW_DISK = 10 << 30  # the builder image alone is about 2.4 GB
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    level: str  # "ok" | "warn" | "FAIL"
+    what: str
+    detail: str
+    hint: str = ""
+
+
+def _disk(path: Path, what: str) -> Finding:
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError as e:
+        return Finding(level="warn", what=what, detail=f"cannot check {path}: {e.strerror}")
+    level = "ok" if free >= LOW_DISK else "warn"
+    return Finding(level=level, what=what, detail=f"{free / (1 << 30):.1f} GiB free at {path}", hint="" if level == "ok" else "free some space: the builder image needs about 2.4 GB, caches more")
+
+
+def findings() -> list[Finding]:
+    from packbin.engine import connect
+
+    out: list[Finding] = []
+    try:
+        cfg: BuildConfig | None = BuildConfig.load()
+        assert cfg is not None
+        out.append(Finding(level="ok", what="config", detail=f"{cfg.source} ({len(cfg.architectures)} architectures, {len(cfg.binaries)} binaries, default {cfg.default_arch} from {cfg.default_arch_source})"))
+    except ConfigError as e:
+        cfg = None
+        out.append(Finding(level="FAIL", what="config", detail=e.message, hint=e.hint or ""))
+    try:
+        engine = connect()
+    except EngineError as e:
+        out.append(Finding(level="FAIL", what="engine", detail=e.message, hint=e.hint or ""))
+        return out
+    info = engine.info()
+    out.append(Finding(level="ok", what="engine", detail=f"{info.endpoint} (from {info.source}), Docker {info.server_version}, API {info.api_version}, {info.ncpu} CPUs"))
+    out.append(Finding(level="ok", what="native platform", detail=info.platform))
+    local = info.endpoint.startswith("unix://") or info.endpoint.startswith("npipe://")
+    if cfg is not None:
+        native = cfg.arch_for_platform(info.platform)
+        for arch in cfg.architectures:
+            fe = foreign_exec(arch, native=native.name if native else "", local_engine=local)
+            level = "ok" if fe.runnable else ("warn" if fe.runnable is None else "warn")
+            what = f"run {arch.name} binaries"
+            detail = fe.reason if fe.runnable is not False else f"no: {fe.reason} (builds still work; smoke runs of {arch.name} are skipped)"
+            out.append(Finding(level=level, what=what, detail=detail, hint=fe.hint))
+        from packbin.builder_image import BASE_REPO, IMAGE_REPO
+
+        images = [t for img in engine.client.images.list(name=IMAGE_REPO) for t in img.tags]
+        out.append(Finding(level="ok", what="builder image", detail=", ".join(images) if images else "not built yet (the first build makes it: a few minutes)"))
+        if cfg.builder.profile != "rustup" and shutil.which("debootstrap") is None and not engine.client.images.list(name=BASE_REPO):
+            out.append(Finding(level="warn", what="debootstrap", detail="not installed; needed only when no Debian base image can be pulled", hint="apt-get install debootstrap"))
+        out.append(_disk(cfg.root, "disk (repository)"))
+    if local and info.root_dir and Path(info.root_dir).exists():
+        out.append(_disk(Path(info.root_dir), "disk (engine)"))
+    return out
+
+
+def run_doctor(out: TextIO = sys.stdout) -> None:
+    found = findings()
+    for f in found:
+        out.write(f"{f.level:<4}  {f.what}: {f.detail}\n")
+        if f.hint:
+            out.write(f"      -> {f.hint}\n")
+    failed = [f for f in found if f.level == "FAIL"]
+    if failed:
+        raise CheckFailed(f"{len(failed)} problem(s) need fixing: " + ", ".join(f.what for f in failed))

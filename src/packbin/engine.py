@@ -1,0 +1,435 @@
+"""The Docker Engine API boundary: connect, and typed wrappers around docker-py.
+
+docker-py returns untyped dicts; they get types here and nowhere else. packbin never runs the
+``docker`` CLI. The endpoint is chosen like the CLI does: ``DOCKER_HOST``, else the current
+context (``DOCKER_CONTEXT`` or ``currentContext`` in ``~/.docker/config.json``: colima, Docker
+Desktop and rootless sockets live there), else the well-known sockets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+
+from packbin.errors import BuildError, EngineError, Interrupted
+
+log = logging.getLogger(__name__)
+
+#: Every resource packbin creates carries this label, so ``clean`` and the tests can find it.
+OWNER_LABEL = "io.packbin.owner"
+KIND_LABEL = "io.packbin.kind"
+KEEP_ENV = "PACKBIN_KEEP_CONTAINERS"
+
+_DEFAULT_UNIX = "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """Where the engine is expected, and why that one."""
+
+    host: str
+    source: str  # "DOCKER_HOST", "context colima", "default socket", ...
+    tls: Any = None  # docker.tls.TLSConfig | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineInfo:
+    """What ``doctor`` reports about the engine."""
+
+    endpoint: str
+    source: str
+    server_version: str
+    api_version: str
+    os_type: str
+    architecture: str  # as the engine says: x86_64, aarch64
+    platform: str  # docker platform: linux/amd64, linux/arm64
+    ncpu: int
+    mem_total: int
+    root_dir: str
+    driver: str
+
+
+_ENGINE_ARCH_TO_PLATFORM = {
+    "x86_64": "linux/amd64",
+    "amd64": "linux/amd64",
+    "aarch64": "linux/arm64",
+    "arm64": "linux/arm64",
+    "armv7l": "linux/arm/v7",
+    "riscv64": "linux/riscv64",
+    "ppc64le": "linux/ppc64le",
+    "s390x": "linux/s390x",
+}
+
+
+def _docker_config_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def resolve_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
+    """Choose the engine endpoint the way the docker CLI does (without running it)."""
+    env = os.environ if env is None else env
+    if env.get("DOCKER_HOST"):
+        return Endpoint(host=env["DOCKER_HOST"], source="DOCKER_HOST")
+    name = env.get("DOCKER_CONTEXT")
+    source = "DOCKER_CONTEXT"
+    if not name:
+        source = "docker context"
+        cfg = _docker_config_dir(env) / "config.json"
+        try:
+            name = json.loads(cfg.read_text()).get("currentContext")
+        except (OSError, ValueError, AttributeError):
+            name = None
+    if name and name != "default":
+        meta = _docker_config_dir(env) / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+        try:
+            data = json.loads(meta.read_text())
+            host = data["Endpoints"]["docker"]["Host"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise EngineError(
+                f"docker context {name!r} (from {source}) cannot be read at {meta}: {e}",
+                hint="run `docker context ls` to check it, or set DOCKER_HOST to the engine's socket",
+            ) from e
+        return Endpoint(host=str(host), source=f"{source} {name!r}")
+    for candidate in _default_sockets(env):
+        if Path(candidate).exists():
+            return Endpoint(host=f"unix://{candidate}", source="default socket")
+    return Endpoint(host=_DEFAULT_UNIX, source="default socket")
+
+
+def _default_sockets(env: Mapping[str, str]) -> list[str]:
+    home = Path.home()
+    socks = ["/var/run/docker.sock"]
+    if env.get("XDG_RUNTIME_DIR"):
+        socks.append(f"{env['XDG_RUNTIME_DIR']}/docker.sock")  # rootless
+    socks += [
+        str(home / ".docker/run/docker.sock"),  # Docker Desktop (macOS)
+        str(home / ".colima/default/docker.sock"),
+        str(home / ".rd/docker.sock"),  # Rancher Desktop
+    ]
+    return socks
+
+
+def _engine_hint(endpoint: Endpoint) -> str:
+    if sys.platform == "darwin":
+        return "start Docker Desktop or colima (`colima start`), or point DOCKER_HOST at a running engine"
+    return "start the engine (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at a running engine; `packbin doctor` checks the setup"
+
+
+class Engine:
+    """A connected engine. The docker-py client is reachable as ``.client`` for the wrappers here."""
+
+    def __init__(self, client: docker.DockerClient, endpoint: Endpoint) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self._info: EngineInfo | None = None
+        self._live: dict[str, Container] = {}
+        self._live_lock = threading.Lock()
+
+    # -- facts ---------------------------------------------------------------------------
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            try:
+                raw = self.client.info()
+                ver = self.client.version()
+            except docker.errors.APIError as e:
+                raise EngineError(f"engine at {self.endpoint.host} refused `info`: {e.explanation}") from e
+            arch = str(raw.get("Architecture", ""))
+            self._info = EngineInfo(
+                endpoint=self.endpoint.host,
+                source=self.endpoint.source,
+                server_version=str(ver.get("Version", "?")),
+                api_version=str(ver.get("ApiVersion", "?")),
+                os_type=str(raw.get("OSType", "linux")),
+                architecture=arch,
+                platform=_ENGINE_ARCH_TO_PLATFORM.get(arch, f"linux/{arch}"),
+                ncpu=int(raw.get("NCPU", 0) or 0),
+                mem_total=int(raw.get("MemTotal", 0) or 0),
+                root_dir=str(raw.get("DockerRootDir", "")),
+                driver=str(raw.get("Driver", "")),
+            )
+        return self._info
+
+    @property
+    def native_platform(self) -> str:
+        return self.info().platform
+
+    # -- images --------------------------------------------------------------------------
+    def image_id(self, ref: str) -> str | None:
+        """The local image id for ``ref``, or None when it is not present."""
+        try:
+            return str(self.client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot inspect image {ref}: {e.explanation}") from e
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        try:
+            return dict(self.client.images.get(ref).labels or {})
+        except docker.errors.ImageNotFound:
+            return {}
+
+    def try_pull(self, ref: str) -> bool:
+        """Pull ``ref``; False (not an error) when the registry cannot be reached or lacks it."""
+        repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        log.info("pulling %s", ref)
+        try:
+            self.client.images.pull(repo, tag=tag)
+            return True
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            log.info("cannot pull %s: %s", ref, getattr(e, "explanation", e))
+            return False
+
+    def build_image(
+        self,
+        *,
+        context: bytes,
+        tag: str,
+        labels: Mapping[str, str],
+        platform: str | None = None,
+        on_line: Callable[[str], None] | None = None,
+        buildargs: Mapping[str, str] | None = None,
+    ) -> tuple[str, list[str]]:
+        """Classic build from an in-memory tar context; returns (image id, log lines).
+
+        Raises BuildError with the log's tail when a step fails.
+        """
+        lines: list[str] = []
+        image_id: str | None = None
+        try:
+            stream = self.client.api.build(
+                fileobj=io.BytesIO(context),
+                custom_context=True,
+                tag=tag,
+                labels=dict(labels),
+                rm=True,
+                forcerm=True,
+                decode=True,
+                platform=platform,
+                buildargs=dict(buildargs or {}),
+            )
+            for chunk in stream:
+                if "stream" in chunk:
+                    for line in str(chunk["stream"]).splitlines():
+                        lines.append(line)
+                        if on_line and line.strip():
+                            on_line(line)
+                if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                    image_id = str(chunk["aux"]["ID"])
+                if "error" in chunk or "errorDetail" in chunk:
+                    msg = str(chunk.get("error") or chunk.get("errorDetail", {}).get("message", "build failed"))
+                    lines.append(msg)
+                    raise BuildError(f"image build for {tag} failed: {msg.strip()}", hint="the build log above shows the failing step")
+        except docker.errors.APIError as e:
+            raise BuildError(f"image build for {tag} failed: {e.explanation}") from e
+        except requests.exceptions.ConnectionError as e:
+            raise EngineError(f"lost the engine at {self.endpoint.host} during the image build: {e}") from e
+        if image_id is None:
+            image_id = self.image_id(tag)
+        if image_id is None:
+            raise BuildError(f"image build for {tag} reported no image id")
+        return image_id, lines
+
+    def import_rootfs(self, tar_path: Path, *, repository: str, tag: str, changes: Iterable[str] = ()) -> str:
+        """Import a root filesystem tarball as an image (the engine's image import)."""
+        with open(tar_path, "rb") as f:
+            try:
+                resp = self.client.api.import_image_from_data(
+                    f, repository=repository, tag=tag, changes=list(changes) or None
+                )
+            except docker.errors.APIError as e:
+                raise EngineError(f"image import of {tar_path} failed: {e.explanation}") from e
+        image = self.image_id(f"{repository}:{tag}")
+        if image is None:
+            raise EngineError(f"image import of {tar_path} did not produce {repository}:{tag}: {resp}")
+        return image
+
+    # -- volumes -------------------------------------------------------------------------
+    def ensure_volume(self, name: str, *, kind: str) -> None:
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind})
+
+    # -- containers ----------------------------------------------------------------------
+    @contextmanager
+    def container(
+        self,
+        *,
+        image: str,
+        command: list[str] | None = None,
+        kind: str,
+        name: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        volumes: Mapping[str, str] | None = None,
+        working_dir: str | None = None,
+        platform: str | None = None,
+        entrypoint: list[str] | None = None,
+        user: str | None = None,
+    ) -> Iterator[Container]:
+        """Create (not start) a labelled container; always removed with force on exit.
+
+        Removal also runs on KeyboardInterrupt. With PACKBIN_KEEP_CONTAINERS=1 the container is
+        kept for debugging and its name is logged.
+        """
+        binds = {src: {"bind": dst.split(":")[0], "mode": dst.split(":")[1] if ":" in dst else "rw"} for src, dst in (volumes or {}).items()}
+        try:
+            c = self.client.containers.create(
+                image,
+                command=command,
+                name=name,
+                environment=dict(environment or {}),
+                volumes=binds or None,
+                working_dir=working_dir,
+                labels={OWNER_LABEL: "packbin", KIND_LABEL: kind},
+                detach=True,
+                platform=platform,
+                entrypoint=entrypoint,
+                user=user,
+            )
+        except docker.errors.ImageNotFound as e:
+            raise EngineError(f"image {image} is not present on the engine: {e.explanation}") from e
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot create a container from {image}: {e.explanation}") from e
+        with self._live_lock:
+            self._live[str(c.id)] = c
+        try:
+            yield c
+        finally:
+            with self._live_lock:
+                self._live.pop(str(c.id), None)
+            if os.environ.get(KEEP_ENV) == "1":
+                log.warning("keeping container %s (%s=1)", c.name, KEEP_ENV)
+            else:
+                _remove_container(c)
+
+    def remove_live_containers(self) -> int:
+        """Force-remove every container this process has open (Ctrl-C from another thread)."""
+        with self._live_lock:
+            live = list(self._live.values())
+        for c in live:
+            _remove_container(c)
+        return len(live)
+
+    def run_streaming(self, c: Container, *, on_line: Callable[[str], None]) -> int:
+        """Start ``c``, stream its combined output line by line, and return its exit status."""
+        try:
+            c.start()
+            buf = b""
+            for chunk in c.logs(stream=True, follow=True, stdout=True, stderr=True):
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                for line in done:
+                    on_line(line.decode("utf-8", "replace").rstrip("\r"))
+            if buf:
+                on_line(buf.decode("utf-8", "replace"))
+            result = c.wait()
+        except docker.errors.APIError as e:
+            raise EngineError(f"container {c.name} failed to run: {e.explanation}") from e
+        except requests.exceptions.ConnectionError as e:
+            raise EngineError(f"lost the engine at {self.endpoint.host} while {c.name} ran: {e}") from e
+        return int(result.get("StatusCode", -1))
+
+    def put_tar(self, c: Container, path: str, data: bytes) -> None:
+        try:
+            ok = c.put_archive(path, data)
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot copy files into {c.name}:{path}: {e.explanation}") from e
+        if not ok:
+            raise EngineError(f"the engine refused files for {c.name}:{path}")
+
+    def get_tar(self, c: Container, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
+        """Stream ``path`` out of ``c`` as a tar; raises EngineError when it is missing."""
+        try:
+            stream, stat = c.get_archive(path)
+        except docker.errors.NotFound as e:
+            raise EngineError(f"{path} does not exist in container {c.name}") from e
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot read {c.name}:{path}: {e.explanation}") from e
+        return iter(stream), dict(stat)
+
+    def owned_containers(self) -> list[Container]:
+        return list(self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=packbin"}))
+
+
+def _remove_container(c: Container) -> None:
+    # A second Ctrl-C while removing must not leave the container behind: retry once.
+    for attempt in range(3):
+        try:
+            c.remove(force=True, v=False)
+            return
+        except docker.errors.NotFound:
+            return
+        except KeyboardInterrupt:
+            if attempt == 2:
+                raise
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            log.warning("could not remove container %s: %s", c.name, e)
+            time.sleep(0.2)
+
+
+def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600) -> Engine:
+    """Connect to the engine and check it answers; EngineError (one line, no traceback) otherwise."""
+    env = os.environ if env is None else env
+    endpoint = resolve_endpoint(env)
+    try:
+        if endpoint.source == "DOCKER_HOST":
+            client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout)
+        else:
+            client = docker.DockerClient(base_url=endpoint.host, timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as e:
+        raise EngineError(
+            f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
+            hint=_engine_hint(endpoint),
+        ) from e
+    except requests.exceptions.RequestException as e:
+        raise EngineError(
+            f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
+            hint=_engine_hint(endpoint),
+        ) from e
+    return Engine(client, endpoint)
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    # docker-py nests the requests error; keep the reason, drop the repr noise.
+    for marker in ("Connection refused", "No such file or directory", "Permission denied", "timed out", "Name or service not known"):
+        if marker in str(e):
+            return marker
+    return text[:200]
+
+
+def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0) -> bytes:
+    """A deterministic in-memory tar: name -> data or (data, mode). For contexts and put_archive."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name in sorted(files):
+            value = files[name]
+            data, mode = (value, 0o644) if isinstance(value, bytes) else value
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = mode
+            ti.mtime = mtime
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+__all__ = ["Engine", "EngineInfo", "Endpoint", "connect", "resolve_endpoint", "tar_bytes", "OWNER_LABEL", "KIND_LABEL", "Interrupted"]

@@ -1,0 +1,66 @@
+"""Install verified artifacts into dist/pack-binaries/ and the pack tree, atomically.
+
+Every file is a temp file in its destination directory, renamed into place: an interrupted
+run leaves the previous binary or none, never half a file. The manifest is written last, so
+it never names a file that is not there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from packbin.atomic import atomic_copy
+from packbin.config import BuildConfig
+from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
+from packbin.plan import Target, manifest_relpath
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifiedArtifact:
+    """A built binary in the staging dir that passed the static-linkage policy for its arch."""
+
+    target: Target
+    staged: Path
+    stripped: bool
+    toolchain: Toolchain
+    builder_image: str
+
+
+def install(cfg: BuildConfig, verified: list[VerifiedArtifact], reinstall: tuple[Target, ...], manifest: Manifest) -> tuple[Manifest, list[str]]:
+    """Copy artifacts to dist/ (and packs/ for the deploy arch); returns the new manifest and the paths written."""
+    written: list[str] = []
+    new: list[Artifact] = []
+    for v in verified:
+        t = v.target
+        dest = cfg.root / t.dist_path
+        atomic_copy(v.staged, dest, mode=0o755)
+        written.append(t.dist_path)
+        if t.pack_path is not None:
+            atomic_copy(v.staged, cfg.root / t.pack_path, mode=0o755)
+            written.append(t.pack_path)
+        new.append(
+            Artifact(
+                arch=t.arch.name,
+                target=t.arch.rust_target,
+                pack=t.binary.pack,
+                binary=t.binary.name,
+                path=t.dist_path,
+                sha256=sha256_file(dest),
+                size=dest.stat().st_size,
+                static=True,
+                stripped=v.stripped,
+                source_hash=t.source_hash,
+                builder_image=v.builder_image,
+                toolchain=v.toolchain,
+                input_hash=t.input_hash,
+            )
+        )
+    for t in reinstall:
+        if t.pack_path is not None:
+            atomic_copy(cfg.root / t.dist_path, cfg.root / t.pack_path, mode=0o755)
+            written.append(t.pack_path)
+    result = manifest.merged(new) if new else manifest
+    if new:
+        result.save(cfg.root / manifest_relpath(cfg))
+    return result, written

@@ -1,0 +1,108 @@
+"""Reports: the human table, the --json document, and the GitHub step summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from packbin.config import BuildConfig
+from packbin.manifest import Artifact, Manifest
+from packbin.plan import BuildPlan, manifest_relpath
+
+SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildReport:
+    built: tuple[Artifact, ...]
+    up_to_date: tuple[Artifact, ...]
+    reinstalled: tuple[str, ...]
+    written: tuple[str, ...]
+    warnings: tuple[str, ...]
+    deploy_arch: str
+    builder_image: str | None
+    manifest: str
+    seconds: float
+
+    @classmethod
+    def make(
+        cls, *, cfg: BuildConfig, plan: BuildPlan, manifest: Manifest, written: Sequence[str],
+        warnings: Sequence[str], builder_image: str | None, seconds: float,
+    ) -> BuildReport:
+        def art(arch: str, binary: str) -> Artifact:
+            a = manifest.find(arch, binary)
+            assert a is not None, (arch, binary)
+            return a
+        built = tuple(art(t.arch.name, t.binary.name) for s in plan.steps for t in s.targets)
+        fresh = tuple(art(t.arch.name, t.binary.name) for t in (*plan.up_to_date, *plan.reinstall))
+        return cls(
+            built=built, up_to_date=fresh,
+            reinstalled=tuple(t.pack_path for t in plan.reinstall if t.pack_path),
+            written=tuple(written), warnings=tuple(warnings), deploy_arch=plan.deploy_arch,
+            builder_image=builder_image, manifest=manifest_relpath(cfg), seconds=seconds,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "built": [a.to_json() for a in self.built],
+            "up_to_date": [a.to_json() for a in self.up_to_date],
+            "installed": list(self.written),
+            "warnings": list(self.warnings),
+            "deploy_arch": self.deploy_arch,
+            "builder_image": self.builder_image,
+            "manifest": self.manifest,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _human_size(n: int) -> str:
+    return f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+
+
+def artifact_rows(artifacts: Sequence[Artifact], status: dict[tuple[str, str], str] | None = None) -> list[list[str]]:
+    rows = []
+    for a in artifacts:
+        row = [a.arch, a.path, _human_size(a.size), "static" if a.static else "DYNAMIC", a.sha256[:16]]
+        if status is not None:
+            row.append(status.get(a.key, ""))
+        rows.append(row)
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def write_report(report: BuildReport, *, out: TextIO, as_json: bool) -> None:
+    if as_json:
+        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        status = {a.key: "built" for a in report.built} | {a.key: "up to date" for a in report.up_to_date}
+        arts = [*report.built, *report.up_to_date]
+        if arts:
+            out.write(table(["arch", "path", "size", "linkage", "sha256", "status"], artifact_rows(arts, status)) + "\n")
+        for p in report.reinstalled:
+            out.write(f"reinstalled {p} from dist/\n")
+        verb = f"built {len(report.built)}" if report.built else "nothing to build"
+        out.write(f"{verb}, {len(report.up_to_date)} up to date; deploy arch {report.deploy_arch}; manifest {report.manifest} ({report.seconds:.1f}s)\n")
+    append_step_summary("Pack binaries", [*report.built, *report.up_to_date])
+
+
+def append_step_summary(title: str, artifacts: Sequence[Artifact], env: dict[str, str] | None = None) -> bool:
+    """Append a Markdown table to $GITHUB_STEP_SUMMARY when set; True when written."""
+    env = dict(os.environ) if env is None else env
+    target = env.get(SUMMARY_ENV)
+    if not target or not artifacts:
+        return False
+    lines = [f"### {title}", "", "| arch | path | size | static | sha256 |", "| --- | --- | ---: | --- | --- |"]
+    for a in artifacts:
+        lines.append(f"| {a.arch} | `{a.path}` | {a.size} | {'yes' if a.static else '**no**'} | `{a.sha256}` |")
+    with open(Path(target), "a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n\n")
+    return True
