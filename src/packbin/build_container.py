@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packbin.builder_image import BUILD_ROOT, BUILD_SCRIPT, CACHE_ROOT, CARGO_REGISTRY, BuilderImage
+from packbin.builder_image import BUILD_ROOT, BUILD_SCRIPT, CACHE_ROOT, CARGO_REGISTRY, BuilderImage, target_rustflags_env
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
 from packbin.engine import Engine
@@ -94,6 +94,7 @@ def run_build(
             "XDG_CACHE_HOME": CACHE_ROOT,
         }
     )
+    env.update(target_rustflags_env(triple, profile=image.profile, env=env))
     payload = sources_tar([crates[t.binary.name] for t in step.targets], extra={"packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755)})
     endpoint_key = hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
     lock_path = cache_dir() / "locks" / f"{endpoint_key}-{triple}.lock"

@@ -96,11 +96,17 @@ def host_ca_files(enabled: bool, ca_dir: Path = HOST_CA_DIR) -> tuple[tuple[str,
     return tuple(out)
 
 
-def cargo_config(arches: tuple[Architecture, ...], *, offline_std: bool) -> str:
-    """The cargo config baked into the image at /build/.cargo/config.toml."""
-    lines: list[str] = []
-    if offline_std:
-        lines += [
+def cargo_config(*, offline_std: bool) -> str:
+    """The cargo config baked into the image at /build/.cargo/config.toml.
+
+    It does not depend on the configured architectures (adding one must not rebuild a 2 GB
+    image): per-target flags are passed at run time, see :func:`target_rustflags_env`.
+    """
+    if not offline_std:
+        return "# packbin: rustup profile, nothing to configure\n"
+    return "\n".join(
+        [
+            "# packbin: offline std (Debian rust-web-src, vendored std dependencies)",
             "[unstable]",
             'build-std = ["std", "panic_abort"]',
             "",
@@ -111,13 +117,26 @@ def cargo_config(arches: tuple[Architecture, ...], *, offline_std: bool) -> str:
             'directory = "/usr/lib/rustlib/src/rust/library/vendor"',
             "",
         ]
-    for arch in arches:
-        lines.append(f"[target.{arch.rust_target}]")
-        # Debian ships no musl self-contained crt objects; zig supplies musl's crt and libc.
-        flags = '["-C", "link-self-contained=no"]' if offline_std else "[]"
-        lines.append(f"rustflags = {flags}")
-        lines.append("")
-    return "\n".join(lines)
+    )
+
+
+#: Debian ships no musl self-contained crt objects (``failed to open object rcrt1.o``);
+#: zig supplies musl's crt and libc instead.
+SELF_CONTAINED_OFF = "-C link-self-contained=no"
+
+
+def target_rustflags_env(triple: str, *, profile: str, env: dict[str, str]) -> dict[str, str]:
+    """Environment that gives ``triple`` the flags the profile needs.
+
+    A RUSTFLAGS variable replaces every configured rustflags, so when the user passes one the
+    flag is appended to it instead.
+    """
+    if profile != "debian" or "musl" not in triple:
+        return {}
+    if "RUSTFLAGS" in env:
+        return {"RUSTFLAGS": f"{env['RUSTFLAGS']} {SELF_CONTAINED_OFF}".strip()}
+    var = "CARGO_TARGET_" + triple.upper().replace("-", "_").replace(".", "_") + "_RUSTFLAGS"
+    return {var: f"{env[var]} {SELF_CONTAINED_OFF}".strip() if var in env else SELF_CONTAINED_OFF}
 
 
 _PIP = (
@@ -213,7 +232,7 @@ def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecip
     ca = host_ca_files(cfg.builder.trust_host_ca)
     dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
     context = (
-        ("cargo-config.toml", cargo_config(cfg.architectures, offline_std=profile == "debian").encode()),
+        ("cargo-config.toml", cargo_config(offline_std=profile == "debian").encode()),
         *ca,
     )
     return BuilderRecipe(profile=profile, base_image=base_image, dockerfile=dockerfile, context_files=context)

@@ -1,0 +1,57 @@
+"""Shared fixtures: a real Docker engine, the builder image, and throwaway copies of the repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (sensor_checks, fixtures)
+
+
+@pytest.fixture(scope="session")
+def engine() -> object:
+    """A connected packbin Engine; skips (printing why) only when no engine answers."""
+    from packbin.engine import connect
+    from packbin.errors import EngineError
+
+    try:
+        return connect()
+    except EngineError as e:
+        pytest.skip(f"no Docker engine: {e.message}")
+
+
+@pytest.fixture(scope="session")
+def builder_image(engine: object) -> object:
+    """The builder image for the repository's buildcfg.toml (built once; minutes when cold)."""
+    from packbin.builder_image import ensure_builder_image
+    from packbin.config import BuildConfig
+
+    cfg = BuildConfig.load(REPO / "buildcfg.toml", env={})
+    return ensure_builder_image(engine, cfg, echo=lambda line: print(line, file=sys.stderr))  # type: ignore[arg-type]
+
+
+def copy_repo(dest: Path) -> Path:
+    """A minimal copy of the repository (config + packs) to build in, without touching the checkout."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "buildcfg.toml", dest / "buildcfg.toml")
+    shutil.copytree(REPO / "packs", dest / "packs", symlinks=True, ignore=shutil.ignore_patterns("target", "attune-core-timer-sensor"))
+    return dest
+
+
+def packbin(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+    """Run the real `packbin` command line (python -m packbin) in ``cwd``."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "packbin", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Iterator[Path]:
+    yield copy_repo(tmp_path / "repo")
