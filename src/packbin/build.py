@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from typing import TYPE_CHECKING
+
 from packbin.arch import Architecture
-from packbin.build_container import BuildOutcome, run_build
-from packbin.builder_image import BuilderImage, ensure_builder_image
 from packbin.config import BuildConfig
-from packbin.engine import Engine, connect
 from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError
 from packbin.install import VerifiedArtifact, install
 from packbin.manifest import Manifest, sha256_file
@@ -32,6 +31,14 @@ from packbin.plan import BuildPlan, make_plan, manifest_relpath
 from packbin.report import BuildReport, write_report
 from packbin.sources import CrateSources
 from packbin.verify import verify_file
+
+if TYPE_CHECKING:
+    from packbin.build_container import BuildOutcome
+    from packbin.builder_image import BuilderImage
+    from packbin.engine import Engine
+
+# The Docker SDK (and requests) are imported only when a container is needed: the up-to-date
+# path must answer well under half a second.
 
 _HOST_MACHINE_TO_PLATFORM = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
 
@@ -75,6 +82,8 @@ def resolve_deploy_arch(cfg: BuildConfig, requested: str | None, engine: Engine 
     if engine is None:
         host = os.environ.get("DOCKER_HOST", "")
         if host and not host.startswith("unix://"):
+            from packbin.engine import connect
+
             engine = connect()
     platform = engine.native_platform if engine is not None else _HOST_MACHINE_TO_PLATFORM.get(host_platform.machine(), "")
     arch = cfg.arch_for_platform(platform)
@@ -115,6 +124,9 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
     warnings: list[str] = []
     written: list[str] = []
     if plan.steps:
+        from packbin.builder_image import ensure_builder_image
+        from packbin.engine import connect
+
         engine = connect()
         image = ensure_builder_image(engine, cfg, rebuild=req.rebuild_image, echo=console)
         cfg.dist_dir.mkdir(parents=True, exist_ok=True)
@@ -146,6 +158,8 @@ def _run_steps(
     jobs: int | None,
     console: Callable[[str], None],
 ) -> list[BuildOutcome]:
+    from packbin.build_container import run_build
+
     cancelled = threading.Event()
     width = max(len(s.arch.name) for s in plan.steps)
 

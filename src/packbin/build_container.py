@@ -108,6 +108,8 @@ def run_build(
         if line.startswith("::packbin-stripped "):
             state.stripped.add(line.split(" ", 1)[1].strip())
             return
+        if line.startswith("::packbin-step "):
+            line = line.split(" ", 1)[1]
         if line.startswith("::packbin-warning "):
             state.warnings.append(line.split(" ", 1)[1])
         state.tail.append(line)

@@ -148,19 +148,26 @@ def doctor(c: Context) -> None:
 
 @task(
     positional=["path"],
-    iterable=["path"],
+    iterable=["also"],
     help={
-        "path": "A file or directory to check (repeatable: --path A --path B; the first may be given bare). Directories are walked; non-ELF files inside them are skipped.",
-        "arch": "Require this architecture too (x86_64, arm64, aliases; or any name known to buildcfg.toml). Default: any architecture.",
+        "path": "The file or directory to check. Directories are walked recursively; non-ELF files inside them are skipped, a non-ELF file named directly fails.",
+        "also": "Another file or directory to check (repeatable: --also A --also B). Paths after a bare `--` are checked too (names without spaces).",
+        "arch": "Require this architecture too (x86_64, arm64, aliases; or any name in buildcfg.toml). Default: a static executable of any architecture passes.",
         "json": "Print one JSON document on stdout instead of the table.",
     },
 )
 @_user_errors
-def verify_static(c: Context, path: list[str] | None = None, arch: str | None = None, json: bool = False) -> None:
-    """Check that ELF files are static executables (and of ARCH). Exit 0: all ok; 1: some failed; 2: could not run."""
+def verify_static(c: Context, path: str, also: list[str] | None = None, arch: str | None = None, json: bool = False) -> None:
+    """Check that ELF files are static executables (of ARCH). Exit 0: all ok; 1: some failed; 2: could not run.
+
+    Several paths: `verify-static dist/ --also /usr/local/bin/tool`, or `verify-static dist/ -- a b c`.
+    """
+    import shlex
+
     from packbin.verify import run_verify_static
 
-    run_verify_static(list(path or []), _arch_for_verify(arch), as_json=json, out=sys.stdout)
+    paths = [path, *(also or []), *shlex.split(c.remainder or "")]
+    run_verify_static(paths, _arch_for_verify(arch), as_json=json, out=sys.stdout)
 
 
 def _arch_for_verify(name: str | None) -> Any:
