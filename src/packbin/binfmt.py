@@ -47,6 +47,12 @@ def foreign_exec(arch: Architecture, *, native: str, local_engine: bool, binfmt_
             arch=arch.name, runnable=False, reason="binfmt_misc is not mounted",
             hint=f"as root: mount -t binfmt_misc binfmt_misc {binfmt_dir}, then register {qemu} (apt-get install qemu-user-static; see README)",
         )
+    try:
+        status = (binfmt_dir / "status").read_text().strip()
+    except OSError:
+        status = "enabled"
+    if status != "enabled":
+        return ForeignExec(arch=arch.name, runnable=False, reason="binfmt_misc is disabled", hint=f"echo 1 > {binfmt_dir / 'status'}")
     entry = binfmt_dir / qemu
     try:
         text = entry.read_text()

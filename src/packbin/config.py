@@ -56,6 +56,10 @@ class _Table:
         self.seen.add(name)
         if name not in self.data:
             if required or default is ...:
+                # A typo of a required key would otherwise only show up as "missing".
+                typo = difflib.get_close_matches(name, [k for k in self.data if isinstance(k, str)], n=1)
+                if typo:
+                    raise self.fail(typo[0], f"unknown key (did you mean {name!r}?)")
                 raise self.fail(name, "missing (required)")
             return default
         value = self.data[name]
@@ -155,7 +159,7 @@ class BuildConfig:
                 return arch
         known = [n for a in self.architectures for n in a.names]
         raise ConfigError(
-            f"unknown architecture {name!r}{_suggest(wanted, known)}",
+            f"{self.source.name}: unknown architecture {name!r}{_suggest(wanted, known)}",
             hint="choose one of: " + ", ".join(known) + " (or 'all')",
         )
 
@@ -165,7 +169,7 @@ class BuildConfig:
                 return arch
         known = [a.rust_target for a in self.architectures]
         raise ConfigError(
-            f"unknown Rust target {triple!r}{_suggest(triple, known)}",
+            f"{self.source.name}: unknown Rust target {triple!r}{_suggest(triple, known)}",
             hint="configured targets: " + ", ".join(known),
         )
 
@@ -196,7 +200,7 @@ class BuildConfig:
         for name in names:
             matches = [b for b in self.binaries if b.name == name]
             if not matches:
-                raise ConfigError(f"unknown binary {name!r}{_suggest(name, known)}", hint="configured: " + ", ".join(known))
+                raise ConfigError(f"{self.source.name}: unknown binary {name!r}{_suggest(name, known)}", hint="configured: " + ", ".join(known))
             out.extend(m for m in matches if m not in out)
         return tuple(out)
 
@@ -250,7 +254,7 @@ class BuildConfig:
 
         deploy = top.get("deploy_arch", str, "native")
         deploy_arch: str | None = None
-        if deploy != "native":
+        if deploy.lower() != "native":
             if deploy.lower() not in names:
                 raise top.fail("deploy_arch", f"{deploy!r} is not 'native' or a configured architecture" + _suggest(deploy, names))
             deploy_arch = names[deploy.lower()].name
@@ -293,7 +297,7 @@ def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = No
 def _rel_dir(table: _Table, name: str, default: str, root: Path) -> Path:
     value = table.get(name, str, default)
     p = Path(value)
-    if p.is_absolute() or ".." in p.parts:
+    if not value.strip() or p.is_absolute() or ".." in p.parts or p == Path("."):
         raise table.fail(name, f"must be a relative path inside the repository, got {value!r}")
     return root / p
 
@@ -305,7 +309,7 @@ def _parse_machine(t: _Table) -> int:
             raise t.fail("elf_machine", f"{value} is not a 16-bit e_machine value")
         return value
     try:
-        return int(ElfMachine[value])
+        return int(ElfMachine[value.upper()])
     except KeyError:
         raise t.fail("elf_machine", f"unknown machine {value!r}" + _suggest(value, ElfMachine.__members__) + " (or give e_machine as a number)") from None
 
@@ -335,6 +339,9 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
             byte_order=order,
         )
         at.reject_unknown()
+        for alias in arch.aliases:
+            if not _NAME_RE.match(alias) or alias.lower() == "all":
+                raise at.fail("aliases", f"{alias!r} is not a valid alias (letters, digits, '.', '_' or '-'; not 'all', which means every architecture)")
         for n in arch.names:
             if n.lower() in seen_names:
                 raise at.fail("aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}")

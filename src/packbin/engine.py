@@ -96,6 +96,8 @@ def resolve_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
             name = json.loads(cfg.read_text()).get("currentContext")
         except (OSError, ValueError, AttributeError):
             name = None
+        if not isinstance(name, str):
+            name = None
     if name and name != "default":
         meta = _docker_config_dir(env) / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
         try:

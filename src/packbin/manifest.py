@@ -79,6 +79,9 @@ class Artifact:
         tc = raw.get("toolchain", {})
         if not isinstance(tc, dict):
             raise UsageError(f"{where}: toolchain must be an object")
+        for k, v in tc.items():
+            if k in ("rustc", "cargo_zigbuild", "zig") and not isinstance(v, str):
+                raise UsageError(f"{where}: toolchain.{k} must be a string")
         return cls(
             arch=s("arch"), target=s("target"), pack=s("pack"), binary=s("binary"), path=path, sha256=sha,
             size=size, static=b("static"), stripped=b("stripped"), source_hash=s("source_hash", ""),
@@ -111,6 +114,8 @@ class Manifest:
     def load(cls, path: Path, *, missing_ok: bool = True) -> Manifest:
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise UsageError(f"{path}: not UTF-8 text (byte {e.start})") from e
         except FileNotFoundError:
             if missing_ok:
                 return cls()
@@ -121,6 +126,8 @@ class Manifest:
             raw = json.loads(text)
         except ValueError as e:
             raise UsageError(f"{path}: not valid JSON: {e}") from e
+        except RecursionError as e:
+            raise UsageError(f"{path}: JSON nested too deeply") from e
         arts = raw.get("artifacts") if isinstance(raw, dict) else None
         if not isinstance(arts, list):
             raise UsageError(f"{path}: expected an object with an \"artifacts\" list")

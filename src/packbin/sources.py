@@ -52,6 +52,10 @@ class CrateSources:
         total = 0
         for dirpath, dirnames, filenames in os.walk(crate):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            for d in dirnames:
+                if (Path(dirpath) / d).is_symlink():
+                    rel = (Path(dirpath) / d).relative_to(cfg.root).as_posix()
+                    raise ConfigError(f"{rel}: symlinks are not allowed in crate sources", hint="replace the link with the directory it points to")
             for name in sorted(filenames):
                 p = Path(dirpath) / name
                 st = p.lstat()

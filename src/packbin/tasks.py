@@ -184,6 +184,73 @@ def _arch_for_verify(name: str | None) -> Any:
     return cfg.arch(name)
 
 
+@task(
+    help={
+        "arch": "x86_64, arm64 or all (aliases amd64, aarch64; comma-separated lists work). Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
+    },
+)
+@_user_errors
+def smoke_pack_binaries(c: Context, arch: str | None = None) -> None:
+    """Run every built binary in an empty (FROM scratch) image: --version, and the timer sensor in bounded mode.
+
+    Reads dist/pack-binaries/manifest.json. Native architectures always run; foreign ones run
+    when the engine can execute them (binfmt/qemu), otherwise they are skipped with the reason.
+    Exit 0: every run passed (skips allowed); 1: a run failed; 2: nothing built for ARCH.
+    """
+    from packbin.smoke import run_smoke
+
+    run_smoke(_config(), arch=arch, out=sys.stdout)
+
+
+@task(
+    positional=["dirs"],
+    help={
+        "dirs": "Downloaded per-architecture artifact directories, comma-separated (DIR1,DIR2): each a dist/ or dist/pack-binaries/ tree, or a directory holding several (manifest.json files are found up to 3 levels down).",
+        "arch": "Collect and require only these architectures (names, aliases, comma lists, or all). Default: every architecture in buildcfg.toml.",
+        "json": "Print one JSON document on stdout instead of the table (progress goes to stderr).",
+    },
+)
+@_user_errors
+def collect_pack_binaries(c: Context, dirs: str, arch: str | None = None, json: bool = False) -> None:
+    """Merge per-architecture dist trees (CI artifacts) into dist/pack-binaries/, re-verifying every binary.
+
+    Each binary is checked against its architecture and its recorded sha256; a mismatch, a
+    conflicting duplicate, a path outside its tree or a missing architecture fails the run, and
+    then nothing is written. Appends a Markdown table to $GITHUB_STEP_SUMMARY when it is set.
+    """
+    from packbin.collect import run_collect
+
+    run_collect(
+        _config(), [d for d in dirs.split(",") if d.strip()], out=sys.stdout,
+        require=(arch,) if arch else None, as_json=json,
+    )
+
+
+@task(
+    help={
+        "arch": "Architectures to make images for (x86_64, arm64, all; aliases). Default: the deploy architecture.",
+    },
+)
+@_user_errors
+def build_pack_binaries_init_image(c: Context, arch: str | None = None) -> None:
+    """Build the Compose images: packbin/pack-binaries-init:<target> and packbin/pack-runtime:<target>.
+
+    The init image holds the pack tree and the verified static binaries and fills the packs_data
+    volume with the init-packs rules; the runtime image is FROM scratch. The deploy architecture's
+    images are also tagged :native, which docker-compose.yaml uses unless PACK_BINARIES_RUST_TARGET is set.
+    """
+    from packbin.build import resolve_deploy_arch
+    from packbin.engine import connect
+    from packbin.init_image import build_init_images
+
+    cfg = _config()
+    engine = connect()
+    native = resolve_deploy_arch(cfg, None, engine)
+    arches = cfg.select_arches(arch) if arch else (native,)
+    for img in build_init_images(engine, cfg, arches, native=native):
+        print(f"{img.arch}: {img.init_tag} ({len(img.binaries)} binaries), {img.runtime_tag}")
+
+
 ns = Collection(
     build_pack_binaries,
     docker_build_pack_binaries,
@@ -193,4 +260,7 @@ ns = Collection(
     clean,
     doctor,
     verify_static,
+    smoke_pack_binaries,
+    collect_pack_binaries,
+    build_pack_binaries_init_image,
 )
