@@ -49,7 +49,7 @@ def packbin(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
     """Run the real `packbin` command line (python -m packbin) in ``cwd``."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "packbin", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "packbin", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture

@@ -187,7 +187,7 @@ def render_dockerfile(builder: BuilderConfig, profile: str, base_image: str, arc
             + ' && if [ "$v1" != "$v2" ] || [ "$v1" != "$v3" ] || [ -z "$v1" ]; then echo "rustc-web $v1, cargo-web $v2, rust-web-src $v3 differ" >&2; exit 1; fi \\\n'
             + " && rm -rf /var/lib/apt/lists/*\n"
             + f"RUN {pip}\n"
-            + f"ENV RUSTC_BOOTSTRAP=1 PACKBIN_OFFLINE_STD=1\n"
+            + "ENV RUSTC_BOOTSTRAP=1 PACKBIN_OFFLINE_STD=1\n"
         )
     else:
         targets = " ".join(a.rust_target for a in arches)
@@ -294,7 +294,7 @@ def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Calla
         rootfs = Path(tmp) / "rootfs"
         cmd = [debootstrap, "--variant=minbase", f"--arch={arch}", builder.debian_suite, str(rootfs), builder.debian_mirror]
         echo("builder: bootstrapping a Debian base image: " + " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise BuildError(
                 f"debootstrap failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:] or proc.stdout.strip()[-2000:]}",

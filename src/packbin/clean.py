@@ -37,7 +37,7 @@ def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
         for img in client.images.list(filters={"label": f"{OWNER_LABEL}=packbin"}):
             out.write(f"removing image {', '.join(img.tags) or img.short_id}\n")
             try:
-                client.images.remove(img.id, force=True)
+                client.images.remove(str(img.id), force=True)
             except docker.errors.APIError as e:
                 out.write(f"  could not remove {img.short_id}: {e.explanation}\n")
     out.write("clean\n")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from invoke import Program
 from invoke.exceptions import ParseError
+from invoke.program import Program
 
 from packbin import __version__
 from packbin.tasks import ns

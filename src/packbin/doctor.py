@@ -56,7 +56,7 @@ def findings() -> list[Finding]:
         native = cfg.arch_for_platform(info.platform)
         for arch in cfg.architectures:
             fe = foreign_exec(arch, native=native.name if native else "", local_engine=local)
-            level = "ok" if fe.runnable else ("warn" if fe.runnable is None else "warn")
+            level = "ok" if fe.runnable else "warn"
             what = f"run {arch.name} binaries"
             detail = fe.reason if fe.runnable is not False else f"no: {fe.reason} (builds still work; smoke runs of {arch.name} are skipped)"
             out.append(Finding(level=level, what=what, detail=detail, hint=fe.hint))

@@ -365,7 +365,7 @@ class Engine:
             raise EngineError(f"{path} does not exist in container {c.name}") from e
         except docker.errors.APIError as e:
             raise EngineError(f"cannot read {c.name}:{path}: {e.explanation}") from e
-        return iter(stream), dict(stat)
+        return iter(stream), dict(stat or {})
 
     def owned_containers(self) -> list[Container]:
         return list(self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=packbin"}))
@@ -434,4 +434,4 @@ def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0)
     return buf.getvalue()
 
 
-__all__ = ["Engine", "EngineInfo", "Endpoint", "connect", "resolve_endpoint", "tar_bytes", "OWNER_LABEL", "KIND_LABEL", "Interrupted"]
+__all__ = ["KIND_LABEL", "OWNER_LABEL", "Endpoint", "Engine", "EngineInfo", "Interrupted", "connect", "resolve_endpoint", "tar_bytes"]

@@ -13,7 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from invoke import Collection, Context, Exit, task
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from packbin.errors import PackbinError
 
@@ -173,7 +176,8 @@ def verify_static(c: Context, path: str, also: list[str] | None = None, arch: st
 def _arch_for_verify(name: str | None) -> Any:
     if name is None:
         return None
-    from packbin.config import BuildConfig, ConfigError
+    from packbin.config import BuildConfig
+    from packbin.errors import ConfigError
 
     try:
         cfg = BuildConfig.load()

@@ -17,10 +17,8 @@ from typing import Any
 
 import docker
 import pytest
-
-from conftest import copy_repo, packbin
-
 import sensor_checks
+from conftest import copy_repo, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
