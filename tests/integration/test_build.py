@@ -147,7 +147,9 @@ def test_missing_pack_copy_is_reinstalled_without_a_build(built: tuple[Path, dic
 def test_touched_source_rebuilds_incrementally(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     repo = _clone(built[0], tmp_path)
     main = repo / MAIN_RS
-    main.write_text(main.read_text().replace('"core.intervaltimer"', '"core.intervaltimer2"', 1))
+    old = 'const DEFAULT_TRIGGER: &str = "core.intervaltimer";'
+    assert old in main.read_text()
+    main.write_text(main.read_text().replace(old, old.replace("intervaltimer", "intervaltimer2")))
     res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo)
     assert res.returncode == 0, res.stderr + res.stdout
     assert f"Compiling {SENSOR}" in res.stdout
