@@ -255,6 +255,41 @@ def build_pack_binaries_init_image(c: Context, arch: str | None = None) -> None:
         print(f"{img.arch}: {img.init_tag} ({len(img.binaries)} binaries), {img.runtime_tag}")
 
 
+_INIT_PACKS_HELP = {
+    "dest": "Directory to fill (created if missing; its parent must exist). A symlink at DEST or inside it is never followed. Give exactly one of --dest and --volume.",
+    "volume": "Docker named volume to fill instead, through the Engine API (created if missing). Give exactly one of --dest and --volume.",
+    "source": "The pack tree to copy. Default: packs_dir of buildcfg.toml (packs/).",
+    "binaries": "The built binaries tree, laid out <dir>/<arch>/<pack>/<path>. Default: dist/pack-binaries (skipped when absent).",
+    "arch": "Architecture whose static binaries are installed and protected (x86_64, arm64 or an alias). Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
+    "delete": "Also remove what the source no longer has (static binaries of ARCH are kept, reported as preserved).",
+    "dry_run": "Report what would change; write nothing.",
+    "checksum": "Compare file contents instead of size, mode and mtime.",
+    "json": "Print the report as one JSON document on stdout.",
+}
+
+
+@task(help=_INIT_PACKS_HELP)
+@_user_errors
+def init_packs(
+    c: Context, dest: str | None = None, volume: str | None = None, source: str | None = None,
+    binaries: str | None = None, arch: str | None = None, delete: bool = False, dry_run: bool = False,
+    checksum: bool = False, json: bool = False,
+) -> None:
+    """Copy the pack tree into a directory or a Docker volume, never replacing a static binary by one that is not.
+
+    The verified static binaries of ARCH from the binaries tree are overlaid on the pack tree. A file
+    at DEST that the ELF verifier passes as a static ARCH executable is only replaced by another such
+    file; anything else is kept and reported as preserved. Unchanged files are skipped; each file is
+    written atomically with its mode and mtime. Exit 0: done; 1: something was refused; 2: bad arguments.
+    """
+    from packbin.initpacks import run_init_packs
+
+    run_init_packs(
+        _config(), dest=dest, volume=volume, source=source, binaries=binaries, arch=arch,
+        delete=delete, dry_run=dry_run, checksum=checksum, as_json=json, out=sys.stdout,
+    )
+
+
 ns = Collection(
     build_pack_binaries,
     docker_build_pack_binaries,
@@ -267,4 +302,5 @@ ns = Collection(
     smoke_pack_binaries,
     collect_pack_binaries,
     build_pack_binaries_init_image,
+    init_packs,
 )

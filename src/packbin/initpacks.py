@@ -1,0 +1,99 @@
+"""init-packs, the task: defaults from buildcfg.toml, a directory or a volume, the report, the exit code.
+
+The rules live in :mod:`packbin.deploy` (directory) and :mod:`packbin.volume` (named volume); this
+module only resolves the defaults and prints what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from packbin.config import BuildConfig
+from packbin.deploy import DeployReport, format_report, init_packs_dir
+from packbin.errors import CheckFailed, UsageError
+
+__all__ = ["run_init_packs"]
+
+
+def run_init_packs(
+    cfg: BuildConfig,
+    *,
+    dest: str | None,
+    volume: str | None,
+    source: str | None,
+    binaries: str | None,
+    arch: str | None,
+    delete: bool,
+    dry_run: bool,
+    checksum: bool,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+    image: str | None = None,
+) -> DeployReport:
+    """Copy the pack tree into a directory (``dest``) or a named volume (``volume``), by the init-packs rules.
+
+    Defaults: ``source`` = packs_dir, ``binaries`` = <dist_dir>/pack-binaries (skipped when it does
+    not exist), ``arch`` = the deploy architecture. For a volume, ``image`` (default: the
+    builder's base image, made locally if needed) only hosts the never-started container.
+    Raises UsageError unless exactly one of dest/volume is given, CheckFailed (exit 1) when
+    something was refused; the report has been printed by then.
+    """
+    if (dest is None) == (volume is None):
+        raise UsageError("give exactly one of --dest DIR and --volume NAME")
+    if volume is not None and not volume.strip():
+        raise UsageError("--volume needs a volume name")
+    from packbin.build import resolve_deploy_arch
+
+    target_arch = resolve_deploy_arch(cfg, arch, None)
+    src = Path(source) if source else cfg.packs_dir
+    bin_tree: Path | None
+    if binaries:
+        bin_tree = Path(binaries)
+        if not bin_tree.is_dir():
+            raise UsageError(f"--binaries {binaries}: no such directory", hint="run build-pack-binaries first, or leave --binaries out")
+    else:
+        default = cfg.dist_dir / "pack-binaries"
+        bin_tree = default if default.is_dir() else None
+    if dest is not None:
+        report = init_packs_dir(
+            source=src, dest=Path(dest), binaries=bin_tree, arch=target_arch,
+            delete=delete, dry_run=dry_run, checksum=checksum,
+        )
+        where = dest
+    else:
+        assert volume is not None
+        from packbin.builder_image import resolve_profile
+        from packbin.engine import connect
+        from packbin.volume import init_packs_volume
+
+        engine = connect()
+        # Nothing runs in the container; any local image hosts the mount. The builder's base is
+        # local by construction (pulled or bootstrapped once), so no pull is attempted here.
+        def echo(line: str) -> None:
+            # Progress never goes into the JSON document.
+            (sys.stderr if as_json else out).write(line + "\n")
+
+        ref = image or resolve_profile(engine, cfg, pull=False, echo=echo)[1]
+        report = init_packs_volume(
+            engine, volume=volume, image=ref, source=src, binaries=bin_tree, arch=target_arch,
+            delete=delete, dry_run=dry_run, checksum=checksum,
+        )
+        where = f"volume {volume}"
+    if as_json:
+        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        if bin_tree is None:
+            out.write(f"init-packs: no {cfg.dist_dir / 'pack-binaries'}; deploying the pack tree without built binaries\n")
+        elif not (bin_tree / target_arch.name).is_dir():
+            out.write(f"init-packs: {bin_tree} has no {target_arch.name} binaries; deploying the pack tree without them\n")
+        out.write(format_report(report, dest=f"{where} ({target_arch.name})", dry_run=dry_run))
+    out.flush()
+    if not report.ok:
+        raise CheckFailed(
+            f"init-packs refused {len(report.refused)} path(s) (listed above)",
+            hint="fix or remove them in the source (or at DEST), then run init-packs again",
+        )
+    return report

@@ -1,0 +1,93 @@
+"""Real ELF fixtures for the init-packs tests, made by real compilers and cached.
+
+- x86_64: the host's ``gcc -static`` (static) and ``gcc`` (dynamic, glibc interpreter).
+- arm64: ``python -m ziglang cc -target aarch64-linux-musl -static`` (static) and
+  ``-target aarch64-linux-gnu`` (dynamic, glibc interpreter).
+
+Each program prints a variant string, so two variants of the same kind differ in content (what the
+"a newer static binary replaces an older one" tests need). Builds are cached under
+``$PACKBIN_TEST_CACHE`` (default ``~/.cache/packbin-tests``) keyed by the compiler command and
+source, and written atomically so parallel test runs never see half a binary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+_SOURCE = """#include <stdio.h>
+int main(void) { puts("packbin deploy fixture %s"); return 0; }
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    arch: str  # packbin architecture name
+    static: bool
+
+    def command(self, src: Path, out: Path) -> list[str]:
+        if self.arch == "x86_64":
+            return ["gcc", "-O1", *(["-static"] if self.static else []), "-o", str(out), str(src)]
+        target = "aarch64-linux-musl" if self.static else "aarch64-linux-gnu"
+        return [sys.executable, "-m", "ziglang", "cc", "-target", target, *(["-static"] if self.static else []),
+                "-O1", "-o", str(out), str(src)]
+
+
+def cache_root() -> Path:
+    root = Path(os.environ.get("PACKBIN_TEST_CACHE") or Path.home() / ".cache" / "packbin-tests")
+    path = root / "deploy-fixtures"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build(arch: str, *, static: bool, variant: str = "v1") -> Path:
+    """Path of a cached real binary; compiles it on first use (pytest.skip when no compiler)."""
+    recipe = Recipe(arch=arch, static=static)
+    source = _SOURCE % variant
+    key_material = "\0".join([*recipe.command(Path("src.c"), Path("out")), source])
+    key = hashlib.sha256(key_material.encode()).hexdigest()[:16]
+    kind = "static" if static else "dynamic"
+    out = cache_root() / f"{arch}-{kind}-{variant}-{key}"
+    if out.is_file():
+        return out
+    tool = "gcc" if arch == "x86_64" else "ziglang"
+    if arch == "x86_64" and shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
+        src = Path(tmp) / "fixture.c"
+        src.write_text(source)
+        built = Path(tmp) / "a.out"
+        # zig keeps a global cache; point it inside our cache so tests never write elsewhere.
+        env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "zig-cache"),
+               "ZIG_LOCAL_CACHE_DIR": str(Path(tmp) / "zig-local")}
+        proc = subprocess.run(recipe.command(src, built), capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            if tool == "ziglang" and "No module named ziglang" in proc.stderr:
+                pytest.skip("the ziglang wheel is not installed")
+            raise RuntimeError(f"fixture build failed: {' '.join(recipe.command(src, built))}\n{proc.stderr}")
+        os.replace(built, out)
+    return out
+
+
+def static_x86_64(variant: str = "v1") -> bytes:
+    return build("x86_64", static=True, variant=variant).read_bytes()
+
+
+def dynamic_x86_64(variant: str = "v1") -> bytes:
+    return build("x86_64", static=False, variant=variant).read_bytes()
+
+
+def static_arm64(variant: str = "v1") -> bytes:
+    return build("arm64", static=True, variant=variant).read_bytes()
+
+
+def dynamic_arm64(variant: str = "v1") -> bytes:
+    return build("arm64", static=False, variant=variant).read_bytes()
