@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import platform as host_platform
-import shutil
 import sys
 import tempfile
 import threading
@@ -18,9 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import Architecture
 from packbin.config import BuildConfig
@@ -234,4 +231,4 @@ def _verify(outcomes: list[BuildOutcome], image: BuilderImage, console: Callable
     return verified
 
 
-__all__ = ["BuildRequest", "build_pack_binaries", "resolve_deploy_arch", "PackbinError"]
+__all__ = ["BuildRequest", "PackbinError", "build_pack_binaries", "resolve_deploy_arch"]

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packbin.builder_image import BUILD_ROOT, BUILD_SCRIPT, CACHE_ROOT, CARGO_REGISTRY, BuilderImage, target_rustflags_env
+from packbin.builder_image import (
+    BUILD_ROOT,
+    BUILD_SCRIPT,
+    CACHE_ROOT,
+    CARGO_REGISTRY,
+    BuilderImage,
+    target_cargo_config,
+    target_rustflags_env,
+)
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
 from packbin.engine import Engine
@@ -95,7 +103,13 @@ def run_build(
         }
     )
     env.update(target_rustflags_env(triple, profile=image.profile, env=env))
-    payload = sources_tar([crates[t.binary.name] for t in step.targets], extra={"packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755)})
+    payload = sources_tar(
+        [crates[t.binary.name] for t in step.targets],
+        extra={
+            "packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755),
+            "src/.cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
+        },
+    )
     endpoint_key = hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
     lock_path = cache_dir() / "locks" / f"{endpoint_key}-{triple}.lock"
 

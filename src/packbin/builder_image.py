@@ -100,7 +100,7 @@ def cargo_config(*, offline_std: bool) -> str:
     """The cargo config baked into the image at /build/.cargo/config.toml.
 
     It does not depend on the configured architectures (adding one must not rebuild a 2 GB
-    image): per-target flags are passed at run time, see :func:`target_rustflags_env`.
+    image): per-target flags come with each build, see :func:`target_cargo_config`.
     """
     if not offline_std:
         return "# packbin: rustup profile, nothing to configure\n"
@@ -125,11 +125,25 @@ def cargo_config(*, offline_std: bool) -> str:
 SELF_CONTAINED_OFF = "-C link-self-contained=no"
 
 
-def target_rustflags_env(triple: str, *, profile: str, env: dict[str, str]) -> dict[str, str]:
-    """Environment that gives ``triple`` the flags the profile needs.
+def target_cargo_config(triples: list[str] | tuple[str, ...], *, profile: str) -> str:
+    """Per-target cargo config shipped with each build as /build/src/.cargo/config.toml.
 
-    A RUSTFLAGS variable replaces every configured rustflags, so when the user passes one the
-    flag is appended to it instead.
+    A config file, not a CARGO_TARGET_<T>_RUSTFLAGS variable: cargo joins the rustflags arrays
+    of all config files, so a crate's own ``.cargo/config.toml`` still applies (an environment
+    variable would silently override it).
+    """
+    lines = ["# packbin: per-target flags for this build"]
+    for triple in triples:
+        if profile == "debian" and "musl" in triple:
+            lines += [f'[target.{triple}]', 'rustflags = ["-C", "link-self-contained=no"]']
+    return "\n".join(lines) + "\n"
+
+
+def target_rustflags_env(triple: str, *, profile: str, env: dict[str, str]) -> dict[str, str]:
+    """Environment changes needed when the user's [builder.env] sets flags that beat config files.
+
+    RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS and CARGO_TARGET_<T>_RUSTFLAGS replace the config
+    files' rustflags, so the profile's flag is appended to them; otherwise nothing.
     """
     if profile != "debian" or "musl" not in triple:
         return {}
@@ -138,7 +152,7 @@ def target_rustflags_env(triple: str, *, profile: str, env: dict[str, str]) -> d
     if "RUSTFLAGS" in env:
         return {"RUSTFLAGS": f"{env['RUSTFLAGS']} {SELF_CONTAINED_OFF}".strip()}
     var = "CARGO_TARGET_" + triple.upper().replace("-", "_").replace(".", "_") + "_RUSTFLAGS"
-    return {var: f"{env[var]} {SELF_CONTAINED_OFF}".strip() if var in env else SELF_CONTAINED_OFF}
+    return {var: f"{env[var]} {SELF_CONTAINED_OFF}".strip()} if var in env else {}
 
 
 _PIP = (
@@ -216,7 +230,8 @@ mkdir -p "/build/out/$target"
 for spec in "$@"; do
   bin="${spec%%:*}"; manifest="${spec#*:}"
   echo "::packbin-step building $bin for $target"
-  cargo zigbuild $offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --bin "$bin"
+  # From the crate's directory, so its own .cargo/config.toml applies, as it does for cargo users.
+  (cd "$(dirname "$manifest")" && cargo zigbuild $offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --bin "$bin")
   dir="$profile"; [ "$profile" = "dev" ] && dir="debug"
   cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
   if [ "$strip" = "1" ]; then

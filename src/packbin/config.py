@@ -213,7 +213,7 @@ class BuildConfig:
         try:
             raw = source.read_bytes()
         except FileNotFoundError:
-            raise ConfigError(f"{source}: no such file", hint=f"run from the repository root, or set PACKBIN_CONFIG") from None
+            raise ConfigError(f"{source}: no such file", hint="run from the repository root, or set PACKBIN_CONFIG") from None
         except OSError as e:
             raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
         try:

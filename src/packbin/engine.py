@@ -379,10 +379,15 @@ def _remove_container(c: Container) -> None:
             return
         except docker.errors.NotFound:
             return
+        except docker.errors.APIError as e:
+            if e.status_code == 409 and "already in progress" in str(e.explanation):
+                return  # another thread (Ctrl-C cleanup) is removing it
+            log.warning("could not remove container %s: %s", c.name, e.explanation)
+            time.sleep(0.2)
         except KeyboardInterrupt:
             if attempt == 2:
                 raise
-        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+        except requests.exceptions.RequestException as e:
             log.warning("could not remove container %s: %s", c.name, e)
             time.sleep(0.2)
 

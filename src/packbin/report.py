@@ -87,8 +87,7 @@ def write_report(report: BuildReport, *, out: TextIO, as_json: bool) -> None:
         arts = [*report.built, *report.up_to_date]
         if arts:
             out.write(table(["arch", "path", "size", "linkage", "sha256", "status"], artifact_rows(arts, status)) + "\n")
-        for p in report.reinstalled:
-            out.write(f"reinstalled {p} from dist/\n")
+        out.writelines(f"reinstalled {p} from dist/\n" for p in report.reinstalled)
         verb = f"built {len(report.built)}" if report.built else "nothing to build"
         out.write(f"{verb}, {len(report.up_to_date)} up to date; deploy arch {report.deploy_arch}; manifest {report.manifest} ({report.seconds:.1f}s)\n")
     append_step_summary("Pack binaries", [*report.built, *report.up_to_date])

@@ -231,12 +231,14 @@ def test_compile_error_is_shown_and_nothing_installed(built: tuple[Path, dict[st
 def test_dynamically_linked_binary_is_rejected(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     repo = _clone(built[0], tmp_path)
     before = _sha(repo / PACK_BIN)
-    # A crate-level cargo config that turns off crt-static: cargo zigbuild then links musl
-    # dynamically, the same silent failure the seed's arm64 users hit with glibc.
-    cargo_dir = repo / "packs/core/sensors/timer-sensor/.cargo"
-    cargo_dir.mkdir()
-    (cargo_dir / "config.toml").write_text('[target.x86_64-unknown-linux-musl]\nrustflags = ["-C", "target-feature=-crt-static", "-C", "link-self-contained=no"]\n')
+    manifest_before = (repo / "dist/pack-binaries/manifest.json").read_text()
+    # The seed's mistake: a glibc target. cargo zigbuild links it dynamically without a word
+    # (interpreter /lib64/ld-linux-x86-64.so.2); the verifier must stop it.
+    cfg = repo / "buildcfg.toml"
+    cfg.write_text(cfg.read_text().replace('rust_target = "x86_64-unknown-linux-musl"', 'rust_target = "x86_64-unknown-linux-gnu"'))
     res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo)
     assert res.returncode == 5, res.stdout + res.stderr
-    assert "dynamic" in res.stderr and "nothing installed" in res.stderr
+    assert "dynamic: needs interpreter /lib64/ld-linux-x86-64.so.2" in res.stderr and "nothing installed" in res.stderr
+    assert "Traceback" not in res.stderr
     assert _sha(repo / PACK_BIN) == before
+    assert (repo / "dist/pack-binaries/manifest.json").read_text() == manifest_before

@@ -28,6 +28,7 @@ from packbin.builder_image import (
     host_ca_files,
     make_recipe,
     render_dockerfile,
+    target_cargo_config,
     target_rustflags_env,
 )
 from packbin.config import BuildConfig, BuilderConfig
@@ -360,11 +361,11 @@ def test_recipe_ships_the_profile_cargo_config(cfg: BuildConfig, without_host_ca
 @pytest.mark.parametrize(
     ("triple", "profile", "env", "expected"),
     [
-        ("x86_64-unknown-linux-musl", "debian", {}, {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": SELF_CONTAINED_OFF}),
-        ("aarch64-unknown-linux-musl", "debian", {"SQLX_OFFLINE": "true"},
-         {"CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C link-self-contained=no"}),
-        ("armv7-unknown-linux-musleabihf", "debian", {},
-         {"CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS": "-C link-self-contained=no"}),
+        # No user flags: the per-build config file carries the flag, the environment stays as is.
+        ("x86_64-unknown-linux-musl", "debian", {}, {}),
+        ("aarch64-unknown-linux-musl", "debian", {"SQLX_OFFLINE": "true"}, {}),
+        ("x86_64-unknown-linux-musl", "debian", {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s"},
+         {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s\x1f-C\x1flink-self-contained=no"}),
         ("x86_64-unknown-linux-musl", "debian", {"RUSTFLAGS": "-C opt-level=s"}, {"RUSTFLAGS": "-C opt-level=s -C link-self-contained=no"}),
         ("x86_64-unknown-linux-musl", "debian", {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto"},
          {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto -C link-self-contained=no"}),
@@ -405,3 +406,11 @@ def test_sh_n_catches_a_broken_script(tmp_path: Path) -> None:
 def test_build_script_builds_locked_and_for_the_target() -> None:
     assert re.search(r'cargo zigbuild \$offline --locked --profile "\$profile" --target "\$target" '
                      r'--manifest-path "\$manifest" --bin "\$bin"', BUILD_SCRIPT)
+
+
+def test_target_cargo_config_gives_musl_targets_the_flag_in_the_debian_profile() -> None:
+    text = target_cargo_config(["x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu"], profile="debian")
+    data = tomllib.loads(text)
+    assert data["target"]["x86_64-unknown-linux-musl"]["rustflags"] == ["-C", "link-self-contained=no"]
+    assert "x86_64-unknown-linux-gnu" not in data.get("target", {})
+    assert tomllib.loads(target_cargo_config(["x86_64-unknown-linux-musl"], profile="rustup")) == {}
