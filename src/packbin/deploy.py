@@ -29,7 +29,6 @@ errors} only (packbin.config, for ``--arch NAME``, lazily in :func:`main`).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import errno
 import json
 import os
@@ -867,10 +866,13 @@ def _os_reason(a: Action, e: OSError) -> str:
 def _syncfs(fd: int) -> None:
     """Flush DEST's filesystem once (instead of an fsync per file: 10,000 fsyncs take half a minute)."""
     try:
+        # ctypes is imported here: Debian's python3-minimal (the init image) lacks it.
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.syncfs(fd) == 0:
             return
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         pass
     os.sync()
 
