@@ -126,7 +126,7 @@ def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> N
     from packbin.builder_image import ensure_builder_image
     from packbin.engine import connect
 
-    img = ensure_builder_image(connect(), _config(), rebuild=rebuild, pull=not no_pull)
+    img = ensure_builder_image(connect(), _config(), rebuild=rebuild, pull=not no_pull, echo=lambda line: print(line, file=sys.stderr))
     state = "built" if img.built else "up to date"
     print(f"{img.tag}  profile={img.profile}  id={img.image_id[:19]}  ({state})")
 
