@@ -8,7 +8,7 @@ symlinks not followed, non-ELF files skipped).
 1. In-process: every ELF file is parsed and judged (static policy, any architecture) by packbin
    and by pyelftools (benchmarks/pyelftools_verify.py); the facts and verdicts must agree file for
    file. Prints files/s for each and the ratio (goal: packbin >= 10x).
-2. Whole-process: ``packbin verify-static --json --path DIR ...`` (the console script when it is on
+2. Whole-process: ``packbin verify-static --json DIR --also DIR ...`` (the console script when it is on
    PATH and works, else the same through ``python -c``) against
    ``python benchmarks/pyelftools_verify.py DIR ...``; their JSON verdicts must agree too
    (goal: >= 6x).
@@ -96,7 +96,7 @@ FALLBACK_CODE = (
 def packbin_command(dirs: list[str]) -> tuple[list[str], str]:
     """The whole-process packbin command and a label: the console script when it works, else python -c.
 
-    invoke takes one value per flag, so the directories go either as repeated ``--path`` flags or
+    invoke takes one value per flag, so the first directory is positional and the others go as repeated ``--also`` flags or
     after ``--``; each form is tried once for real (exit 0 or 1 means it ran: 1 = some files are
     not static, expected here).
     """
@@ -105,8 +105,8 @@ def packbin_command(dirs: list[str]) -> tuple[list[str], str]:
     if exe is None:
         return fallback, "python -c 'from packbin.verify import run_verify_static ...' (no packbin on PATH)"
     forms = {
-        "packbin verify-static --json --path DIR ...": [exe, "verify-static", "--json", *(a for d in dirs for a in ("--path", d))],
-        "packbin verify-static --json -- DIR ...": [exe, "verify-static", "--json", "--", *dirs],
+        "packbin verify-static --json DIR --also DIR ...": [exe, "verify-static", "--json", dirs[0], *(a for d in dirs[1:] for a in ("--also", d))],
+        "packbin verify-static --json DIR -- DIR ...": [exe, "verify-static", "--json", dirs[0], "--", *dirs[1:]],
     }
     for label, cmd in forms.items():
         probe = subprocess.run(cmd, check=False, capture_output=True, text=True)
