@@ -94,6 +94,16 @@ class DeployReport:
         """True when nothing was refused (exit code 0)."""
         return not self.refused
 
+    def with_failures(self, failed: Mapping[str, str]) -> DeployReport:
+        """The planned report after applying it: paths whose write failed move to refused."""
+        return DeployReport(
+            copied=tuple(p for p in self.copied if p not in failed),
+            unchanged=self.unchanged,
+            preserved=self.preserved,
+            refused=tuple(sorted({**dict(self.refused), **failed}.items())),
+            deleted=tuple(p for p in self.deleted if p not in failed),
+        )
+
     def to_json(self) -> dict[str, list[str] | list[dict[str, str]]]:
         """The ``--json`` document of issue 4."""
         return {
@@ -844,14 +854,7 @@ def _apply_dir(root_fd: int, plan: Plan) -> DeployReport:
                 dead.add(a.rel)
     finally:
         cursor.close()
-    rep = plan.report
-    return DeployReport(
-        copied=tuple(p for p in rep.copied if p not in failed),
-        unchanged=rep.unchanged,
-        preserved=rep.preserved,
-        refused=tuple(sorted({**dict(rep.refused), **failed}.items())),
-        deleted=tuple(p for p in rep.deleted if p not in failed),
-    )
+    return plan.report.with_failures(failed)
 
 
 def _os_reason(a: Action, e: OSError) -> str:

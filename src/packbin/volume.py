@@ -359,7 +359,7 @@ def init_packs_volume(
         rebuild, undeletable = _rebuild_dirs(plan, view) if delete else ((), {})
         failed: dict[str, str] = dict(undeletable)
         if dry_run:
-            return _final(plan.report, failed)
+            return plan.report.with_failures(failed)
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
             gone = {a.rel for a in plan.actions if a.op == "delete"} - set(undeletable)
@@ -379,17 +379,7 @@ def init_packs_volume(
         if rebuild or any(a.op != "delete" for a in plan.actions):
             log.info("init-packs: putting %d bytes into volume %s", len(payload), volume)
             engine.put_tar(c, MOUNT, payload)
-        return _final(plan.report, failed)
-
-
-def _final(rep: DeployReport, failed: Mapping[str, str]) -> DeployReport:
-    return DeployReport(
-        copied=tuple(p for p in rep.copied if p not in failed),
-        unchanged=rep.unchanged,
-        preserved=rep.preserved,
-        refused=tuple(sorted({**dict(rep.refused), **failed}.items())),
-        deleted=tuple(p for p in rep.deleted if p not in failed),
-    )
+        return plan.report.with_failures(failed)
 
 
 def _volume_exists(engine: Engine, name: str) -> bool:

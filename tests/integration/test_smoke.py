@@ -25,8 +25,8 @@ import packbin.smoke
 from packbin.arch import Architecture
 from packbin.binfmt import ForeignExec, foreign_exec
 from packbin.config import BuildConfig
-from packbin.engine import KIND_LABEL, Engine, connect
-from packbin.errors import CheckFailed, EngineError, UsageError
+from packbin.engine import KIND_LABEL, Engine
+from packbin.errors import CheckFailed, UsageError
 from packbin.manifest import Artifact, Manifest
 from packbin.smoke import SMOKE_KIND, SMOKE_REPO, run_smoke
 
@@ -86,14 +86,6 @@ HANG_C = r"""
 #include <unistd.h>
 int main(void) { for (;;) pause(); }
 """
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    try:
-        return connect()
-    except EngineError as e:
-        pytest.skip(f"no Docker engine: {e.message}")
 
 
 @pytest.fixture(scope="module")

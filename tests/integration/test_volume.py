@@ -24,7 +24,7 @@ import deploy_fixtures as fx
 from packbin.builder_image import bootstrap_base_tag
 from packbin.config import BuilderConfig, builtin_config
 from packbin.deploy import DeployReport, Entry
-from packbin.engine import OWNER_LABEL, Engine, connect
+from packbin.engine import OWNER_LABEL, Engine
 from packbin.errors import EngineError
 from packbin.volume import MOUNT, _read_tar, init_packs_volume, volume_files
 
@@ -33,14 +33,6 @@ pytestmark = pytest.mark.docker
 X86 = builtin_config().arch("x86_64")
 SENSOR = "core/sensors/attune-core-timer-sensor"
 T0 = 1_700_000_000  # a fixed mtime for the source files
-
-
-@pytest.fixture(scope="module")
-def engine() -> Engine:
-    try:
-        return connect()
-    except EngineError as e:
-        pytest.skip(f"no Docker engine: {e.message}")
 
 
 @pytest.fixture(scope="module")

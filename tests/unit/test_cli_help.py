@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from packbin.tasks import ns
-
 from conftest import REPO
+
+from packbin.tasks import ns
 
 EXPECTED = {
     "build-pack-binaries", "docker-build-pack-binaries", "docker-build-pack-binaries-arm64",
