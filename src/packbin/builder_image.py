@@ -104,19 +104,16 @@ def cargo_config(*, offline_std: bool) -> str:
     """
     if not offline_std:
         return "# packbin: rustup profile, nothing to configure\n"
-    return "\n".join(
-        [
-            "# packbin: offline std (Debian rust-web-src, vendored std dependencies)",
-            "[unstable]",
-            'build-std = ["std", "panic_abort"]',
-            "",
-            "[source.crates-io]",
-            'replace-with = "rust-std-vendor"',
-            "",
-            "[source.rust-std-vendor]",
-            'directory = "/usr/lib/rustlib/src/rust/library/vendor"',
-            "",
-        ]
+    return (
+        "# packbin: offline std (Debian rust-web-src, vendored std dependencies)\n"
+        "[unstable]\n"
+        'build-std = ["std", "panic_abort"]\n'
+        "\n"
+        "[source.crates-io]\n"
+        'replace-with = "rust-std-vendor"\n'
+        "\n"
+        "[source.rust-std-vendor]\n"
+        'directory = "/usr/lib/rustlib/src/rust/library/vendor"\n'
     )
 
 
@@ -366,7 +363,23 @@ def ensure_builder_image(
             tail = _tail(log_path, 40)
             raise BuildError(f"{e.message}\n--- last lines of {log_path} ---\n{tail}", hint=f"the full log is {log_path}") from e
     echo(f"builder: built {recipe.tag} (log: {log_path})")
+    _remove_stale_builders(engine, keep=recipe.tag, profile=profile, echo=echo)
     return BuilderImage(tag=recipe.tag, image_id=image_id, profile=profile, built=True)
+
+
+def _remove_stale_builders(engine: Engine, *, keep: str, profile: str, echo: Callable[[str], None]) -> None:
+    """Untag builder images of older recipes of this profile (2 GB each): no force, so one that a
+    running build still uses is left alone."""
+    import docker.errors
+
+    for img in engine.client.images.list(name=IMAGE_REPO):
+        for tag in img.tags:
+            if tag != keep and tag.startswith(f"{IMAGE_REPO}:{profile}-"):
+                try:
+                    engine.client.images.remove(tag)
+                    echo(f"builder: removed the outdated {tag}")
+                except docker.errors.APIError:
+                    pass
 
 
 def builder_log_path(cfg: BuildConfig) -> Path:

@@ -55,11 +55,10 @@ def _volume_file(engine: Any, volume: str, path: str) -> bytes:
     c = engine.client.containers.create("packbin/pack-runtime:native", command=["/never-started"], volumes={volume: {"bind": "/packs", "mode": "ro"}})
     try:
         stream, _ = c.get_archive(f"/packs/{path}")
-        tf = tarfile.open(fileobj=io.BytesIO(b"".join(stream)))
-        member = tf.getmembers()[0]
-        f = tf.extractfile(member)
-        assert f is not None
-        return f.read()
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tf:
+            f = tf.extractfile(tf.getmembers()[0])
+            assert f is not None
+            return f.read()
     finally:
         c.remove(force=True)
 

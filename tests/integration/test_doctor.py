@@ -32,3 +32,21 @@ def test_builder_image_shows_the_reused_image(builder_image: Any) -> None:
     res = packbin("builder-image", "--no-pull", cwd=REPO)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(builder_image.tag) and "(up to date)" in res.stdout
+
+
+def test_outdated_builder_images_are_untagged_but_the_current_one_kept(engine: Any, builder_image: Any) -> None:
+    from packbin.builder_image import IMAGE_REPO, _remove_stale_builders
+    from packbin.engine import tar_bytes
+
+    stale = f"{IMAGE_REPO}:{builder_image.profile}-0000000000000000"
+    ctx = tar_bytes({"Dockerfile": b"FROM scratch\nCOPY f /f\n", "f": b"stale recipe\n"})
+    engine.build_image(context=ctx, tag=stale, labels={"io.packbin.owner": "packbin"})
+    seen: list[str] = []
+    try:
+        _remove_stale_builders(engine, keep=builder_image.tag, profile=builder_image.profile, echo=seen.append)
+        assert engine.image_id(stale) is None
+        assert engine.image_id(builder_image.tag) is not None
+        assert f"builder: removed the outdated {stale}" in seen
+    finally:
+        if engine.image_id(stale) is not None:
+            engine.client.images.remove(stale, force=True)
