@@ -306,10 +306,10 @@ def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Calla
         rootfs = Path(tmp) / "rootfs"
         cmd = [debootstrap, "--variant=minbase", f"--arch={arch}", builder.debian_suite, str(rootfs), builder.debian_mirror]
         echo("builder: bootstrapping a Debian base image: " + " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
+        returncode, output = _run_with_heartbeat(cmd, echo=echo, prefix="builder:   debootstrap: ")
+        if returncode != 0:
             raise BuildError(
-                f"debootstrap failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:] or proc.stdout.strip()[-2000:]}",
+                f"debootstrap failed (exit {returncode}): {output[-2000:]}",
                 hint=f"check that {builder.debian_mirror} is reachable, or set [builder.debian] mirror in buildcfg.toml",
             )
         tarball = Path(tmp) / "rootfs.tar"
@@ -317,6 +317,21 @@ def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Calla
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "--numeric-owner", "."], check=True)
         engine.import_rootfs(tarball, repository=tag.split(":")[0], tag=tag.split(":")[1], changes=[f'LABEL {OWNER_LABEL}="packbin" {KIND_LABEL}="base"', 'CMD ["/bin/bash"]'])
     return tag
+
+
+def _run_with_heartbeat(cmd: list[str], *, echo: Callable[[str], None], prefix: str, every: float = 5.0) -> tuple[int, str]:
+    """Run ``cmd``, echoing its latest output line every few seconds; (exit status, last output)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    tail: list[str] = []
+    last = time.monotonic()
+    for line in proc.stdout:
+        tail.append(line.rstrip())
+        del tail[:-40]
+        if time.monotonic() - last > every:
+            last = time.monotonic()
+            echo(prefix + line.strip()[:150])
+    return proc.wait(), "\n".join(tail)
 
 
 # -- the builder image -------------------------------------------------------------------
