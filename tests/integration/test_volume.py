@@ -36,7 +36,8 @@ T0 = 1_700_000_000  # a fixed mtime for the source files
 
 
 @pytest.fixture(scope="module")
-def image(engine: Engine) -> str:
+def image(engine: Engine, builder_image: object) -> str:
+    # builder_image (conftest) bootstraps the Debian base when no debian image can be pulled.
     tag = bootstrap_base_tag(BuilderConfig())
     if engine.image_id(tag) is None:
         pytest.skip(f"the local base image {tag} is not present (run build-pack-binaries once to bootstrap it)")
