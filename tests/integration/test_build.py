@@ -242,3 +242,15 @@ def test_dynamically_linked_binary_is_rejected(built: tuple[Path, dict[str, Any]
     assert "Traceback" not in res.stderr
     assert _sha(repo / PACK_BIN) == before
     assert (repo / "dist/pack-binaries/manifest.json").read_text() == manifest_before
+
+
+def test_needs_no_docker_executable(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    repo = _clone(built[0], tmp_path)
+    main = repo / MAIN_RS
+    main.write_text(main.read_text() + "\n// built with an empty PATH\n")
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    # Only the Engine API: no docker (or any other) executable can be found.
+    res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo, env={"PATH": str(empty)})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "built 1" in res.stdout
