@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from packbin.arch import Architecture
 from packbin.config import BuildConfig
 from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError
-from packbin.install import VerifiedArtifact, install
+from packbin.install import VerifiedArtifact, install, safe_destination
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import BuildPlan, make_plan, manifest_relpath
 from packbin.report import BuildReport, write_report
@@ -116,6 +116,11 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         source_hashes={n: c.digest for n, c in crates.items()},
         manifest=manifest, deploy_arch=deploy.name, file_sha256=file_sha, force=req.force,
     )
+    # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
+    for t in (*(t for step in plan.steps for t in step.targets), *plan.reinstall):
+        safe_destination(cfg.root, t.dist_path)
+        if t.pack_path is not None:
+            safe_destination(cfg.root, t.pack_path)
     image: BuilderImage | None = None
     outcomes: list[BuildOutcome] = []
     warnings: list[str] = []

@@ -8,10 +8,11 @@ it never names a file that is not there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from packbin.atomic import atomic_copy
 from packbin.config import BuildConfig
+from packbin.errors import InstallError
 from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
 from packbin.plan import Target, manifest_relpath
 
@@ -27,8 +28,38 @@ class VerifiedArtifact:
     builder_image: str
 
 
+def safe_destination(root: Path, rel: str) -> Path:
+    """``root/rel``, refusing a path whose existing directories include a symlink.
+
+    The pack tree is untrusted input: a ``packs/core/sensors`` that is a symlink would otherwise
+    send the binary wherever it points. (The final component may be anything: it is replaced,
+    not followed.)
+    """
+    parts = PurePosixPath(rel).parts
+    if PurePosixPath(rel).is_absolute() or ".." in parts:
+        raise InstallError(f"refusing to install to {rel}: not a path inside {root}")
+    current = root
+    for part in parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise InstallError(
+                f"refusing to install {rel}: {current.relative_to(root)} is a symlink",
+                hint="replace the symlink with a real directory (pack trees must not link outside themselves)",
+            )
+        if current.exists() and not current.is_dir():
+            raise InstallError(f"refusing to install {rel}: {current.relative_to(root)} is not a directory")
+    return root / rel
+
+
 def install(cfg: BuildConfig, verified: list[VerifiedArtifact], reinstall: tuple[Target, ...], manifest: Manifest) -> tuple[Manifest, list[str]]:
-    """Copy artifacts to dist/ (and packs/ for the deploy arch); returns the new manifest and the paths written."""
+    """Copy artifacts to dist/ (and packs/ for the deploy arch); returns the new manifest and the paths written.
+
+    Every destination is checked before the first file is written, so a refused one installs nothing.
+    """
+    for t in (*(v.target for v in verified), *reinstall):
+        safe_destination(cfg.root, t.dist_path)
+        if t.pack_path is not None:
+            safe_destination(cfg.root, t.pack_path)
     written: list[str] = []
     new: list[Artifact] = []
     for v in verified:
