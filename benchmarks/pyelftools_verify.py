@@ -45,7 +45,10 @@ def read_info(path: str) -> ElfInfo:
         soname: str | None = None
         flags_1 = 0
         has_dynamic = False
+        load_segments = 0
         for seg in elf.iter_segments():
+            if seg["p_type"] == "PT_LOAD":
+                load_segments += 1
             if isinstance(seg, InterpSegment) and interpreter is None:
                 interpreter = seg.get_interp_name()
             elif isinstance(seg, DynamicSegment) and not has_dynamic:
@@ -75,6 +78,7 @@ def read_info(path: str) -> ElfInfo:
             soname=soname,
             flags_1=flags_1,
             has_dynamic=has_dynamic,
+            load_segments=load_segments,
             stripped=stripped,
             build_id=None,  # not part of the verdict
             size=os.fstat(f.fileno()).st_size,

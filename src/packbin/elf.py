@@ -79,6 +79,7 @@ class ElfInfo:
     soname: str | None
     flags_1: int
     has_dynamic: bool
+    load_segments: int  # PT_LOAD entries: an executable without one cannot be run
     stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
     build_id: str | None  # hex
     size: int  # file size in bytes
@@ -287,6 +288,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         soname=soname,
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
+        load_segments=len(loads),
         stripped=stripped,
         build_id=build_id,
         size=size,

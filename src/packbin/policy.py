@@ -50,6 +50,9 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
     elif info.type_name == "unknown":
         problems.append(f"unknown ELF type {info.e_type:#x}, not an executable")
 
+    if info.type_name in ("exec", "pie") and info.load_segments == 0:
+        problems.append("no loadable segment (PT_LOAD): the kernel cannot run it")
+
     if not is_static(info):
         parts: list[str] = []
         if info.interpreter is not None:

@@ -127,3 +127,23 @@ def test_unknown_machine_is_named_by_number() -> None:
     assert static_problems(info, arch_of("x86_64")) == (
         "wrong architecture: unknown (EM_4660), expected x86_64 (EM_X86_64)",
     )
+
+
+def test_executable_without_loadable_segment_fails(tmp_path: object) -> None:
+    """Corrupt case (hand-edited bytes of a real static binary): every PT_LOAD turned into PT_NULL."""
+    import struct
+    from pathlib import Path
+
+    data = bytearray(Path(elf_fixture("x86_64-static").path).read_bytes())
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if struct.unpack_from("<I", data, off)[0] == 1:  # PT_LOAD
+            struct.pack_into("<I", data, off, 0)  # PT_NULL
+    path = Path(str(tmp_path)) / "noload"
+    path.write_bytes(bytes(data))
+    info = parse_elf(path)
+    assert info.load_segments == 0
+    assert static_problems(info, None) == ("no loadable segment (PT_LOAD): the kernel cannot run it",)
+    assert parse_elf(elf_fixture("x86_64-static").path).load_segments >= 1
