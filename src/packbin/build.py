@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import Architecture
 from packbin.config import BuildConfig
-from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError
+from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError, UsageError
 from packbin.install import VerifiedArtifact, install, safe_destination
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import BuildPlan, make_plan, manifest_relpath
@@ -101,7 +101,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
     if not binaries:
         raise BuildError(f"{cfg.source.name} declares no [[binaries]]", hint="add a [[binaries]] table (see README)")
     if req.jobs is not None and req.jobs < 1:
-        raise BuildError(f"--jobs must be at least 1, got {req.jobs}")
+        raise UsageError(f"--jobs must be at least 1, got {req.jobs}")
     crates = {b.name: CrateSources.collect(cfg, b) for b in binaries}
     deploy = resolve_deploy_arch(cfg, req.deploy_arch, None)
     manifest_path = cfg.root / manifest_relpath(cfg)

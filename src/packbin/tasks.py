@@ -18,7 +18,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from packbin.errors import PackbinError
+from packbin.errors import PackbinError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,7 +53,7 @@ def _config() -> Any:
 _BUILD_HELP = {
     "arch": "x86_64, arm64 or all (aliases amd64, aarch64; comma-separated lists work). Default: default_arch in buildcfg.toml, overridden by PACK_BINARIES_RUST_TARGET or RUST_TARGET.",
     "binary": "Build only this binary (repeatable: --binary A --binary B). Default: every [[binaries]] entry.",
-    "jobs": "Architectures built in parallel. Default: all at once.",
+    "jobs": "How many architectures build in parallel (a whole number). Default 0: all at once.",
     "force": "Ignore the up-to-date check and rebuild.",
     "json": "Print a machine-readable report on stdout (progress goes to stderr).",
     "deploy_arch": "Architecture installed into packs/ itself. Default: deploy_arch in buildcfg.toml, else the engine's native one.",
@@ -61,11 +61,22 @@ _BUILD_HELP = {
 }
 
 
-def _build(arch: str | None, binary: list[str] | None, jobs: int | None, force: bool, json: bool, deploy_arch: str | None, rebuild_image: bool) -> None:
+def _jobs(value: str) -> int | None:
+    # Parsed here rather than by invoke, whose int conversion of a bad value is a traceback.
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"--jobs takes a whole number, got {value!r}") from None
+    if n < 0:
+        raise UsageError(f"--jobs must be 0 (all at once) or more, got {n}")
+    return n or None
+
+
+def _build(arch: str | None, binary: list[str] | None, jobs: str, force: bool, json: bool, deploy_arch: str | None, rebuild_image: bool) -> None:
     from packbin.build import BuildRequest, build_pack_binaries
 
     req = BuildRequest(
-        arch=arch, binaries=tuple(binary or ()), jobs=jobs, force=force,
+        arch=arch, binaries=tuple(binary or ()), jobs=_jobs(jobs), force=force,
         deploy_arch=deploy_arch, as_json=json, rebuild_image=rebuild_image,
     )
     build_pack_binaries(_config(), req)
@@ -74,7 +85,7 @@ def _build(arch: str | None, binary: list[str] | None, jobs: int | None, force: 
 @task(help=_BUILD_HELP, iterable=["binary"])
 @_user_errors
 def build_pack_binaries(
-    c: Context, arch: str | None = None, binary: list[str] | None = None, jobs: int | None = None,
+    c: Context, arch: str | None = None, binary: list[str] | None = None, jobs: str = "0",
     force: bool = False, json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
 ) -> None:
     """Cross-compile the pack binaries as static musl executables, verify and install them.
@@ -92,7 +103,7 @@ _SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k != "arch"}
 @task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries(
-    c: Context, binary: list[str] | None = None, jobs: int | None = None, force: bool = False,
+    c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
     json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
 ) -> None:
     """Makefile name: build-pack-binaries for the default architecture."""
@@ -102,7 +113,7 @@ def docker_build_pack_binaries(
 @task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries_arm64(
-    c: Context, binary: list[str] | None = None, jobs: int | None = None, force: bool = False,
+    c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
     json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
 ) -> None:
     """Makefile name: build-pack-binaries --arch=arm64 (aarch64-unknown-linux-musl)."""
@@ -112,7 +123,7 @@ def docker_build_pack_binaries_arm64(
 @task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries_all(
-    c: Context, binary: list[str] | None = None, jobs: int | None = None, force: bool = False,
+    c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
     json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
 ) -> None:
     """Makefile name: build-pack-binaries --arch=all."""

@@ -254,3 +254,16 @@ def test_needs_no_docker_executable(built: tuple[Path, dict[str, Any]], tmp_path
     res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo, env={"PATH": str(empty)})
     assert res.returncode == 0, res.stdout + res.stderr
     assert "built 1" in res.stdout
+
+
+def test_jobs_1_builds_one_architecture_after_the_other(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    repo = _clone(built[0], tmp_path)
+    main = repo / MAIN_RS
+    main.write_text(main.read_text() + "\n// sequential build\n")
+    res = packbin("build-pack-binaries", "--arch=all", "--jobs=1", "--deploy-arch=x86_64", cwd=repo)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    first_done = next(i for i, ln in enumerate(lines) if "] done in" in ln)
+    second_start = max(i for i, ln in enumerate(lines) if "] building attune-core-timer-sensor for" in ln)
+    assert first_done < second_start, res.stdout
+    assert "built 2" in res.stdout

@@ -43,3 +43,10 @@ def test_unknown_arch_is_a_clear_error() -> None:
     res = subprocess.run([sys.executable, "-m", "packbin", "build-pack-binaries", "--arch=arm46"], cwd=REPO, capture_output=True, text=True, check=False)
     assert res.returncode == 2
     assert "unknown architecture 'arm46' (did you mean 'arm64'?)" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bad_jobs_value_exits_2_without_traceback() -> None:
+    for value in ("abc", "-1"):
+        res = subprocess.run([sys.executable, "-m", "invoke", "build-pack-binaries", f"--jobs={value}"], cwd=REPO, capture_output=True, text=True, check=False)
+        assert res.returncode == 2, res.stderr
+        assert "--jobs" in res.stderr and "Traceback" not in res.stderr
