@@ -19,6 +19,7 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import packbin
 from packbin.arch import Architecture
@@ -153,3 +154,16 @@ def build_init_images(
             echo(f"init image: tagged {INIT_REPO}:{NATIVE_TAG} and {RUNTIME_REPO}:{NATIVE_TAG} ({arch.name}, the deploy architecture)")
         results.append(InitImages(arch=arch.name, init_tag=init_tag, runtime_tag=runtime_tag, binaries=tuple(r for r, _ in bins)))
     return results
+
+
+def run_init_images(cfg: BuildConfig, *, arch: str | None, out: TextIO) -> list[InitImages]:
+    """The build-pack-binaries-init-image task: ARCH (default: the deploy architecture)."""
+    from packbin.build import resolve_deploy_arch
+    from packbin.engine import connect
+
+    engine = connect()
+    native = resolve_deploy_arch(cfg, None, engine)
+    arches = cfg.select_arches(arch) if arch else (native,)
+    images = build_init_images(engine, cfg, arches, native=native, echo=lambda line: print(line, file=out))
+    out.writelines(f"{img.arch}: {img.init_tag} ({len(img.binaries)} binaries), {img.runtime_tag}\n" for img in images)
+    return images

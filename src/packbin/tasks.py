@@ -254,16 +254,9 @@ def build_pack_binaries_init_image(c: Context, arch: str | None = None) -> None:
     volume with the init-packs rules; the runtime image is FROM scratch. The deploy architecture's
     images are also tagged :native, which docker-compose.yaml uses unless PACK_BINARIES_RUST_TARGET is set.
     """
-    from packbin.build import resolve_deploy_arch
-    from packbin.engine import connect
-    from packbin.init_image import build_init_images
+    from packbin.init_image import run_init_images
 
-    cfg = _config()
-    engine = connect()
-    native = resolve_deploy_arch(cfg, None, engine)
-    arches = cfg.select_arches(arch) if arch else (native,)
-    for img in build_init_images(engine, cfg, arches, native=native):
-        print(f"{img.arch}: {img.init_tag} ({len(img.binaries)} binaries), {img.runtime_tag}")
+    run_init_images(_config(), arch=arch, out=sys.stdout)
 
 
 _INIT_PACKS_HELP = {
