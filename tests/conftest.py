@@ -37,6 +37,31 @@ def builder_image(engine: object) -> object:
     return ensure_builder_image(engine, cfg, echo=lambda line: print(line, file=sys.stderr))  # type: ignore[arg-type]
 
 
+#: A small buildcfg.toml body (both architectures, one binary whose crate is `crate/`) for tests
+#: that lay out their own repository; prefix it with the top-level keys a test needs.
+SMALL_BUILDCFG = """
+[architectures.x86_64]
+aliases = ["amd64"]
+rust_target = "x86_64-unknown-linux-musl"
+docker_platform = "linux/amd64"
+elf_machine = "EM_X86_64"
+elf_class = 64
+byte_order = "little"
+[architectures.arm64]
+aliases = ["aarch64"]
+rust_target = "aarch64-unknown-linux-musl"
+docker_platform = "linux/arm64"
+elf_machine = "EM_AARCH64"
+elf_class = 64
+byte_order = "little"
+[[binaries]]
+name = "attune-core-timer-sensor"
+pack = "core"
+manifest = "crate/Cargo.toml"
+install_path = "sensors/attune-core-timer-sensor"
+"""
+
+
 def copy_repo(dest: Path) -> Path:
     """A minimal copy of the repository (config + packs) to build in, without touching the checkout."""
     dest.mkdir(parents=True, exist_ok=True)

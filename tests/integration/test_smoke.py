@@ -20,6 +20,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
+from conftest import SMALL_BUILDCFG
 
 import packbin.smoke
 from packbin.arch import Architecture
@@ -35,29 +36,7 @@ pytestmark = pytest.mark.docker
 BINARY = "attune-core-timer-sensor"
 TARGETS = {"x86_64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
 
-CONFIG = """
-default_arch = "arm64"
-deploy_arch = "native"
-[architectures.x86_64]
-aliases = ["amd64"]
-rust_target = "x86_64-unknown-linux-musl"
-docker_platform = "linux/amd64"
-elf_machine = "EM_X86_64"
-elf_class = 64
-byte_order = "little"
-[architectures.arm64]
-aliases = ["aarch64"]
-rust_target = "aarch64-unknown-linux-musl"
-docker_platform = "linux/arm64"
-elf_machine = "EM_AARCH64"
-elf_class = 64
-byte_order = "little"
-[[binaries]]
-name = "attune-core-timer-sensor"
-pack = "core"
-manifest = "crate/Cargo.toml"
-install_path = "sensors/attune-core-timer-sensor"
-"""
+CONFIG = 'default_arch = "arm64"\ndeploy_arch = "native"\n' + SMALL_BUILDCFG
 
 SENSOR_C = r"""
 #include <stdio.h>

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_BUILDCFG
 
 from packbin.collect import run_collect
 from packbin.config import BuildConfig
@@ -29,28 +30,7 @@ BINARY = "attune-core-timer-sensor"
 INSTALL = f"core/sensors/{BINARY}"
 TARGETS = {"x86_64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
 
-CONFIG = """
-default_arch = "x86_64"
-[architectures.x86_64]
-aliases = ["amd64"]
-rust_target = "x86_64-unknown-linux-musl"
-docker_platform = "linux/amd64"
-elf_machine = "EM_X86_64"
-elf_class = 64
-byte_order = "little"
-[architectures.arm64]
-aliases = ["aarch64"]
-rust_target = "aarch64-unknown-linux-musl"
-docker_platform = "linux/arm64"
-elf_machine = "EM_AARCH64"
-elf_class = 64
-byte_order = "little"
-[[binaries]]
-name = "attune-core-timer-sensor"
-pack = "core"
-manifest = "crate/Cargo.toml"
-install_path = "sensors/attune-core-timer-sensor"
-"""
+CONFIG = 'default_arch = "x86_64"\n' + SMALL_BUILDCFG
 
 SOURCE = r"""
 #include <stdio.h>
