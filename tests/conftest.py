@@ -13,6 +13,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (sensor_checks, fixtures)
+# Test this checkout's code, in-process and in every subprocess (`python -m packbin`), whatever
+# another `pip install -e` elsewhere points the installed package at.
+sys.path.insert(0, str(REPO / "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH", "")) if p)
 
 
 @pytest.fixture(scope="session")

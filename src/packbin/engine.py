@@ -108,11 +108,30 @@ def resolve_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
                 f"docker context {name!r} (from {source}) cannot be read at {meta}: {e}",
                 hint="run `docker context ls` to check it, or set DOCKER_HOST to the engine's socket",
             ) from e
-        return Endpoint(host=str(host), source=f"{source} {name!r}")
+        skip_verify = bool(data["Endpoints"]["docker"].get("SkipTLSVerify", False))
+        return Endpoint(host=str(host), source=f"{source} {name!r}", tls=_context_tls(env, name, skip_verify=skip_verify))
     for candidate in _default_sockets(env):
         if Path(candidate).exists():
             return Endpoint(host=f"unix://{candidate}", source="default socket")
     return Endpoint(host=_DEFAULT_UNIX, source="default socket")
+
+
+def _context_tls(env: Mapping[str, str], name: str, *, skip_verify: bool) -> Any:
+    """The context's TLS material (contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem), like the CLI.
+
+    None when the context stores none (a unix socket, or a plain tcp:// endpoint).
+    """
+    from docker.tls import TLSConfig
+
+    tls_dir = _docker_config_dir(env) / "contexts" / "tls" / hashlib.sha256(name.encode()).hexdigest() / "docker"
+    ca, cert, key = (tls_dir / "ca.pem", tls_dir / "cert.pem", tls_dir / "key.pem")
+    if not (ca.is_file() or cert.is_file()):
+        return None
+    return TLSConfig(
+        client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
+        ca_cert=str(ca) if ca.is_file() else None,
+        verify=not skip_verify and ca.is_file(),
+    )
 
 
 def _default_sockets(env: Mapping[str, str]) -> list[str]:
@@ -400,7 +419,8 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600) -> Engi
         if endpoint.source == "DOCKER_HOST":
             client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout)
         else:
-            client = docker.DockerClient(base_url=endpoint.host, timeout=timeout)
+            base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
+            client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=endpoint.tls or False)
         client.ping()
     except docker.errors.DockerException as e:
         raise EngineError(

@@ -200,3 +200,26 @@ def test_tar_bytes_content_modes_and_mtime() -> None:
         assert f is not None and f.read() == b"bee"
     with tarfile.open(fileobj=io.BytesIO(tar_bytes({"f": b"x"}))) as tf:
         assert tf.getmembers()[0].mtime == 0
+
+
+def test_context_tls_material_is_used_like_the_cli(tmp_path: Path) -> None:
+    """A tcp:// context with contexts/tls/<sha256>/docker/*.pem gets a TLS client config."""
+    config_dir = tmp_path / "docker"
+    write_context(config_dir, "remote", "tcp://build-host.example:2376")
+    (config_dir / "config.json").write_text(json.dumps({"currentContext": "remote"}))
+    tls_dir = config_dir / "contexts" / "tls" / hashlib.sha256(b"remote").hexdigest() / "docker"
+    tls_dir.mkdir(parents=True)
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tls_dir / name).write_text(f"placeholder {name}\n")  # TLSConfig only checks the files exist
+    ep = resolve_endpoint({"DOCKER_CONFIG": str(config_dir)})
+    assert ep.host == "tcp://build-host.example:2376" and ep.source == "docker context 'remote'"
+    assert ep.tls is not None
+    assert ep.tls.ca_cert == str(tls_dir / "ca.pem") and ep.tls.verify == str(tls_dir / "ca.pem") or ep.tls.verify is True
+    assert ep.tls.cert == (str(tls_dir / "cert.pem"), str(tls_dir / "key.pem"))
+
+
+def test_context_without_tls_material_has_none(tmp_path: Path) -> None:
+    config_dir = tmp_path / "docker"
+    write_context(config_dir, "colima", "unix:///home/u/.colima/default/docker.sock")
+    ep = resolve_endpoint({"DOCKER_CONFIG": str(config_dir), "DOCKER_CONTEXT": "colima"})
+    assert ep.tls is None
