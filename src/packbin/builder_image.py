@@ -17,6 +17,7 @@ switched off, trust the host's locally added CA certificates (TLS-intercepting p
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import platform as host_platform
@@ -30,6 +31,8 @@ from pathlib import Path
 
 from packbin import __version__
 from packbin.arch import Architecture
+from packbin.atomic import atomic_write_bytes
+from packbin.cache import cache_dir
 from packbin.config import BuildConfig, BuilderConfig
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
 from packbin.errors import BuildError, EngineError
@@ -255,17 +258,55 @@ def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecip
 # -- base images -------------------------------------------------------------------------
 
 
-def _present_or_pullable(engine: Engine, ref: str, *, pull: bool) -> bool:
+#: After a failed pull, the same image is not asked for again for this long (an offline or
+#: proxied registry can take many seconds to say no, on every build).
+PULL_RETRY_SECONDS = 3600.0
+
+
+def _pull_failures_path() -> Path:
+    return cache_dir() / "pull-failures.json"
+
+
+def _present_or_pullable(engine: Engine, ref: str, *, pull: bool, retry_failed: bool = False) -> bool:
     if engine.image_id(ref) is not None:
         return True
-    return pull and engine.try_pull(ref)
+    if not pull:
+        return False
+    path = _pull_failures_path()
+    key = f"{engine.endpoint.host} {ref}"
+    try:
+        failures = json.loads(path.read_text())
+        if not isinstance(failures, dict):
+            failures = {}
+    except (OSError, ValueError):
+        failures = {}
+    last = failures.get(key)
+    if not retry_failed and isinstance(last, (int, float)) and time.time() - last < PULL_RETRY_SECONDS:
+        log.info("not pulling %s: it failed %.0f s ago", ref, time.time() - last)
+        return False
+    ok = engine.try_pull(ref)
+    if ok:
+        failures.pop(key, None)
+    else:
+        failures[key] = time.time()
+    try:
+        atomic_write_bytes(path, json.dumps(failures, indent=1).encode())
+    except OSError as e:  # a read-only cache only costs the next build another pull attempt
+        log.info("cannot record the pull result in %s: %s", path, e)
+    return ok
 
 
-def resolve_profile(engine: Engine, cfg: BuildConfig, *, pull: bool = True, echo: Callable[[str], None] = print) -> tuple[str, str]:
-    """(profile, base image ref) for this engine, bootstrapping a Debian base when needed."""
+def resolve_profile(
+    engine: Engine, cfg: BuildConfig, *, pull: bool = True, retry_failed_pulls: bool = False, echo: Callable[[str], None] = print
+) -> tuple[str, str]:
+    """(profile, base image ref) for this engine, bootstrapping a Debian base when needed.
+
+    A base image whose pull failed within PULL_RETRY_SECONDS is not pulled again unless
+    ``retry_failed_pulls`` (``builder-image --rebuild``).
+    """
     b = cfg.builder
     if b.profile in ("auto", "rustup"):
-        if _present_or_pullable(engine, b.rustup.base_image, pull=pull):
+        if _present_or_pullable(engine, b.rustup.base_image, pull=pull, retry_failed=retry_failed_pulls):
             return "rustup", b.rustup.base_image
         if b.profile == "rustup":
             raise BuildError(
@@ -273,7 +314,7 @@ def resolve_profile(engine: Engine, cfg: BuildConfig, *, pull: bool = True, echo
                 hint="set [builder] profile = \"auto\" or \"debian\" in buildcfg.toml (works offline), or make the image available",
             )
         echo(f"builder: {b.rustup.base_image} not available; using the offline debian profile")
-    if _present_or_pullable(engine, b.debian.base_image, pull=pull):
+    if _present_or_pullable(engine, b.debian.base_image, pull=pull, retry_failed=retry_failed_pulls):
         return "debian", b.debian.base_image
     return "debian", bootstrap_debian_base(engine, b, echo=echo)
 
@@ -346,7 +387,7 @@ def ensure_builder_image(
     echo: Callable[[str], None] = print,
 ) -> BuilderImage:
     """Build the builder image if its recipe's tag is absent (or ``rebuild``); reuse it otherwise."""
-    profile, base = resolve_profile(engine, cfg, pull=pull, echo=echo)
+    profile, base = resolve_profile(engine, cfg, pull=pull, retry_failed_pulls=rebuild, echo=echo)
     recipe = make_recipe(cfg, profile, base)
     existing = engine.image_id(recipe.tag)
     if existing is not None and not rebuild:

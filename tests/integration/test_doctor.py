@@ -50,3 +50,30 @@ def test_outdated_builder_images_are_untagged_but_the_current_one_kept(engine: A
     finally:
         if engine.image_id(stale) is not None:
             engine.client.images.remove(stale, force=True)
+
+
+def test_a_failed_base_image_pull_is_not_retried_for_an_hour(engine: Any, builder_image: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from packbin.builder_image import resolve_profile
+    from packbin.config import BuildConfig
+    from packbin.engine import Engine
+
+    class CountingEngine(Engine):
+        """The real engine, counting pull attempts."""
+
+        pulls = 0
+
+        def try_pull(self, ref: str) -> bool:
+            self.pulls += 1
+            return super().try_pull(ref)
+
+    monkeypatch.setenv("PACKBIN_CACHE_DIR", str(tmp_path / "cache"))
+    counting = CountingEngine(engine.client, engine.endpoint)
+    cfg = BuildConfig.load(REPO / "buildcfg.toml", env={})
+    first = resolve_profile(counting, cfg, echo=lambda _: None)
+    if first[0] != "debian" or counting.pulls == 0:
+        pytest.skip("a base image is present or pullable here: no pull failure to remember")
+    after_first = counting.pulls
+    assert resolve_profile(counting, cfg, echo=lambda _: None) == first
+    assert counting.pulls == after_first  # remembered: not asked again
+    assert resolve_profile(counting, cfg, retry_failed_pulls=True, echo=lambda _: None) == first
+    assert counting.pulls == 2 * after_first  # builder-image --rebuild asks again
