@@ -426,16 +426,9 @@ def ensure_builder_image(
 def _remove_stale_builders(engine: Engine, *, keep: str, profile: str, echo: Callable[[str], None]) -> None:
     """Untag builder images of older recipes of this profile (2 GB each): no force, so one that a
     running build still uses is left alone."""
-    import docker.errors
-
-    for img in engine.client.images.list(name=IMAGE_REPO):
-        for tag in img.tags:
-            if tag != keep and tag.startswith(f"{IMAGE_REPO}:{profile}-"):
-                try:
-                    engine.client.images.remove(tag)
-                    echo(f"builder: removed the outdated {tag}")
-                except docker.errors.APIError:
-                    pass
+    for tag in engine.image_tags(IMAGE_REPO):
+        if tag != keep and tag.startswith(f"{IMAGE_REPO}:{profile}-") and engine.remove_image(tag) is None:
+            echo(f"builder: removed the outdated {tag}")
 
 
 def builder_log_path(cfg: BuildConfig) -> Path:

@@ -6,10 +6,8 @@ import shutil
 import sys
 from typing import TextIO
 
-import docker.errors
-
 from packbin.config import BuildConfig
-from packbin.engine import OWNER_LABEL, connect
+from packbin.engine import connect
 from packbin.errors import EngineError
 
 
@@ -23,21 +21,18 @@ def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
     except EngineError as e:
         out.write(f"skipping containers, volumes and images: {e.message}\n")
         return
-    client = engine.client
     for c in engine.owned_containers():
         out.write(f"removing container {c.name}\n")
-        c.remove(force=True)
-    for v in client.volumes.list(filters={"label": f"{OWNER_LABEL}=packbin"}):
-        out.write(f"removing volume {v.name}\n")
-        try:
-            v.remove(force=True)
-        except docker.errors.APIError as e:
-            out.write(f"  could not remove {v.name}: {e.explanation}\n")
+        engine.remove(c)
+    for name in engine.owned_volumes():
+        out.write(f"removing volume {name}\n")
+        problem = engine.remove_volume(name)
+        if problem:
+            out.write(f"  could not remove {name}: {problem}\n")
     if images:
-        for img in client.images.list(filters={"label": f"{OWNER_LABEL}=packbin"}):
-            out.write(f"removing image {', '.join(img.tags) or img.short_id}\n")
-            try:
-                client.images.remove(str(img.id), force=True)
-            except docker.errors.APIError as e:
-                out.write(f"  could not remove {img.short_id}: {e.explanation}\n")
+        for image_id, tags in engine.owned_images():
+            out.write(f"removing image {', '.join(tags) or image_id[:19]}\n")
+            problem = engine.remove_image(image_id, force=True)
+            if problem:
+                out.write(f"  could not remove {image_id[:19]}: {problem}\n")
     out.write("clean\n")

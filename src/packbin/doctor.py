@@ -62,9 +62,9 @@ def findings() -> list[Finding]:
             out.append(Finding(level=level, what=what, detail=detail, hint=fe.hint))
         from packbin.builder_image import BASE_REPO, IMAGE_REPO
 
-        images = [t for img in engine.client.images.list(name=IMAGE_REPO) for t in img.tags]
+        images = engine.image_tags(IMAGE_REPO)
         out.append(Finding(level="ok", what="builder image", detail=", ".join(images) if images else "not built yet (the first build makes it: a few minutes)"))
-        if cfg.builder.profile != "rustup" and shutil.which("debootstrap") is None and not engine.client.images.list(name=BASE_REPO):
+        if cfg.builder.profile != "rustup" and shutil.which("debootstrap") is None and not engine.image_tags(BASE_REPO):
             out.append(Finding(level="warn", what="debootstrap", detail="not installed; needed only when no Debian base image can be pulled", hint="apt-get install debootstrap"))
         out.append(_disk(cfg.root, "disk (repository)"))
     if local and info.root_dir and Path(info.root_dir).exists():

@@ -282,7 +282,63 @@ class Engine:
             raise EngineError(f"image import of {tar_path} did not produce {repository}:{tag}: {resp}")
         return image
 
+    def image_tags(self, repository: str) -> list[str]:
+        """Every local tag of ``repository`` (``packbin/builder:debian-...``)."""
+        try:
+            return [str(t) for img in self.client.images.list(name=repository) for t in img.tags]
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot list images of {repository}: {e.explanation}") from e
+
+    def owned_images(self) -> list[tuple[str, list[str]]]:
+        """(image id, tags) of every image labelled as packbin's."""
+        try:
+            return [(str(img.id), [str(t) for t in img.tags]) for img in self.client.images.list(filters={"label": f"{OWNER_LABEL}=packbin"})]
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot list images: {e.explanation}") from e
+
+    def remove_image(self, ref: str, *, force: bool = False) -> str | None:
+        """Remove (or untag) ``ref``; None when done, else the engine's reason (e.g. in use)."""
+        try:
+            self.client.images.remove(ref, force=force)
+            return None
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as e:
+            return str(e.explanation)
+
+    def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        try:
+            self.client.images.get(image_id).tag(repository, tag)
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot tag {image_id[:19]} as {repository}:{tag}: {e.explanation}") from e
+
     # -- volumes -------------------------------------------------------------------------
+    def volume_exists(self, name: str) -> bool:
+        """Read-only: unlike ensure_volume it creates nothing (a dry run must not)."""
+        try:
+            self.client.volumes.get(name)
+            return True
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot inspect volume {name}: {e.explanation}") from e
+
+    def owned_volumes(self) -> list[str]:
+        try:
+            return [str(v.name) for v in self.client.volumes.list(filters={"label": f"{OWNER_LABEL}=packbin"})]
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot list volumes: {e.explanation}") from e
+
+    def remove_volume(self, name: str) -> str | None:
+        """Remove volume ``name``; None when done, else the engine's reason (e.g. in use)."""
+        try:
+            self.client.volumes.get(name).remove(force=True)
+            return None
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as e:
+            return str(e.explanation)
+
     def ensure_volume(self, name: str, *, kind: str) -> None:
         try:
             self.client.volumes.get(name)
@@ -388,6 +444,17 @@ class Engine:
 
     def owned_containers(self) -> list[Container]:
         return list(self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=packbin"}))
+
+    def kill(self, c: Container) -> None:
+        """Kill a running container; one that has exited meanwhile is not an error."""
+        try:
+            c.kill()
+        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
+            log.debug("killing %s: %s", c.name, e)
+
+    def remove(self, c: Container) -> None:
+        """Force-remove a container (also one created elsewhere, e.g. found by owned_containers)."""
+        _remove_container(c)
 
 
 def _remove_container(c: Container) -> None:

@@ -149,8 +149,8 @@ def build_init_images(
         echo(f"init image: building {runtime_tag} (FROM scratch, {arch.docker_platform})")
         runtime_id, _ = engine.build_image(context=_runtime_context(arch.docker_platform), tag=runtime_tag, labels={OWNER_LABEL: "packbin", KIND_LABEL: "runtime"}, platform=arch.docker_platform)
         if arch.name == native.name:
-            engine.client.images.get(init_id).tag(INIT_REPO, NATIVE_TAG)
-            engine.client.images.get(runtime_id).tag(RUNTIME_REPO, NATIVE_TAG)
+            engine.tag_image(init_id, INIT_REPO, NATIVE_TAG)
+            engine.tag_image(runtime_id, RUNTIME_REPO, NATIVE_TAG)
             echo(f"init image: tagged {INIT_REPO}:{NATIVE_TAG} and {RUNTIME_REPO}:{NATIVE_TAG} ({arch.name}, the deploy architecture)")
         results.append(InitImages(arch=arch.name, init_tag=init_tag, runtime_tag=runtime_tag, binaries=tuple(r for r, _ in bins)))
     return results

@@ -260,11 +260,7 @@ def _run_case(engine: Engine, arch: Architecture, art: Artifact, tag: str, case:
     with engine.container(image=tag, command=list(case.args), kind=SMOKE_KIND, platform=arch.docker_platform) as c:
         def kill() -> None:
             timed_out.set()
-            try:
-                c.kill()
-            except Exception as e:  # noqa: BLE001 - docker-py's errors stay behind engine.py
-                # It may have exited meanwhile; the container is removed on the way out anyway.
-                log.debug("killing %s after the timeout: %s", c.name, e)
+            engine.kill(c)
 
         watchdog = threading.Timer(RUN_TIMEOUT_S, kill)
         watchdog.daemon = True

@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-
 from packbin.arch import Architecture
 from packbin.deploy import (
     ELF_MAGIC,
@@ -350,7 +348,7 @@ def init_packs_volume(
     created by the engine (unlabelled: packbin clean never removes it), except in a dry run.
     """
     tree = scan_source(source, binaries, arch)
-    if dry_run and not _volume_exists(engine, volume):
+    if dry_run and not engine.volume_exists(volume):
         return plan_deploy(tree, _VolumeView(arch=arch), arch, delete=delete, checksum=checksum).report
     log.info("init-packs: reading volume %s through a created container of %s", volume, image)
     with engine.container(image=image, kind="init-packs", volumes={volume: MOUNT}) as c:
@@ -380,18 +378,6 @@ def init_packs_volume(
             log.info("init-packs: putting %d bytes into volume %s", len(payload), volume)
             engine.put_tar(c, MOUNT, payload)
         return plan.report.with_failures(failed)
-
-
-def _volume_exists(engine: Engine, name: str) -> bool:
-    # engine.py has ensure_volume (which labels, so packbin clean would remove a user's volume);
-    # this read-only check belongs there too, next to it.
-    try:
-        engine.client.volumes.get(name)
-        return True
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as e:
-        raise EngineError(f"cannot inspect volume {name}: {e.explanation}") from e
 
 
 def volume_files(engine: Engine, container: Any, path: str = MOUNT) -> dict[str, tuple[Entry, bytes | None]]:
