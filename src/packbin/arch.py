@@ -81,6 +81,20 @@ def arch_name(machine: int, elf_class: int, endian: str) -> str | None:
     return None
 
 
+#: ``uname -m`` / the engine's ``Architecture`` -> Docker platform. Used for the engine's native
+#: platform and, before any connection exists, for the host's.
+MACHINE_TO_PLATFORM = {
+    "x86_64": "linux/amd64",
+    "amd64": "linux/amd64",
+    "aarch64": "linux/arm64",
+    "arm64": "linux/arm64",
+    "armv7l": "linux/arm/v7",
+    "riscv64": "linux/riscv64",
+    "ppc64le": "linux/ppc64le",
+    "s390x": "linux/s390x",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Architecture:
     """One build architecture, as declared in buildcfg.toml ``[architectures.NAME]``."""

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from packbin.arch import Architecture
+from packbin.arch import MACHINE_TO_PLATFORM, Architecture
 from packbin.config import BuildConfig
 from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError, UsageError
-from packbin.install import VerifiedArtifact, install, safe_destination
+from packbin.install import VerifiedArtifact, check_destinations, install
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import BuildPlan, make_plan, manifest_relpath
 from packbin.report import BuildReport, write_report
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 # The Docker SDK (and requests) are imported only when a container is needed: the up-to-date
 # path must answer well under half a second.
 
-_HOST_MACHINE_TO_PLATFORM = {"x86_64": "linux/amd64", "amd64": "linux/amd64", "aarch64": "linux/arm64", "arm64": "linux/arm64"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +81,7 @@ def resolve_deploy_arch(cfg: BuildConfig, requested: str | None, engine: Engine 
             from packbin.engine import connect
 
             engine = connect()
-    platform = engine.native_platform if engine is not None else _HOST_MACHINE_TO_PLATFORM.get(host_platform.machine(), "")
+    platform = engine.native_platform if engine is not None else MACHINE_TO_PLATFORM.get(host_platform.machine(), "")
     arch = cfg.arch_for_platform(platform)
     if arch is None:
         raise BuildError(
@@ -117,10 +116,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         manifest=manifest, deploy_arch=deploy.name, file_sha256=file_sha, force=req.force,
     )
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
-    for t in (*(t for step in plan.steps for t in step.targets), *plan.reinstall):
-        safe_destination(cfg.root, t.dist_path)
-        if t.pack_path is not None:
-            safe_destination(cfg.root, t.pack_path)
+    check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
     image: BuilderImage | None = None
     outcomes: list[BuildOutcome] = []
     warnings: list[str] = []

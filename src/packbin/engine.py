@@ -28,6 +28,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from packbin.arch import MACHINE_TO_PLATFORM
 from packbin.errors import BuildError, EngineError, Interrupted
 
 log = logging.getLogger(__name__)
@@ -64,18 +65,6 @@ class EngineInfo:
     mem_total: int
     root_dir: str
     driver: str
-
-
-_ENGINE_ARCH_TO_PLATFORM = {
-    "x86_64": "linux/amd64",
-    "amd64": "linux/amd64",
-    "aarch64": "linux/arm64",
-    "arm64": "linux/arm64",
-    "armv7l": "linux/arm/v7",
-    "riscv64": "linux/riscv64",
-    "ppc64le": "linux/ppc64le",
-    "s390x": "linux/s390x",
-}
 
 
 def _docker_config_dir(env: Mapping[str, str]) -> Path:
@@ -179,7 +168,7 @@ class Engine:
                 api_version=str(ver.get("ApiVersion", "?")),
                 os_type=str(raw.get("OSType", "linux")),
                 architecture=arch,
-                platform=_ENGINE_ARCH_TO_PLATFORM.get(arch, f"linux/{arch}"),
+                platform=MACHINE_TO_PLATFORM.get(arch, f"linux/{arch}"),
                 ncpu=int(raw.get("NCPU", 0) or 0),
                 mem_total=int(raw.get("MemTotal", 0) or 0),
                 root_dir=str(raw.get("DockerRootDir", "")),
@@ -489,12 +478,7 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600) -> Engi
             base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
             client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=endpoint.tls or False)
         client.ping()
-    except docker.errors.DockerException as e:
-        raise EngineError(
-            f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
-            hint=_engine_hint(endpoint),
-        ) from e
-    except requests.exceptions.RequestException as e:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise EngineError(
             f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
             hint=_engine_hint(endpoint),

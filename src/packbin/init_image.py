@@ -25,7 +25,7 @@ import packbin
 from packbin.arch import Architecture
 from packbin.builder_image import resolve_profile
 from packbin.config import BuildConfig
-from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
 from packbin.errors import ArtifactRejected, UsageError
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import dist_tree, manifest_relpath
@@ -91,21 +91,11 @@ def _init_context(cfg: BuildConfig, arch: Architecture, base: str, binaries: lis
 
 
 def _runtime_context(platform: str) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        data = b"FROM scratch\nCOPY packs/ /packs/\n"
-        ti = tarfile.TarInfo("Dockerfile")
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
-        # The platform in the copied file makes each platform's build distinct: the classic
-        # builder's cache key for FROM scratch ignores the platform and would otherwise hand
-        # back the other platform's image. (COPY must be the first step: a LABEL first makes
-        # an engine-native image the next step refuses.)
-        mark = platform.encode() + b"\n"
-        ti = tarfile.TarInfo("packs/.packbin-platform")
-        ti.size = len(mark)
-        tf.addfile(ti, io.BytesIO(mark))
-    return buf.getvalue()
+    # The platform in the copied file makes each platform's build distinct: the classic
+    # builder's cache key for FROM scratch ignores the platform and would otherwise hand
+    # back the other platform's image. (COPY must be the first step: a LABEL first makes
+    # an engine-native image the next step refuses.)
+    return tar_bytes({"Dockerfile": b"FROM scratch\nCOPY packs/ /packs/\n", "packs/.packbin-platform": platform.encode() + b"\n"})
 
 
 def verified_binaries(cfg: BuildConfig, arch: Architecture) -> list[tuple[str, Path]]:

@@ -7,6 +7,7 @@ it never names a file that is not there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -51,15 +52,20 @@ def safe_destination(root: Path, rel: str) -> Path:
     return root / rel
 
 
+def check_destinations(root: Path, targets: Iterable[Target]) -> None:
+    """:func:`safe_destination` for every file the targets install (dist/ and, if any, packs/)."""
+    for t in targets:
+        safe_destination(root, t.dist_path)
+        if t.pack_path is not None:
+            safe_destination(root, t.pack_path)
+
+
 def install(cfg: BuildConfig, verified: list[VerifiedArtifact], reinstall: tuple[Target, ...], manifest: Manifest) -> tuple[Manifest, list[str]]:
     """Copy artifacts to dist/ (and packs/ for the deploy arch); returns the new manifest and the paths written.
 
     Every destination is checked before the first file is written, so a refused one installs nothing.
     """
-    for t in (*(v.target for v in verified), *reinstall):
-        safe_destination(cfg.root, t.dist_path)
-        if t.pack_path is not None:
-            safe_destination(cfg.root, t.pack_path)
+    check_destinations(cfg.root, (*(v.target for v in verified), *reinstall))
     written: list[str] = []
     new: list[Artifact] = []
     for v in verified:
