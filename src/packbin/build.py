@@ -1,4 +1,5 @@
-"""build-pack-binaries: config -> plan -> builder image -> build containers -> extract -> verify -> install -> report.
+"""build-pack-binaries: config -> inputs -> plan -> builder image -> sources volume -> fetch -> build containers
+-> extract -> verify -> install -> report.
 
 This module only sequences the steps; each lives in its own module. Nothing is installed until
 every artifact of the run has been extracted and verified; Ctrl-C removes the run's containers
@@ -20,14 +21,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import MACHINE_TO_PLATFORM, Architecture
+from packbin.cache import cache_dir
 from packbin.config import BuildConfig
 from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError, UsageError
 from packbin.install import VerifiedArtifact, check_destinations, install
+from packbin.lock import file_lock
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import BuildPlan, make_plan, manifest_relpath
 from packbin.report import BuildReport, write_report
-from packbin.sources import CrateSources
 from packbin.verify import verify_file
+from packbin.workspace import BinaryInputs, collect_inputs, merge_payload
 
 if TYPE_CHECKING:
     from packbin.build_container import BuildOutcome
@@ -101,7 +104,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         raise BuildError(f"{cfg.source.name} declares no [[binaries]]", hint="add a [[binaries]] table (see README)")
     if req.jobs is not None and req.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {req.jobs}")
-    crates = {b.name: CrateSources.collect(cfg, b) for b in binaries}
+    inputs = {b.name: collect_inputs(cfg, b) for b in binaries}
     deploy = resolve_deploy_arch(cfg, req.deploy_arch, None)
     manifest_path = cfg.root / manifest_relpath(cfg)
     manifest = Manifest.load(manifest_path)
@@ -112,7 +115,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
 
     plan = make_plan(
         cfg, arches, binaries,
-        source_hashes={n: c.digest for n, c in crates.items()},
+        source_hashes={n: i.digest for n, i in inputs.items()},
         manifest=manifest, deploy_arch=deploy.name, file_sha256=file_sha, force=req.force,
     )
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
@@ -121,15 +124,27 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
     outcomes: list[BuildOutcome] = []
     warnings: list[str] = []
     written: list[str] = []
+    bytes_sent = 0
     if plan.steps:
         from packbin.builder_image import ensure_builder_image
         from packbin.engine import connect
+        from packbin.fetch import fetch_dependencies
+        from packbin.source_volume import endpoint_key, source_volume_name, sync_sources
 
         engine = connect()
         image = ensure_builder_image(engine, cfg, rebuild=req.rebuild_image, echo=console)
         cfg.dist_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
-            outcomes = _run_steps(engine, image, cfg, plan, crates, Path(staging_root), req.jobs, console)
+        needed = [inputs[t.binary.name] for step in plan.steps for t in step.targets]
+        files, stubs = merge_payload(needed)
+        volume = source_volume_name(cfg)
+        # One run at a time per sources volume: its content must not change under a build.
+        with file_lock(cache_dir() / "locks" / f"{endpoint_key(engine)}-{volume}.lock", what="the sources volume", on_wait=console), \
+                tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
+            sync = sync_sources(engine, image.tag, cfg, files, stubs, echo=console)
+            bytes_sent += sync.bytes_sent
+            fetch_dependencies(engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: console(f"[fetch] {line}"))
+            outcomes = _run_steps(engine, image, cfg, plan, inputs, volume, Path(staging_root), req.jobs, console)
+            bytes_sent += sum(o.bytes_sent for o in outcomes)
             verified = _verify(outcomes, image, console)
             for o in outcomes:
                 warnings.extend(f"{o.step.arch.name}: {w}" for w in o.warnings)
@@ -138,7 +153,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         manifest, written = install(cfg, [], plan.reinstall, manifest)
     report = BuildReport.make(
         cfg=cfg, plan=plan, manifest=manifest, written=written, warnings=warnings,
-        builder_image=image.tag if image else None, seconds=time.monotonic() - started,
+        builder_image=image.tag if image else None, seconds=time.monotonic() - started, bytes_sent=bytes_sent,
     )
     for w in warnings:
         console(f"warning: {w}")
@@ -151,7 +166,8 @@ def _run_steps(
     image: BuilderImage,
     cfg: BuildConfig,
     plan: BuildPlan,
-    crates: dict[str, CrateSources],
+    inputs: dict[str, BinaryInputs],
+    source_volume: str,
     staging_root: Path,
     jobs: int | None,
     console: Callable[[str], None],
@@ -170,7 +186,7 @@ def _run_steps(
         staging.mkdir()
         t0 = time.monotonic()
         outcome = run_build(
-            engine, image, cfg, step, crates, staging=staging,
+            engine, image, cfg, step, inputs, source_volume=source_volume, staging=staging,
             on_line=lambda line: console(prefix + line), cancelled=cancelled,
         )
         console(f"{prefix}done in {time.monotonic() - t0:.1f}s")

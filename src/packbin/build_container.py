@@ -1,14 +1,16 @@
-"""One build container per (architecture, build): sources in as a tar, logs out live, artifacts out.
+"""One build container per (architecture, build): no network, sources read-only, logs out live, artifacts out.
 
-Caches live in named volumes owned by packbin: the cargo registry (shared), a target directory
-and a zig cache per target triple. Concurrent packbin runs on one engine take a lock per target
-triple (cargo locks its own directories, but zig's global cache races on EEXIST when two builds
-of one target share it).
+The sources come from the sources volume (source_volume.py), mounted read-only; dependencies
+from the cargo home volume that the fetch step filled (fetch.py) or from the workspace's vendor
+tree; the compile itself runs ``--offline --locked`` with no network at all. Caches live in named
+volumes owned by packbin: the cargo home (shared), and per target triple a target directory, a
+zig cache and (debian profile) the prebuilt musl std. Concurrent packbin runs on one engine take a
+lock per target triple (cargo locks its own directories, but zig's global cache races on EEXIST
+when two builds of one target share it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -20,24 +22,27 @@ from packbin.builder_image import (
     BUILD_ROOT,
     BUILD_SCRIPT,
     CACHE_ROOT,
-    CARGO_REGISTRY,
+    SYSROOT,
     BuilderImage,
+    std_volume,
     target_cargo_config,
+    target_rustflags,
     target_rustflags_env,
 )
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
-from packbin.engine import Engine
+from packbin.engine import Engine, tar_bytes
 from packbin.errors import BuildError
 from packbin.extract import ExtractedFile, extract_archive
+from packbin.fetch import CARGO_HOME_MOUNT, CARGO_HOME_VOLUME
 from packbin.lock import file_lock
 from packbin.manifest import Toolchain
 from packbin.plan import BuildStep
-from packbin.sources import CrateSources, sources_tar
+from packbin.source_volume import SRC_MOUNT, endpoint_key
+from packbin.workspace import BinaryInputs
 
 log = logging.getLogger(__name__)
 
-REGISTRY_VOLUME = "packbin-cargo-registry"
 _TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) cargo_zigbuild=(\S*) zig=(\S*)")
 
 
@@ -50,7 +55,8 @@ def cache_volume(triple: str) -> str:
 
 
 def tool_volumes(cfg: BuildConfig) -> tuple[str, ...]:
-    return (REGISTRY_VOLUME, *(v for a in cfg.architectures for v in (target_volume(a.rust_target), cache_volume(a.rust_target))))
+    per_target = (f(a.rust_target) for a in cfg.architectures for f in (target_volume, cache_volume, std_volume))
+    return (CARGO_HOME_VOLUME, *per_target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +69,7 @@ class BuildOutcome:
     stripped: frozenset[str]
     warnings: tuple[str, ...]
     log_path: Path
+    bytes_sent: int
 
 
 @dataclass
@@ -78,8 +85,9 @@ def run_build(
     image: BuilderImage,
     cfg: BuildConfig,
     step: BuildStep,
-    crates: dict[str, CrateSources],
+    inputs: dict[str, BinaryInputs],
     *,
+    source_volume: str,
     staging: Path,
     on_line: Callable[[str], None],
     cancelled: threading.Event | None = None,
@@ -91,27 +99,39 @@ def run_build(
     logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = logs_dir / f"build-{arch.name}.log"
     state = _LogState()
-    for vol in (REGISTRY_VOLUME, target_volume(triple), cache_volume(triple)):
-        engine.ensure_volume(vol, kind="cache")
-    specs = [f"{t.binary.name}:{BUILD_ROOT}/src/{t.binary.manifest.relative_to(cfg.root).as_posix()}" for t in step.targets]
+    volumes = {
+        CARGO_HOME_VOLUME: CARGO_HOME_MOUNT,
+        target_volume(triple): f"{BUILD_ROOT}/target",
+        cache_volume(triple): CACHE_ROOT,
+        source_volume: f"{SRC_MOUNT}:ro",
+    }
+    if target_rustflags(triple, profile=image.profile):  # the prebuilt std's sysroot
+        volumes[std_volume(triple)] = SYSROOT
+    for vol in volumes:
+        if vol != source_volume:
+            engine.ensure_volume(vol, kind="cache")
+    specs = [
+        f"{t.binary.name}:{inputs[t.binary.name].package}:{SRC_MOUNT}/{inputs[t.binary.name].manifest_rel}"
+        for t in step.targets
+    ]
     env = dict(cfg.builder.env)
     env.update(
         {
+            "CARGO_HOME": CARGO_HOME_MOUNT,
             "CARGO_TARGET_DIR": f"{BUILD_ROOT}/target",
             "PACKBIN_CARGO_PROFILE": cfg.builder.cargo_profile,
             "XDG_CACHE_HOME": CACHE_ROOT,
         }
     )
     env.update(target_rustflags_env(triple, profile=image.profile, env=env))
-    payload = sources_tar(
-        [crates[t.binary.name] for t in step.targets],
-        extra={
+    # /build/.cargo/config.toml: an ancestor of every crate, below the crates' own configs.
+    payload = tar_bytes(
+        {
             "packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755),
-            "src/.cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
-        },
+            ".cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
+        }
     )
-    endpoint_key = hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
-    lock_path = cache_dir() / "locks" / f"{endpoint_key}-{triple}.lock"
+    lock_path = cache_dir() / "locks" / f"{endpoint_key(engine)}-{triple}.lock"
 
     def emit(line: str) -> None:
         lf.write(line + "\n")
@@ -138,12 +158,10 @@ def run_build(
             command=["/bin/sh", f"{BUILD_ROOT}/packbin-build.sh", triple, "1" if cfg.builder.strip else "0", *specs],
             kind="build",
             environment=env,
-            volumes={
-                REGISTRY_VOLUME: CARGO_REGISTRY,
-                target_volume(triple): f"{BUILD_ROOT}/target",
-                cache_volume(triple): CACHE_ROOT,
-            },
+            volumes=volumes,
             working_dir=BUILD_ROOT,
+            # Build scripts and proc macros are code from the internet: no network while they run.
+            network_mode="none",
         ) as c:
             engine.put_tar(c, BUILD_ROOT, payload)
             status = engine.run_streaming(c, on_line=emit)
@@ -168,4 +186,5 @@ def run_build(
         stripped=frozenset(state.stripped),
         warnings=tuple(state.warnings),
         log_path=log_path,
+        bytes_sent=len(payload),
     )

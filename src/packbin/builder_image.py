@@ -99,25 +99,13 @@ def host_ca_files(enabled: bool, ca_dir: Path = HOST_CA_DIR) -> tuple[tuple[str,
     return tuple(out)
 
 
-def cargo_config(*, offline_std: bool) -> str:
-    """The cargo config baked into the image at /build/.cargo/config.toml.
+#: In the debian profile, where the musl std is built (once per engine, toolchain and target) and
+#: linked from: a volume per target mounted here, used as ``--sysroot`` for target crates only.
+SYSROOT = "/sysroot"
 
-    It does not depend on the configured architectures (adding one must not rebuild a 2 GB
-    image): per-target flags come with each build, see :func:`target_cargo_config`.
-    """
-    if not offline_std:
-        return "# packbin: rustup profile, nothing to configure\n"
-    return (
-        "# packbin: offline std (Debian rust-web-src, vendored std dependencies)\n"
-        "[unstable]\n"
-        'build-std = ["std", "panic_abort"]\n'
-        "\n"
-        "[source.crates-io]\n"
-        'replace-with = "rust-std-vendor"\n'
-        "\n"
-        "[source.rust-std-vendor]\n"
-        'directory = "/usr/lib/rustlib/src/rust/library/vendor"\n'
-    )
+
+def std_volume(triple: str) -> str:
+    return f"packbin-std-{triple}"
 
 
 #: Debian ships no musl self-contained crt objects (``failed to open object rcrt1.o``);
@@ -125,17 +113,28 @@ def cargo_config(*, offline_std: bool) -> str:
 SELF_CONTAINED_OFF = "-C link-self-contained=no"
 
 
+def target_rustflags(triple: str, *, profile: str) -> list[str]:
+    """The flags every target crate gets: in the debian profile, the prebuilt std's sysroot (so
+    crates build without -Zbuild-std and their own source replacement never meets std's) and
+    zig's crt instead of the missing self-contained one."""
+    if profile == "debian" and "musl" in triple:
+        return ["--sysroot", SYSROOT, *SELF_CONTAINED_OFF.split()]
+    return []
+
+
 def target_cargo_config(triples: list[str] | tuple[str, ...], *, profile: str) -> str:
-    """Per-target cargo config shipped with each build as /build/src/.cargo/config.toml.
+    """Per-build cargo config, shipped with each build as /build/.cargo/config.toml.
 
     A config file, not a CARGO_TARGET_<T>_RUSTFLAGS variable: cargo joins the rustflags arrays
     of all config files, so a crate's own ``.cargo/config.toml`` still applies (an environment
-    variable would silently override it).
+    variable would silently override it). With ``--target`` given, target rustflags reach
+    target crates only: build scripts and proc macros keep the host's std.
     """
     lines = ["# packbin: per-target flags for this build"]
     for triple in triples:
-        if profile == "debian" and "musl" in triple:
-            lines += [f'[target.{triple}]', 'rustflags = ["-C", "link-self-contained=no"]']
+        flags = target_rustflags(triple, profile=profile)
+        if flags:
+            lines += [f"[target.{triple}]", "rustflags = [" + ", ".join(f'"{f}"' for f in flags) + "]"]
     return "\n".join(lines) + "\n"
 
 
@@ -143,16 +142,17 @@ def target_rustflags_env(triple: str, *, profile: str, env: dict[str, str]) -> d
     """Environment changes needed when the user's [builder.env] sets flags that beat config files.
 
     RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS and CARGO_TARGET_<T>_RUSTFLAGS replace the config
-    files' rustflags, so the profile's flag is appended to them; otherwise nothing.
+    files' rustflags, so the profile's flags are appended to them; otherwise nothing.
     """
-    if profile != "debian" or "musl" not in triple:
+    flags = target_rustflags(triple, profile=profile)
+    if not flags:
         return {}
     if "CARGO_ENCODED_RUSTFLAGS" in env:  # overrides every other source of flags; \x1f-separated
-        return {"CARGO_ENCODED_RUSTFLAGS": "\x1f".join(x for x in (env["CARGO_ENCODED_RUSTFLAGS"], *SELF_CONTAINED_OFF.split()) if x)}
+        return {"CARGO_ENCODED_RUSTFLAGS": "\x1f".join(x for x in (env["CARGO_ENCODED_RUSTFLAGS"], *flags) if x)}
     if "RUSTFLAGS" in env:
-        return {"RUSTFLAGS": f"{env['RUSTFLAGS']} {SELF_CONTAINED_OFF}".strip()}
+        return {"RUSTFLAGS": " ".join(x for x in (env["RUSTFLAGS"], *flags) if x)}
     var = "CARGO_TARGET_" + triple.upper().replace("-", "_").replace(".", "_") + "_RUSTFLAGS"
-    return {var: f"{env[var]} {SELF_CONTAINED_OFF}".strip()} if var in env else {}
+    return {var: " ".join(x for x in (env[var], *flags) if x)} if var in env else {}
 
 
 _PIP = (
@@ -166,7 +166,6 @@ ENV PATH=/opt/zigbuild/bin:{cargo_home}/bin:/usr/local/sbin:/usr/local/bin:/usr/
     CARGO_HOME={cargo_home} \\
     XDG_CACHE_HOME={cache_root} \\
     CARGO_TERM_COLOR=never
-COPY cargo-config.toml {build_root}/.cargo/config.toml
 RUN mkdir -p {build_root}/src {build_root}/out {cache_root} \\
  && rustc --version && cargo --version && cargo-zigbuild --version && python3 -m ziglang version
 WORKDIR {build_root}
@@ -218,20 +217,47 @@ def render_dockerfile(builder: BuilderConfig, profile: str, base_image: str, arc
 
 
 BUILD_SCRIPT = r"""#!/bin/sh
-# packbin-build TARGET STRIP BIN:MANIFEST...  (generated by packbin; runs inside the builder)
-# Builds each bin for TARGET with cargo zigbuild into /build/out/TARGET/, then strips it.
+# packbin-build TARGET STRIP BIN:PACKAGE:MANIFEST...  (generated by packbin; runs inside the builder,
+# with no network). Builds each bin for TARGET with cargo zigbuild --offline --locked into
+# /build/out/TARGET/, then strips it. In the debian profile, first makes sure the musl std for
+# TARGET is built in /sysroot (a volume: once per engine, toolchain and target).
 set -eu
 target="$1"; strip="$2"; shift 2
 echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$(python3 -m ziglang version)"
 profile="${PACKBIN_CARGO_PROFILE:-release}"
-offline=""
-if [ "${PACKBIN_OFFLINE_STD:-0}" = "1" ]; then offline="--offline"; fi
+
+std_sysroot() {
+  stamp="std-v1 $(rustc -vV | tr '\n' ' ') zig=$(python3 -m ziglang version)"
+  if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi
+  echo "::packbin-step building the musl std for $target (once per engine and toolchain; kept in a volume)"
+  rm -rf /sysroot/lib /sysroot/.packbin-std
+  w=/tmp/packbin-std; rm -rf "$w"; mkdir -p "$w/src"
+  printf '[package]\nname = "packbin-std"\nversion = "0.0.0"\nedition = "2021"\n' > "$w/Cargo.toml"
+  echo 'fn main() {}' > "$w/src/main.rs"
+  # std's own dependencies come vendored with rust-web-src.
+  printf '[source.crates-io]\nreplace-with = "rust-std-vendor"\n[source.rust-std-vendor]\ndirectory = "/usr/lib/rustlib/src/rust/library/vendor"\n[target.%s]\nrustflags = ["-C", "link-self-contained=no"]\n' "$target" > "$w/config.toml"
+  # As rustc's own bootstrap does: std unwinds, panic_abort is compiled with panic=abort, so
+  # crates with either panic strategy link against this one std.
+  printf '#!/bin/sh\nr="$1"; shift\ncase " $* " in *" --crate-name panic_abort "*) exec "$r" "$@" -C panic=abort ;; esac\nexec "$r" "$@"\n' > "$w/wrap"
+  chmod +x "$w/wrap"
+  (cd "$w" && RUSTC_WRAPPER="$w/wrap" CARGO_TARGET_DIR="$w/target" RUSTFLAGS= CARGO_ENCODED_RUSTFLAGS= \
+     cargo zigbuild --offline --config "$w/config.toml" -Zbuild-std=std,panic_abort --release --target "$target")
+  mkdir -p "/sysroot/lib/rustlib/$target/lib"
+  for f in "$w/target/$target/release/deps/"*.rlib; do
+    case "$(basename "$f")" in libpackbin_std-*) ;; *) cp "$f" "/sysroot/lib/rustlib/$target/lib/" ;; esac
+  done
+  rm -rf "$w"
+  printf '%s' "$stamp" > /sysroot/.packbin-std
+}
+# Other targets (a glibc triple, say) use the toolchain's own std, as without packbin.
+case "${PACKBIN_OFFLINE_STD:-0}:$target" in 1:*-musl*) std_sysroot ;; esac
+
 mkdir -p "/build/out/$target"
 for spec in "$@"; do
-  bin="${spec%%:*}"; manifest="${spec#*:}"
+  bin="${spec%%:*}"; rest="${spec#*:}"; package="${rest%%:*}"; manifest="${rest#*:}"
   echo "::packbin-step building $bin for $target"
-  # From the crate's directory, so its own .cargo/config.toml applies, as it does for cargo users.
-  (cd "$(dirname "$manifest")" && cargo zigbuild $offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --bin "$bin")
+  # From the package's directory, so its own .cargo/config.toml applies, as it does for cargo users.
+  (cd "$(dirname "$manifest")" && cargo zigbuild --offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --package "$package" --bin "$bin")
   dir="$profile"; [ "$profile" = "dev" ] && dir="debug"
   cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
   if [ "$strip" = "1" ]; then
@@ -248,10 +274,7 @@ done
 def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:
     ca = host_ca_files(cfg.builder.trust_host_ca)
     dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
-    context = (
-        ("cargo-config.toml", cargo_config(offline_std=profile == "debian").encode()),
-        *ca,
-    )
+    context = tuple(ca)
     return BuilderRecipe(profile=profile, base_image=base_image, dockerfile=dockerfile, context_files=context)
 
 

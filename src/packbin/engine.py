@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -328,11 +328,17 @@ class Engine:
         except docker.errors.APIError as e:
             return str(e.explanation)
 
-    def ensure_volume(self, name: str, *, kind: str) -> None:
+    def ensure_volume(self, name: str, *, kind: str) -> str:
+        """Create volume ``name`` unless it exists; return its creation time (the engine's
+        CreatedAt), which tells a volume apart from an earlier one of the same name."""
         try:
-            self.client.volumes.get(name)
-        except docker.errors.NotFound:
-            self.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind})
+            try:
+                v = self.client.volumes.get(name)
+            except docker.errors.NotFound:
+                v = self.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind})
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot create volume {name}: {e.explanation}") from e
+        return str((v.attrs or {}).get("CreatedAt", ""))
 
     # -- containers ----------------------------------------------------------------------
     @contextmanager
@@ -349,6 +355,7 @@ class Engine:
         platform: str | None = None,
         entrypoint: list[str] | None = None,
         user: str | None = None,
+        network_mode: str | None = None,
     ) -> Iterator[Container]:
         """Create (not start) a labelled container; always removed with force on exit.
 
@@ -369,6 +376,7 @@ class Engine:
                 platform=platform,
                 entrypoint=entrypoint,
                 user=user,
+                network_mode=network_mode,
             )
         except docker.errors.ImageNotFound as e:
             raise EngineError(f"image {image} is not present on the engine: {e.explanation}") from e
@@ -413,7 +421,8 @@ class Engine:
             raise EngineError(f"lost the engine at {self.endpoint.host} while {c.name} ran: {e}") from e
         return int(result.get("StatusCode", -1))
 
-    def put_tar(self, c: Container, path: str, data: bytes) -> None:
+    def put_tar(self, c: Container, path: str, data: bytes | IO[bytes]) -> None:
+        """Unpack a tar into ``c`` at ``path``; ``data`` may be a file, streamed rather than held in memory."""
         try:
             ok = c.put_archive(path, data)
         except docker.errors.APIError as e:

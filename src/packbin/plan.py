@@ -19,7 +19,7 @@ from packbin.config import BuildConfig, PackBinary
 from packbin.manifest import MANIFEST_NAME, TREE_NAME, Artifact, Manifest
 
 #: Bump when the build script or the image recipe changes in a way that changes outputs.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,11 +27,12 @@ class BuildReport:
     builder_image: str | None
     manifest: str
     seconds: float
+    bytes_sent: int = 0  # sources and scripts sent to the engine by this run
 
     @classmethod
     def make(
         cls, *, cfg: BuildConfig, plan: BuildPlan, manifest: Manifest, written: Sequence[str],
-        warnings: Sequence[str], builder_image: str | None, seconds: float,
+        warnings: Sequence[str], builder_image: str | None, seconds: float, bytes_sent: int = 0,
     ) -> BuildReport:
         def art(arch: str, binary: str) -> Artifact:
             a = manifest.find(arch, binary)
@@ -43,7 +44,7 @@ class BuildReport:
             built=built, up_to_date=fresh,
             reinstalled=tuple(t.pack_path for t in plan.reinstall if t.pack_path),
             written=tuple(written), warnings=tuple(warnings), deploy_arch=plan.deploy_arch,
-            builder_image=builder_image, manifest=manifest_relpath(cfg), seconds=seconds,
+            builder_image=builder_image, manifest=manifest_relpath(cfg), seconds=seconds, bytes_sent=bytes_sent,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +57,7 @@ class BuildReport:
             "builder_image": self.builder_image,
             "manifest": self.manifest,
             "seconds": round(self.seconds, 3),
+            "bytes_sent": self.bytes_sent,
         }
 
 

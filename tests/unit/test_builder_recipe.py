@@ -24,7 +24,6 @@ from packbin.arch import Architecture
 from packbin.builder_image import (
     BUILD_SCRIPT,
     SELF_CONTAINED_OFF,
-    cargo_config,
     host_ca_files,
     make_recipe,
     render_dockerfile,
@@ -219,9 +218,9 @@ def test_ca_copy_only_when_host_has_ca_files(cfg: BuildConfig, with_host_ca: Pat
     assert "COPY ca/ /usr/local/share/ca-certificates/packbin/\n" in recipe.dockerfile
     # The certificates are installed before apt/pip need them.
     assert recipe.dockerfile.index("COPY ca/") < recipe.dockerfile.index("update-ca-certificates")
-    assert [name for name, _ in recipe.context_files] == ["cargo-config.toml", "ca/corp_root.crt", "ca/proxy.crt"]
+    assert [name for name, _ in recipe.context_files] == ["ca/corp_root.crt", "ca/proxy.crt"]
     with tarfile.open(fileobj=io.BytesIO(recipe.context_tar())) as tf:
-        assert sorted(tf.getnames()) == ["Dockerfile", "ca/corp_root.crt", "ca/proxy.crt", "cargo-config.toml"]
+        assert sorted(tf.getnames()) == ["Dockerfile", "ca/corp_root.crt", "ca/proxy.crt"]
         dockerfile = tf.extractfile("Dockerfile")
         assert dockerfile is not None and dockerfile.read().decode() == recipe.dockerfile
 
@@ -231,14 +230,14 @@ def test_no_ca_copy_without_host_ca_files(cfg: BuildConfig, without_host_ca: Non
         recipe = make_recipe(cfg, profile, "base:1")
         assert "COPY ca/" not in recipe.dockerfile
         assert "PIP_CERT" not in recipe.dockerfile
-        assert [name for name, _ in recipe.context_files] == ["cargo-config.toml"]
+        assert [name for name, _ in recipe.context_files] == []
 
 
 def test_trust_host_ca_off_ignores_host_files(cfg: BuildConfig, with_host_ca: Path) -> None:
     off = dataclasses.replace(cfg, builder=dataclasses.replace(cfg.builder, trust_host_ca=False))
     recipe = make_recipe(off, "debian", "debian:bookworm-slim")
     assert "COPY ca/" not in recipe.dockerfile
-    assert [name for name, _ in recipe.context_files] == ["cargo-config.toml"]
+    assert [name for name, _ in recipe.context_files] == []
 
 
 @needs_sh
@@ -339,23 +338,14 @@ def test_rustup_profile_follows_the_architectures(cfg: BuildConfig) -> None:
 # -- cargo config and rustflags ----------------------------------------------------------
 
 
-def test_offline_cargo_config_is_valid_toml_with_build_std_and_vendor_source() -> None:
-    data = tomllib.loads(cargo_config(offline_std=True))
-    assert data["unstable"]["build-std"] == ["std", "panic_abort"]
-    assert data["source"]["crates-io"]["replace-with"] == "rust-std-vendor"
-    assert data["source"]["rust-std-vendor"]["directory"] == "/usr/lib/rustlib/src/rust/library/vendor"
-    assert "target" not in data  # per-target flags go through the environment
-
-
-def test_rustup_cargo_config_configures_nothing() -> None:
-    assert tomllib.loads(cargo_config(offline_std=False)) == {}
-
-
-def test_recipe_ships_the_profile_cargo_config(cfg: BuildConfig, without_host_ca: None) -> None:
-    deb = dict(make_recipe(cfg, "debian", "debian:bookworm-slim").context_files)
-    rup = dict(make_recipe(cfg, "rustup", "rust:1.85-slim-bookworm").context_files)
-    assert tomllib.loads(deb["cargo-config.toml"].decode())["unstable"]["build-std"] == ["std", "panic_abort"]
-    assert tomllib.loads(rup["cargo-config.toml"].decode()) == {}
+def test_image_ships_no_cargo_config_so_crates_keep_their_own_source_replacement(cfg: BuildConfig, without_host_ca: None) -> None:
+    # The musl std is prebuilt into a sysroot volume; nothing in the image replaces crates-io or
+    # asks for -Zbuild-std, which collided with a crate's own vendored sources.
+    for profile, base in (("debian", "debian:bookworm-slim"), ("rustup", "rust:1.85-slim-bookworm")):
+        recipe = make_recipe(cfg, profile, base)
+        assert dict(recipe.context_files) == {}
+        assert ".cargo/config.toml" not in recipe.dockerfile
+        assert "build-std" not in recipe.dockerfile
 
 
 @pytest.mark.parametrize(
@@ -365,10 +355,11 @@ def test_recipe_ships_the_profile_cargo_config(cfg: BuildConfig, without_host_ca
         ("x86_64-unknown-linux-musl", "debian", {}, {}),
         ("aarch64-unknown-linux-musl", "debian", {"SQLX_OFFLINE": "true"}, {}),
         ("x86_64-unknown-linux-musl", "debian", {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s"},
-         {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s\x1f-C\x1flink-self-contained=no"}),
-        ("x86_64-unknown-linux-musl", "debian", {"RUSTFLAGS": "-C opt-level=s"}, {"RUSTFLAGS": "-C opt-level=s -C link-self-contained=no"}),
+         {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s\x1f--sysroot\x1f/sysroot\x1f-C\x1flink-self-contained=no"}),
+        ("x86_64-unknown-linux-musl", "debian", {"RUSTFLAGS": "-C opt-level=s"},
+         {"RUSTFLAGS": "-C opt-level=s --sysroot /sysroot -C link-self-contained=no"}),
         ("x86_64-unknown-linux-musl", "debian", {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto"},
-         {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto -C link-self-contained=no"}),
+         {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto --sysroot /sysroot -C link-self-contained=no"}),
         ("x86_64-unknown-linux-musl", "rustup", {}, {}),
         ("x86_64-unknown-linux-musl", "rustup", {"RUSTFLAGS": "-C opt-level=s"}, {}),
         ("x86_64-unknown-linux-gnu", "debian", {}, {}),
@@ -403,14 +394,21 @@ def test_sh_n_catches_a_broken_script(tmp_path: Path) -> None:
     assert subprocess.run([SH or "sh", "-n", str(broken)], check=False, capture_output=True).returncode != 0
 
 
-def test_build_script_builds_locked_and_for_the_target() -> None:
-    assert re.search(r'cargo zigbuild \$offline --locked --profile "\$profile" --target "\$target" '
-                     r'--manifest-path "\$manifest" --bin "\$bin"', BUILD_SCRIPT)
+def test_build_script_builds_offline_locked_and_for_the_target() -> None:
+    assert re.search(r'cargo zigbuild --offline --locked --profile "\$profile" --target "\$target" '
+                     r'--manifest-path "\$manifest" --package "\$package" --bin "\$bin"', BUILD_SCRIPT)
+
+
+def test_build_script_builds_std_once_with_panic_abort_compiled_for_abort() -> None:
+    assert "-Zbuild-std=std,panic_abort" in BUILD_SCRIPT
+    assert "--crate-name panic_abort" in BUILD_SCRIPT and "-C panic=abort" in BUILD_SCRIPT
+    # Built only when the stamp (toolchain) differs, into the sysroot volume.
+    assert 'if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi' in BUILD_SCRIPT
 
 
 def test_target_cargo_config_gives_musl_targets_the_flag_in_the_debian_profile() -> None:
     text = target_cargo_config(["x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu"], profile="debian")
     data = tomllib.loads(text)
-    assert data["target"]["x86_64-unknown-linux-musl"]["rustflags"] == ["-C", "link-self-contained=no"]
+    assert data["target"]["x86_64-unknown-linux-musl"]["rustflags"] == ["--sysroot", "/sysroot", "-C", "link-self-contained=no"]
     assert "x86_64-unknown-linux-gnu" not in data.get("target", {})
     assert tomllib.loads(target_cargo_config(["x86_64-unknown-linux-musl"], profile="rustup")) == {}

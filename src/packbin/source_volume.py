@@ -1,0 +1,201 @@
+"""Sources into the engine: an incremental upload into a named volume that builds mount read-only.
+
+The host keeps a record, per engine and volume, of what the volume holds (path -> content hash).
+A run sends only the files whose content changed and removes the ones that are gone, so an
+unchanged rebuild sends nothing and a one-line change sends about that file, whatever the size of
+the workspace and its vendor tree. The same mechanism serves a local and a remote engine.
+
+A record is trusted only for the volume it was made for (the volume's creation time), and it is
+marked dirty while an upload is under way: after an interrupted or failed upload the next run
+empties the volume and sends everything again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import tarfile
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from packbin.atomic import atomic_write_bytes
+from packbin.cache import cache_dir
+from packbin.config import BuildConfig
+from packbin.engine import Engine
+from packbin.errors import BuildError
+from packbin.workspace import InputFile, Stub
+
+log = logging.getLogger(__name__)
+
+#: Where the sources volume is mounted in fetch and build containers.
+SRC_MOUNT = "/build/src"
+_INBOX = "/tmp/packbin-sync"
+
+# Runs in the builder image, network none: empty the volume for a full upload, remove what is
+# gone (NUL-separated list), unpack the delta keeping mtimes (cargo's fingerprints compare them),
+# drop directories left empty (cargo would discover an empty src/bin/NAME/ as a target).
+_SYNC_SCRIPT = f"""set -eu
+cd {SRC_MOUNT}
+if [ "$1" = full ]; then find . -mindepth 1 -delete; fi
+if [ -s {_INBOX}/remove ]; then xargs -0 rm -f -- < {_INBOX}/remove; fi
+tar -xf {_INBOX}/delta.tar --no-same-owner
+find . -mindepth 1 -type d -empty -delete
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncResult:
+    """What one upload did (bytes_sent counts the tar bytes that went to the engine)."""
+
+    volume: str
+    bytes_sent: int
+    files_sent: int
+    files_removed: int
+    full: bool
+
+
+def source_volume_name(cfg: BuildConfig) -> str:
+    """One sources volume per repository checkout (two checkouts never share one)."""
+    return "packbin-src-" + hashlib.sha256(str(cfg.root).encode()).hexdigest()[:12]
+
+
+def endpoint_key(engine: Engine) -> str:
+    return hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
+
+
+def _record_path(engine: Engine, volume: str) -> Path:
+    return cache_dir() / "sources" / f"{endpoint_key(engine)}-{volume}.json"
+
+
+def _load_record(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
+
+
+def _save_record(path: Path, *, created: str, files: dict[str, str], dirty: bool) -> None:
+    doc = {"volume_created": created, "dirty": dirty, "files": files}
+    atomic_write_bytes(path, json.dumps(doc, sort_keys=True).encode())
+
+
+def wanted_state(files: Sequence[InputFile], stubs: Sequence[Stub]) -> dict[str, str]:
+    """rel -> what the volume must hold there (content hash and exec bit)."""
+    state = {s.rel: "stub:" + hashlib.sha256(s.data).hexdigest() for s in stubs}
+    state.update({f.rel: f.sha256 + (":x" if f.executable else "") for f in files})
+    return state
+
+
+def write_delta_tar(out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[Stub], rels: set[str]) -> None:
+    """Write a tar of the entries in ``rels`` to ``out``: real files keep their mtime and exec
+    bit; stubs are dated 1970. Streamed file by file: no size limit, no whole tree in memory."""
+    real = {f.rel for f in files}
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for s in sorted(stubs, key=lambda s: s.rel):
+            if s.rel in rels and s.rel not in real:
+                ti = tarfile.TarInfo(s.rel)
+                ti.size, ti.mode, ti.mtime = len(s.data), 0o644, 1
+                tf.addfile(ti, io.BytesIO(s.data))
+        for f in sorted(files, key=lambda f: f.rel):
+            if f.rel in rels:
+                data = f.path.read_bytes()
+                if hashlib.sha256(data).hexdigest() != f.sha256:
+                    raise BuildError(f"{f.rel} changed while packbin was sending it", hint="run the build again")
+                ti = tarfile.TarInfo(f.rel)
+                ti.size, ti.mode, ti.mtime = len(data), (0o755 if f.executable else 0o644), f.mtime_ns / 1e9
+                tf.addfile(ti, io.BytesIO(data))
+
+
+def sync_sources(
+    engine: Engine,
+    image: str,
+    cfg: BuildConfig,
+    files: Sequence[InputFile],
+    stubs: Sequence[Stub],
+    *,
+    echo: Callable[[str], None],
+) -> SyncResult:
+    """Make the sources volume hold exactly ``files`` and ``stubs``; send only the difference.
+
+    The caller holds the volume's lock (two runs must not upload into one volume at once).
+    """
+    volume = source_volume_name(cfg)
+    created = engine.ensure_volume(volume, kind="sources")
+    path = _record_path(engine, volume)
+    record = _load_record(path)
+    want = wanted_state(files, stubs)
+    trusted = record.get("volume_created") == created and not record.get("dirty")
+    try:
+        return _upload(engine, image, volume, created, path, files, stubs, want, record["files"] if trusted else None, echo)
+    except BuildError:
+        if not trusted:
+            raise
+        # An incremental upload that failed (e.g. a file turned into a directory): start over.
+        log.info("incremental upload into %s failed; sending everything", volume)
+        return _upload(engine, image, volume, created, path, files, stubs, want, None, echo)
+
+
+def _upload(
+    engine: Engine,
+    image: str,
+    volume: str,
+    created: str,
+    path: Path,
+    files: Sequence[InputFile],
+    stubs: Sequence[Stub],
+    want: dict[str, str],
+    held: dict[str, str] | None,
+    echo: Callable[[str], None],
+) -> SyncResult:
+    full = held is None
+    if held is None:
+        send, remove = set(want), []
+    else:
+        send = {rel for rel, h in want.items() if held.get(rel) != h}
+        remove = sorted(rel for rel in held if rel not in want)
+    if not send and not remove:
+        return SyncResult(volume=volume, bytes_sent=0, files_sent=0, files_removed=0, full=False)
+    remove_list = b"".join(r.encode() + b"\0" for r in remove)
+    # Big trees spill to disk: the delta is written once, then streamed to the engine.
+    with tempfile.TemporaryFile() as delta, tempfile.TemporaryFile() as payload:
+        write_delta_tar(delta, files, stubs, send)
+        with tarfile.open(fileobj=payload, mode="w") as tf:
+            ti = tarfile.TarInfo("packbin-sync/remove")
+            ti.size, ti.mode = len(remove_list), 0o644
+            tf.addfile(ti, io.BytesIO(remove_list))
+            ti = tarfile.TarInfo("packbin-sync/delta.tar")
+            ti.size, ti.mode = delta.tell(), 0o644
+            delta.seek(0)
+            tf.addfile(ti, delta)
+        size = payload.tell()
+        payload.seek(0)
+        what = "all sources" if full else f"{len(send)} changed file(s), {len(remove)} removed"
+        echo(f"sources: sending {what} ({_size(size)}) into volume {volume}")
+        _save_record(path, created=created, files=held or {}, dirty=True)
+        with engine.container(
+            image=image,
+            command=["/bin/sh", "-c", _SYNC_SCRIPT, "sync", "full" if full else "delta"],
+            kind="sync",
+            volumes={volume: SRC_MOUNT},
+            network_mode="none",
+        ) as c:
+            engine.put_tar(c, "/tmp", payload)
+            lines: list[str] = []
+            status = engine.run_streaming(c, on_line=lines.append)
+    if status != 0:
+        raise BuildError(f"could not update the sources volume {volume} (exit {status}): " + " / ".join(lines[-5:]), hint="run the build again; the next run sends everything")
+    _save_record(path, created=created, files=want, dirty=False)
+    return SyncResult(volume=volume, bytes_sent=size, files_sent=len(send), files_removed=len(remove), full=full)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
+
+
+__all__ = ["SRC_MOUNT", "SyncResult", "source_volume_name", "sync_sources", "wanted_state", "write_delta_tar"]
