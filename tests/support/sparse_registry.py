@@ -28,9 +28,11 @@ import tarfile
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, final
+
+import pytest
 
 from packbin._compat import tomllib
 from support.cargo_workspace import DEBIAN_REGISTRY, FixtureUnavailable, host_cargo
@@ -314,3 +316,14 @@ def copy_cargo_home(src: Path, dest: Path) -> Path:
     """A copy of a CARGO_HOME (registry cache included), for a second build that must fetch nothing."""
     shutil.copytree(src, dest, symlinks=True)
     return dest
+
+
+@pytest.fixture
+def sparse_registry() -> Iterator[SparseRegistry]:
+    """A running SparseRegistry with DEFAULT_CRATES (stopped afterwards); skips when the crates are missing."""
+    try:
+        registry = SparseRegistry()
+    except FixtureUnavailable as e:
+        pytest.skip(str(e))
+    with registry:
+        yield registry
