@@ -227,20 +227,22 @@ echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuil
 profile="${PACKBIN_CARGO_PROFILE:-release}"
 
 std_sysroot() {
-  stamp="std-v1 $(rustc -vV | tr '\n' ' ') zig=$(python3 -m ziglang version)"
+  stamp="std-v2 $(rustc -vV | tr '\n' ' ') zig=$(python3 -m ziglang version)"
   if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi
   echo "::packbin-step building the musl std for $target (once per engine and toolchain; kept in a volume)"
   rm -rf /sysroot/lib /sysroot/.packbin-std
-  w=/tmp/packbin-std; rm -rf "$w"; mkdir -p "$w/src"
-  printf '[package]\nname = "packbin-std"\nversion = "0.0.0"\nedition = "2021"\n' > "$w/Cargo.toml"
-  echo 'fn main() {}' > "$w/src/main.rs"
+  w=/tmp/packbin-std; rm -rf "$w"; mkdir -p "$w"
+  # A library crate: cargo compiles std for it and links nothing.
+  printf '[package]\nname = "packbin-std"\nversion = "0.0.0"\nedition = "2021"\n[lib]\npath = "lib.rs"\n' > "$w/Cargo.toml"
+  : > "$w/lib.rs"
   # std's own dependencies come vendored with rust-web-src.
-  printf '[source.crates-io]\nreplace-with = "rust-std-vendor"\n[source.rust-std-vendor]\ndirectory = "/usr/lib/rustlib/src/rust/library/vendor"\n[target.%s]\nrustflags = ["-C", "link-self-contained=no"]\n' "$target" > "$w/config.toml"
-  # As rustc's own bootstrap does: std unwinds, panic_abort is compiled with panic=abort, so
-  # crates with either panic strategy link against this one std.
-  printf '#!/bin/sh\nr="$1"; shift\ncase " $* " in *" --crate-name panic_abort "*) exec "$r" "$@" -C panic=abort ;; esac\nexec "$r" "$@"\n' > "$w/wrap"
+  printf '[source.crates-io]\nreplace-with = "rust-std-vendor"\n[source.rust-std-vendor]\ndirectory = "/usr/lib/rustlib/src/rust/library/vendor"\n' > "$w/config.toml"
+  # As rustc's own bootstrap does: std unwinds, panic_abort is compiled with panic=abort (so
+  # crates with either panic strategy link against this one std), and every crate carries
+  # bitcode as well as object code (so crates with and without LTO can use it).
+  printf '#!/bin/sh\nr="$1"; shift\ncase " $* " in\n  *" --crate-name panic_abort "*) exec "$r" "$@" -C panic=abort -C embed-bitcode=yes ;;\n  *" --crate-name "*) exec "$r" "$@" -C embed-bitcode=yes ;;\nesac\nexec "$r" "$@"\n' > "$w/wrap"
   chmod +x "$w/wrap"
-  (cd "$w" && RUSTC_WRAPPER="$w/wrap" CARGO_TARGET_DIR="$w/target" RUSTFLAGS= CARGO_ENCODED_RUSTFLAGS= \
+  (cd "$w" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER="$w/wrap" CARGO_TARGET_DIR="$w/target" \
      cargo zigbuild --offline --config "$w/config.toml" -Zbuild-std=std,panic_abort --release --target "$target")
   mkdir -p "/sysroot/lib/rustlib/$target/lib"
   for f in "$w/target/$target/release/deps/"*.rlib; do
