@@ -17,6 +17,7 @@ import sys
 import tarfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 #: Every resource packbin creates carries this label, so ``clean`` and the tests can find it.
 OWNER_LABEL = "io.packbin.owner"
 KIND_LABEL = "io.packbin.kind"
+VOLUME_ID_LABEL = "io.packbin.volume-id"
 KEEP_ENV = "PACKBIN_KEEP_CONTAINERS"
 
 _DEFAULT_UNIX = "unix:///var/run/docker.sock"
@@ -329,16 +331,23 @@ class Engine:
             return str(e.explanation)
 
     def ensure_volume(self, name: str, *, kind: str) -> str:
-        """Create volume ``name`` unless it exists; return its creation time (the engine's
-        CreatedAt), which tells a volume apart from an earlier one of the same name."""
+        """Create volume ``name`` unless it exists; return its identity.
+
+        The identity is a random id set as a label when packbin creates the volume (labels never
+        change), so a volume removed and created again is told apart from the earlier one even
+        within the same second (the engine's CreatedAt has one-second resolution).
+        """
         try:
             try:
                 v = self.client.volumes.get(name)
             except docker.errors.NotFound:
-                v = self.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind})
+                ident = uuid.uuid4().hex
+                self.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, VOLUME_ID_LABEL: ident})
+                return ident
         except docker.errors.APIError as e:
             raise EngineError(f"cannot create volume {name}: {e.explanation}") from e
-        return str((v.attrs or {}).get("CreatedAt", ""))
+        attrs = v.attrs or {}
+        return str((attrs.get("Labels") or {}).get(VOLUME_ID_LABEL) or attrs.get("CreatedAt", ""))
 
     # -- containers ----------------------------------------------------------------------
     @contextmanager

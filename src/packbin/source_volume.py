@@ -126,7 +126,7 @@ def sync_sources(
     The caller holds the volume's lock (two runs must not upload into one volume at once).
     """
     volume = source_volume_name(cfg)
-    created = engine.ensure_volume(volume, kind="sources")
+    created = engine.ensure_volume(volume, kind="sources")  # identity: a recreated volume is a new one
     path = _record_path(engine, volume)
     record = _load_record(path)
     want = wanted_state(files, stubs)

@@ -24,6 +24,7 @@ def cfg(tmp_path: Path, builder_image: Any, engine: Any, monkeypatch: pytest.Mon
     monkeypatch.setenv("PACKBIN_CACHE_DIR", str(tmp_path / "cache"))
     repo = tmp_path / "repo"
     (repo / "crate").mkdir(parents=True)
+    (repo / "crate/Cargo.toml").write_text("[package]\nname = \"x\"\n")
     (repo / "buildcfg.toml").write_text('default_arch = "x86_64"\n' + SMALL_BUILDCFG)
     cfg = BuildConfig.load(repo / "buildcfg.toml", env={})
     yield cfg
@@ -54,12 +55,15 @@ def _volume_listing(engine: Any, image: str, volume: str) -> dict[str, str]:
 def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path) -> None:
     image = builder_image.tag
     src = tmp_path / "src"
-    tree = {"Cargo.toml": b"[workspace]\n", "crates/a/src/main.rs": b"fn main() {}\n", "crates/a/src/bin/extra.rs": b"fn main() {}\n", "run.sh": b"#!/bin/sh\n"}
+    tree = {
+        "Cargo.toml": b"[workspace]\n", "crates/a/src/main.rs": b"fn main() {}\n", "crates/a/src/bin/extra.rs": b"fn main() {}\n",
+        "run.sh": b"#!/bin/sh\n", "vendor/big/data.bin": os.urandom(300_000),
+    }
     files = _files(src, tree, frozenset({"run.sh"}))
     stubs = [Stub(rel="crates/b/src/lib.rs", data=b"")]
     echoed: list[str] = []
     first = sync_sources(engine, image, cfg, files, stubs, echo=echoed.append)
-    assert first.full and first.files_sent == 5 and first.bytes_sent > 0
+    assert first.full and first.files_sent == 6 and first.bytes_sent > 300_000
     listing = _volume_listing(engine, image, first.volume)
     assert set(listing) == {*tree, "crates/b/src/lib.rs"}
     assert listing["run.sh"].split()[0] == "755" and listing["Cargo.toml"].split()[0] == "644"
@@ -78,7 +82,7 @@ def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engi
     files2 = _files(src, tree2, frozenset({"run.sh"}))
     delta = sync_sources(engine, image, cfg, files2, stubs, echo=echoed.append)
     assert not delta.full and delta.files_sent == 1 and delta.files_removed == 1
-    assert delta.bytes_sent < first.bytes_sent
+    assert delta.bytes_sent < 64 << 10  # not the 300 kB file again
     listing = _volume_listing(engine, image, delta.volume)
     assert set(listing) == {*tree2, "crates/b/src/lib.rs"}
     assert listing["crates/a/src/main.rs"].split()[2] == hashlib.sha256(tree2["crates/a/src/main.rs"]).hexdigest()
