@@ -431,6 +431,20 @@ def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, 
 # -- native side -------------------------------------------------------------------------------
 
 
+NATIVE_CARGO_CONFIG = """\
+[unstable]
+build-std = ["std", "panic_abort"]
+[source.crates-io]
+replace-with = "rust-std-vendor"
+[source.rust-std-vendor]
+directory = "/usr/lib/rustlib/src/rust/library/vendor"
+[target.x86_64-unknown-linux-musl]
+rustflags = ["-C", "link-self-contained=no"]
+[target.aarch64-unknown-linux-musl]
+rustflags = ["-C", "link-self-contained=no"]
+"""
+
+
 @dataclass
 class Native:
     """``cargo zigbuild`` of the same crate on the host, laid out like the builder's /build."""
@@ -443,18 +457,14 @@ class Native:
     env: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        from packbin.builder_image import cargo_config, target_cargo_config
-
         self.build_root = self.base / "build"
         src = self.build_root / "src"
         self.crate = src / CRATE_REL
         shutil.copytree(REPO / CRATE_REL, self.crate, ignore=shutil.ignore_patterns("target", BIN))
-        # The same two config files the builder has: /build/.cargo (image) and /build/src/.cargo (per build).
+        # Natively, std comes from -Zbuild-std with the std library's vendored dependencies (the
+        # builder prebuilds the same std once into a sysroot volume instead).
         (self.build_root / ".cargo").mkdir(parents=True)
-        (self.build_root / ".cargo" / "config.toml").write_text(cargo_config(offline_std=True), encoding="utf-8")
-        (src / ".cargo").mkdir()
-        triples = ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl")
-        (src / ".cargo" / "config.toml").write_text(target_cargo_config(triples, profile="debian"), encoding="utf-8")
+        (self.build_root / ".cargo" / "config.toml").write_text(NATIVE_CARGO_CONFIG, encoding="utf-8")
         # rustup's ~/.cargo/bin shadows Debian's cargo/rustc: keep it off PATH altogether.
         path = os.pathsep.join([str(self.tools.zig_bin_dir), "/usr/local/bin", "/usr/bin", "/bin"])
         self.env = {
