@@ -35,7 +35,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from packbin._compat import tomllib
@@ -48,9 +48,11 @@ __all__ = [
     "BinaryInputs",
     "InputFile",
     "Member",
+    "Scan",
     "Stub",
     "Target",
     "Workspace",
+    "collect_all",
     "collect_inputs",
     "load_workspace",
     "merge_payload",
@@ -77,11 +79,16 @@ _SYMLINK_HINT = "replace the link with the file or directory it points to (packb
 @dataclass(frozen=True, kw_only=True)
 class InputFile:
     rel: str  # POSIX path relative to the repository root (cfg.root) = path under /build/src/ in the container
-    path: Path  # host path
+    root: Path  # the repository root (resolved); ``path`` is root / rel
     size: int
     mtime_ns: int
     executable: bool
     sha256: str  # hex of the contents
+
+    @property
+    def path(self) -> Path:
+        """The host path. Made on use: building thousands of Paths per scan costs more than the scan."""
+        return self.root / self.rel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,10 +150,52 @@ class BinaryInputs:
 
 
 # -- entry points --------------------------------------------------------------------------
-def collect_inputs(cfg: BuildConfig, binary: PackBinary) -> BinaryInputs:
+class Scan:
+    """One look at the repository, shared by the bins of one build: each manifest is parsed,
+    each directory walked and each file stat'ed once, however many bins read it (a workspace's
+    bins share its vendor tree). A file that changes while the build is being planned is the next
+    build's business, as it would be for cargo. Use a new Scan for each build."""
+
+    def __init__(self) -> None:
+        self._repos: dict[Path, _Repo] = {}
+        self._caches: dict[str, _HashCache] = {}
+        self._walks: dict[tuple[str, str, frozenset[str], frozenset[str]], dict[str, InputFile]] = {}
+
+    def _repo(self, cfg: BuildConfig) -> _Repo:
+        root = cfg.root.resolve()
+        repo = self._repos.get(root)
+        if repo is None or repo.cfg is not cfg:
+            repo = self._repos[root] = _Repo(cfg)
+        return repo
+
+    def _cache(self, root: Path) -> _HashCache:
+        c = self._caches.get(str(root))
+        if c is None:
+            c = self._caches[str(root)] = _HashCache.open(root)
+        return c
+
+    def _walk(self, repo: _Repo, rel: str, skip_names: frozenset[str], skip_rels: frozenset[str], cache: _HashCache) -> dict[str, InputFile]:
+        key = (str(repo.root), rel, skip_names, skip_rels)
+        found = self._walks.get(key)
+        if found is None:
+            found = {}
+            repo.walk(rel, skip_names, skip_rels, found, cache)
+            self._walks[key] = found
+        return found
+
+
+def collect_all(cfg: BuildConfig, binaries: Iterable[PackBinary]) -> tuple[BinaryInputs, ...]:
+    """:func:`collect_inputs` for several bins, sharing one :class:`Scan`."""
+    scan = Scan()
+    return tuple(collect_inputs(cfg, b, scan=scan) for b in binaries)
+
+
+def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = None) -> BinaryInputs:
     """What cargo reads to build ``binary``, hashed; raises ConfigError for anything cargo (or
-    packbin's safety rules) would refuse."""
-    repo = _Repo(cfg)
+    packbin's safety rules) would refuse. Pass one ``scan`` to the calls of one build (or use
+    :func:`collect_all`) so shared trees are walked once."""
+    scan = scan or Scan()
+    repo = scan._repo(cfg)
     manifest_rel = repo.rel_of(binary.manifest, f"manifest of binary {binary.name!r}")
     ws = repo.load_workspace(manifest_rel)
     owner = _find_bin(ws, binary, manifest_rel)
@@ -207,13 +256,14 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary) -> BinaryInputs:
                 hint="inputs are files or directories relative to the repository root",
             )
 
-    cache = _HashCache.open(repo.root)
+    cache = scan._cache(repo.root)
     try:
         found: dict[str, InputFile] = {}
         for rel, path in files.items():
             found[rel] = repo.input_file(rel, path, cache)
         for d, skip in walk:
-            repo.walk(d, skip, skip_rels - {d}, found, cache)
+            for rel, f in scan._walk(repo, d, skip, frozenset(skip_rels - {d}), cache).items():
+                found.setdefault(rel, f)
     finally:
         cache.save()
     for rel in found:
@@ -263,12 +313,9 @@ def merge_payload(inputs: Iterable[BinaryInputs]) -> tuple[tuple[InputFile, ...]
 
 
 def _digest(files: Iterable[InputFile], stubs: Iterable[Stub]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(b"F" + f.rel.encode() + b"\0" + (b"x" if f.executable else b"-") + f.sha256.encode() + b"\n")
-    for s in stubs:
-        h.update(b"S" + s.rel.encode() + b"\0" + hashlib.sha256(s.data).hexdigest().encode() + b"\n")
-    return h.hexdigest()
+    lines = [f"F{f.rel}\0{'x' if f.executable else '-'}{f.sha256}\n" for f in files]
+    lines += [f"S{s.rel}\0{hashlib.sha256(s.data).hexdigest()}\n" for s in stubs]
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # -- paths ---------------------------------------------------------------------------------
@@ -303,6 +350,7 @@ class _Repo:
     def __init__(self, cfg: BuildConfig) -> None:
         self.cfg = cfg
         self.root = cfg.root.resolve()
+        self.root_str = str(self.root)
         self._checked: dict[str, bool] = {"": False}
         self._toml: dict[str, dict[str, Any]] = {}
 
@@ -540,16 +588,16 @@ class _Repo:
             raise ConfigError(f"{rel} is missing", hint="check the workspace's paths") from None
         if not stat.S_ISREG(st.st_mode):
             raise ConfigError(f"{rel} is not a regular file", hint=_SYMLINK_HINT)
-        return _input(rel, path, st, cache)
+        return cache.file(rel, st)
 
-    def walk(self, rel: str, skip_names: frozenset[str], skip_rels: set[str], out: dict[str, InputFile], cache: _HashCache) -> None:
+    def walk(self, rel: str, skip_names: frozenset[str], skip_rels: frozenset[str], out: dict[str, InputFile], cache: _HashCache) -> None:
         """Add every regular file under ``rel`` to ``out``; refuse symlinks."""
         self.check(rel, "build input")
         stack = [rel]
         while stack:
             d = stack.pop()
             try:
-                it = os.scandir(self.abs(d))
+                it = os.scandir(os.path.join(self.root_str, d) if d else self.root_str)
             except FileNotFoundError:
                 continue
             except OSError as e:
@@ -565,18 +613,7 @@ class _Repo:
                     elif erel not in out:
                         st = entry.stat(follow_symlinks=False)
                         if stat.S_ISREG(st.st_mode):
-                            out[erel] = _input(erel, Path(entry.path), st, cache)
-
-
-def _input(rel: str, path: Path, st: os.stat_result, cache: _HashCache) -> InputFile:
-    return InputFile(
-        rel=rel,
-        path=path,
-        size=st.st_size,
-        mtime_ns=st.st_mtime_ns,
-        executable=bool(st.st_mode & 0o111),
-        sha256=cache.sha256(rel, path, st),
-    )
+                            out[erel] = cache.file(erel, st)
 
 
 def _glob(base: Path, pattern: str) -> list[str]:
@@ -987,65 +1024,115 @@ def _lock_endpoints(repo: _Repo, lock_rel: str, sources: _SourceMap) -> list[_En
 
 
 # -- the stat cache ----------------------------------------------------------------------------
+_StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, inode, ctime_ns, mode
+
+
 class _HashCache:
-    """(rel, size, mtime_ns, inode, ctime_ns) -> sha256, one JSON file per repository root."""
+    """(rel, size, mtime_ns, inode, ctime_ns) -> sha256, one JSON file per repository root.
+
+    Kept in memory for the life of the process too (with the InputFile records built from it), so
+    collecting several bins of one workspace costs one stat per file and no reads or parsing.
+    """
 
     VERSION = 1
+    _open: ClassVar[dict[str, _HashCache]] = {}
 
-    def __init__(self, root: Path, path: Path | None, entries: dict[str, list[Any]]) -> None:
+    def __init__(self, root: Path, path: Path | None) -> None:
         self.root = str(root)
+        self.root_path = root
         self.path = path
-        self.entries = entries
+        self.entries: dict[str, list[Any]] = {}
+        self.memo: dict[str, tuple[_StatKey, InputFile]] = {}
+        self.disk: tuple[int, int, int] | None = None  # the JSON file as last read or written
         self.dirty = False
         self.now_ns = time.time_ns()
 
     @classmethod
     def open(cls, root: Path) -> _HashCache:
         try:
-            path = cache_dir() / "input-hashes" / (hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json")
+            path: Path | None = cache_dir() / "input-hashes" / (hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json")
         except PackbinError:
-            return cls(root, None, {})  # an unusable cache dir costs speed, not correctness
-        entries: dict[str, list[Any]] = {}
-        try:
-            raw = json.loads(path.read_bytes())
-            if isinstance(raw, dict) and raw.get("version") == cls.VERSION and raw.get("root") == str(root) and isinstance(raw.get("entries"), dict):
-                entries = {
-                    k: v for k, v in raw["entries"].items()
-                    if isinstance(v, list) and len(v) == 5 and all(isinstance(x, int) for x in v[:4]) and isinstance(v[4], str) and len(v[4]) == 64
-                }
-        except (OSError, ValueError):
-            pass  # missing or corrupt: start empty, rewrite it on save
-        return cls(root, path, entries)
+            path = None  # an unusable cache dir costs speed, not correctness
+        key = str(path or root)
+        c = cls._open.get(key)
+        disk = _file_sig(path)
+        if c is None or (path is not None and c.disk != disk):
+            c = cls(root, path)
+            c._load(disk)
+            cls._open[key] = c
+        c.now_ns = time.time_ns()
+        return c
 
-    def sha256(self, rel: str, path: Path, st: os.stat_result) -> str:
-        key = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
-        e = self.entries.get(rel)
-        if e is not None and e[:4] == key:
-            return str(e[4])
-        h = hashlib.sha256()
+    def _load(self, disk: tuple[int, int, int] | None) -> None:
+        self.disk = disk
+        if self.path is None or disk is None:
+            return
         try:
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        except OSError as err:
-            raise ConfigError(f"{rel}: cannot read: {err.strerror}") from err
-        digest = h.hexdigest()
-        if self.now_ns - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
-            self.entries[rel] = [*key, digest]
+            raw = json.loads(self.path.read_bytes())
+        except (OSError, ValueError):
+            self.dirty = True  # corrupt: rewrite it whole on save
+            return
+        if not (isinstance(raw, dict) and raw.get("version") == self.VERSION and raw.get("root") == self.root and isinstance(raw.get("entries"), dict)):
             self.dirty = True
-        elif rel in self.entries:
-            del self.entries[rel]
-            self.dirty = True
-        return digest
+            return
+        self.entries = raw["entries"]  # each entry is checked where it is used
+
+    def file(self, rel: str, st: os.stat_result) -> InputFile:
+        """The InputFile for ``rel`` as stat'ed now, reading the file only when its stat changed."""
+        key: _StatKey = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, st.st_mode)
+        m = self.memo.get(rel)
+        if m is not None and m[0] == key:
+            return m[1]
+        racy = self.now_ns - max(st.st_mtime_ns, st.st_ctime_ns) <= RACY_NS
+        e = self.entries.get(rel)
+        if (
+            not racy and type(e) is list and len(e) == 5 and e[0] == st.st_size and e[1] == st.st_mtime_ns
+            and e[2] == st.st_ino and e[3] == st.st_ctime_ns and type(e[4]) is str and len(e[4]) == 64
+        ):
+            digest: str = e[4]
+        else:
+            digest = _sha256_file(rel, self.root_path / rel)
+            if not racy:
+                self.entries[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, digest]
+                self.dirty = True
+            elif e is not None:
+                del self.entries[rel]
+                self.dirty = True
+        f = InputFile(rel=rel, root=self.root_path, size=st.st_size, mtime_ns=st.st_mtime_ns, executable=bool(st.st_mode & 0o111), sha256=digest)
+        if not racy:
+            self.memo[rel] = (key, f)
+        return f
 
     def save(self) -> None:
         if not self.dirty or self.path is None:
             return
         base = Path(self.root)
-        live = {k: v for k, v in self.entries.items() if os.path.lexists(base / k)}
-        data = json.dumps({"version": self.VERSION, "root": self.root, "entries": live}, separators=(",", ":")).encode()
+        self.entries = {k: v for k, v in self.entries.items() if os.path.lexists(base / k)}
+        data = json.dumps({"version": self.VERSION, "root": self.root, "entries": self.entries}, separators=(",", ":")).encode()
         try:
             atomic_write_bytes(self.path, data)
         except OSError:
-            pass  # a read-only cache only costs speed
+            return  # a read-only cache only costs speed
+        self.disk = _file_sig(self.path)
         self.dirty = False
+
+
+def _file_sig(path: Path | None) -> tuple[int, int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _sha256_file(rel: str, path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError as err:
+        raise ConfigError(f"{rel}: cannot read: {err.strerror}") from err
+    return h.hexdigest()
