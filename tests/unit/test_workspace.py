@@ -21,7 +21,7 @@ import pytest
 from packbin import workspace as wsmod
 from packbin.config import BuildConfig, PackBinary
 from packbin.errors import ConfigError
-from packbin.workspace import BinaryInputs, collect_inputs, load_workspace, merge_payload
+from packbin.workspace import BinaryInputs, Scan, collect_all, collect_inputs, load_workspace, merge_payload
 
 HEADER = """
 [architectures.x86_64]
@@ -617,6 +617,21 @@ def test_config_hierarchy_deeper_wins_and_legacy_name_wins(repo: Path) -> None:
     # a directory path is relative to the directory holding .cargo/
     assert bi.vendor_dirs == ("ws/vendor-legacy",)
     assert not bi.needs_fetch
+
+
+def test_collect_all_shares_one_scan_and_agrees_with_single_calls(repo: Path) -> None:
+    vendored(repo)
+    set_lock(repo, CRATES_IO)
+    cfg = load(repo)
+    together = collect_all(cfg, cfg.binaries)
+    alone = [collect_inputs(cfg, b) for b in cfg.binaries]
+    assert [(b.binary_name, b.digest, b.files, b.stubs) for b in together] == [(b.binary_name, b.digest, b.files, b.stubs) for b in alone]
+    # One scan is one look: a file changed after it saw it is the next scan's business.
+    scan = Scan()
+    first = collect_inputs(cfg, binary(cfg, "sensor-bin"), scan=scan)
+    (repo / "ws/vendor/serde/src/lib.rs").write_text("// changed\n")
+    assert collect_inputs(cfg, binary(cfg, "sensor-bin"), scan=scan).digest == first.digest
+    assert collect_inputs(cfg, binary(cfg, "sensor-bin")).digest != first.digest
 
 
 # -- the stat cache ---------------------------------------------------------------------------
