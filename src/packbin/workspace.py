@@ -70,6 +70,8 @@ CRATES_IO_HOSTS = ("index.crates.io", "static.crates.io")
 #: A file changed this recently is hashed but not cached: a second write in the same timestamp
 #: tick with the same size would otherwise go unnoticed (git's "racy clean" problem).
 RACY_NS = 1_000_000_000
+#: Lock packages whose presence means the workspace root's .sqlx/ (offline query data) is read.
+SQLX_MACROS = frozenset({"sqlx-macros", "sqlx-macros-core"})
 _DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies")
 _DEV_TABLES = ("dev-dependencies", "dev_dependencies")
 _SYMLINK_HINT = "replace the link with the file or directory it points to (packbin sends no symlinks to builds)"
@@ -243,6 +245,10 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
             walk.append((d, SKIP_DIRS))
     for v in vendor_dirs:
         walk.append((v, frozenset()))  # a vendored crate's checksum covers every file in it
+    sqlx = _join(ws.root_rel, ".sqlx")
+    if _lock_names(repo, lock_rel) & SQLX_MACROS and repo.abs(sqlx).is_dir():
+        # sqlx's query macros read the workspace root's .sqlx/ in offline mode (SQLX_OFFLINE=true).
+        walk.append((sqlx, SKIP_DIRS))
     for entry in binary.inputs:
         rel = repo.rel_of(cfg.root / entry, f"inputs entry {entry!r} of binary {binary.name!r}")
         target = repo.abs(rel)
@@ -1009,6 +1015,11 @@ class _SourceMap:
                 if key in s and isinstance(s[key][0], str):
                     return _Endpoint(rel=None, hosts=_hosts(s[key][0]))
             raise ConfigError(f"[source.{name}] defines no directory, local-registry, registry or git ({self._where()})", hint="see the cargo book, Source Replacement")
+
+
+def _lock_names(repo: _Repo, lock_rel: str) -> set[str]:
+    packages = repo.toml(lock_rel).get("package", [])
+    return {p["name"] for p in packages if isinstance(p, dict) and isinstance(p.get("name"), str)} if isinstance(packages, list) else set()
 
 
 def _lock_endpoints(repo: _Repo, lock_rel: str, sources: _SourceMap) -> list[_Endpoint]:

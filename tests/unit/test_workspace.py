@@ -454,6 +454,40 @@ def test_inputs_key_adds_files_and_directories(repo: Path) -> None:
     assert err.message == "buildcfg.toml: binary 'sensor-bin': inputs entry 'ws/.sqlx2' does not exist"
 
 
+def test_sqlx_query_data_at_the_root_is_an_input_when_the_lock_has_sqlx(repo: Path) -> None:
+    write(repo, "ws/.sqlx/query-1.json", "{}\n")
+    assert "ws/.sqlx/query-1.json" not in rels(inputs(repo, "sensor-bin"))
+    set_lock(repo, "registry+https://github.com/rust-lang/crates.io-index")
+    lock_text = (repo / "ws/Cargo.lock").read_text().replace('name = "dep0"', 'name = "sqlx-macros"')
+    (repo / "ws/Cargo.lock").write_text(lock_text)
+    assert "ws/.sqlx/query-1.json" in rels(inputs(repo, "sensor-bin"))
+
+
+def test_payload_builds_with_cargo_offline_and_locked(repo: Path, tmp_path: Path) -> None:
+    """The real check that the inputs are enough and the stubs pass cargo's manifest checks:
+    build the bin with cargo from nothing but the payload (tiny std-only crates, seconds)."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        pytest.skip("cargo is not installed on this host")
+    env = dict(os.environ, CARGO_HOME=str(tmp_path / "cargo-home"), CARGO_NET_OFFLINE="true", CARGO_TARGET_DIR=str(tmp_path / "target"))
+    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo / "ws", env=env, check=True, capture_output=True, timeout=120)
+    files, stubs = merge_payload([inputs(repo, "sensor-bin"), inputs(repo, "multi")])
+    assert stubs  # testutil's lib and gen's main are stubs
+    out = tmp_path / "payload"
+    for f in files:
+        (out / f.rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f.path, out / f.rel)
+    for s in stubs:
+        (out / s.rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / s.rel).write_bytes(s.data)
+    for name, package_dir in (("sensor-bin", "ws/crates/sensor"), ("multi", "ws/crates/other")):
+        proc = subprocess.run([cargo, "build", "--offline", "--locked", "--bin", name], cwd=out / package_dir, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    run = subprocess.run([str(tmp_path / "target/debug/sensor-bin")], capture_output=True, text=True, check=True, timeout=30)
+    assert run.stdout == "1\n"
+
+
 # -- refusals ---------------------------------------------------------------------------------
 def test_symlink_in_a_needed_package_is_refused(repo: Path, tmp_path: Path) -> None:
     secret = tmp_path / "host-secret"
