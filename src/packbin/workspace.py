@@ -58,8 +58,10 @@ __all__ = [
     "merge_payload",
 ]
 
-#: Directories never sent from a package directory: build outputs, VCS metadata, editor state.
-SKIP_DIRS = frozenset({"target", ".git", ".hg", ".svn", ".jj", ".pijul", "_darcs", ".idea", ".vscode", "__pycache__"})
+#: Directories never sent from a package directory: VCS metadata, editor state, and build
+#: outputs: ``target/`` at the package's top, or any directory holding a CACHEDIR.TAG (cargo
+#: writes one into every target dir), so a module directory ``src/target/`` is still sent.
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".jj", ".pijul", "_darcs", ".idea", ".vscode", "__pycache__"})
 MAIN_STUB = b"fn main() {}\n"
 LIB_STUB = b""
 CRATES_IO = "crates-io"
@@ -161,7 +163,7 @@ class Scan:
     def __init__(self) -> None:
         self._repos: dict[Path, _Repo] = {}
         self._caches: dict[str, _HashCache] = {}
-        self._walks: dict[tuple[str, str, frozenset[str], frozenset[str]], dict[str, InputFile]] = {}
+        self._walks: dict[tuple[str, str, bool, frozenset[str]], dict[str, InputFile]] = {}
 
     def _repo(self, cfg: BuildConfig) -> _Repo:
         root = cfg.root.resolve()
@@ -176,12 +178,12 @@ class Scan:
             c = self._caches[str(root)] = _HashCache.open(root)
         return c
 
-    def _walk(self, repo: _Repo, rel: str, skip_names: frozenset[str], skip_rels: frozenset[str], cache: _HashCache) -> dict[str, InputFile]:
-        key = (str(repo.root), rel, skip_names, skip_rels)
+    def _walk(self, repo: _Repo, rel: str, prune: bool, skip_rels: frozenset[str], cache: _HashCache) -> dict[str, InputFile]:
+        key = (str(repo.root), rel, prune, skip_rels)
         found = self._walks.get(key)
         if found is None:
             found = {}
-            repo.walk(rel, skip_names, skip_rels, found, cache)
+            repo.walk(rel, prune, skip_rels, found, cache)
             self._walks[key] = found
         return found
 
@@ -230,30 +232,30 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
         if p.dir not in needed:
             for t in p.targets:
                 stubs[t.rel] = LIB_STUB if t.kind == "lib" else MAIN_STUB
-    walk: list[tuple[str, frozenset[str]]] = []
+    walk: list[tuple[str, bool]] = []  # (dir, prune build outputs/VCS/editor dirs)
     for d in sorted(needed):
         p = pkgs[d]
         if d == "" or (d == ws.root_rel and ws.is_workspace):
             # The workspace root (or the repository root) holds everything else too: only what
             # the package itself is made of.
             files[p.manifest] = repo.abs(p.manifest)
-            walk.append((_join(d, "src"), SKIP_DIRS))
+            walk.append((_join(d, "src"), True))
             for t in p.targets:
                 if (t.kind in ("lib", "bin", "build") or t.explicit) and repo.abs(t.rel).is_file():
                     files[t.rel] = repo.abs(t.rel)
         else:
-            walk.append((d, SKIP_DIRS))
+            walk.append((d, True))
     for v in vendor_dirs:
-        walk.append((v, frozenset()))  # a vendored crate's checksum covers every file in it
+        walk.append((v, False))  # a vendored crate's checksum covers every file in it
     sqlx = _join(ws.root_rel, ".sqlx")
     if _lock_names(repo, lock_rel) & SQLX_MACROS and repo.abs(sqlx).is_dir():
         # sqlx's query macros read the workspace root's .sqlx/ in offline mode (SQLX_OFFLINE=true).
-        walk.append((sqlx, SKIP_DIRS))
+        walk.append((sqlx, True))
     for entry in binary.inputs:
         rel = repo.rel_of(cfg.root / entry, f"inputs entry {entry!r} of binary {binary.name!r}")
         target = repo.abs(rel)
         if target.is_dir():
-            walk.append((rel, SKIP_DIRS))
+            walk.append((rel, True))
         elif target.is_file():
             files[rel] = target
         else:
@@ -267,8 +269,8 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
         found: dict[str, InputFile] = {}
         for rel, path in files.items():
             found[rel] = repo.input_file(rel, path, cache)
-        for d, skip in walk:
-            for rel, f in scan._walk(repo, d, skip, frozenset(skip_rels - {d}), cache).items():
+        for d, prune in walk:
+            for rel, f in scan._walk(repo, d, prune, frozenset(skip_rels - {d}), cache).items():
                 found.setdefault(rel, f)
     finally:
         cache.save()
@@ -457,7 +459,7 @@ class _Repo:
             pkg = loader.load(d, member=False)
             outside.append(pkg)
             queue.extend((x, False) for x in pkg.path_deps)
-        if manifest_rel != root_manifest and _parent(manifest_rel) not in seen:
+        if manifest_rel != root_manifest and _parent(manifest_rel) not in member_dirs:
             raise ConfigError(
                 f"{manifest_rel} believes it is in the workspace at {root_manifest}, which does not list it",
                 hint=f"add {_parent(manifest_rel)!r} to workspace.members in {root_manifest}, or to workspace.exclude to keep it out (cargo refuses this too)",
@@ -596,8 +598,10 @@ class _Repo:
             raise ConfigError(f"{rel} is not a regular file", hint=_SYMLINK_HINT)
         return cache.file(rel, st)
 
-    def walk(self, rel: str, skip_names: frozenset[str], skip_rels: frozenset[str], out: dict[str, InputFile], cache: _HashCache) -> None:
-        """Add every regular file under ``rel`` to ``out``; refuse symlinks."""
+    def walk(self, rel: str, prune: bool, skip_rels: frozenset[str], out: dict[str, InputFile], cache: _HashCache) -> None:
+        """Add every regular file under ``rel`` to ``out`` (without SKIP_DIRS and build outputs
+        when ``prune``) and without the dirs ``skip_rels``; refuse symlinks."""
+        skip_names = SKIP_DIRS if prune else frozenset()
         self.check(rel, "build input")
         stack = [rel]
         while stack:
@@ -614,8 +618,11 @@ class _Repo:
                     if entry.is_symlink():
                         raise ConfigError(f"{erel}: symlinks are not allowed in build inputs", hint=_SYMLINK_HINT)
                     if entry.is_dir(follow_symlinks=False):
-                        if entry.name not in skip_names and erel not in skip_rels:
-                            stack.append(erel)
+                        if entry.name in skip_names or erel in skip_rels:
+                            continue
+                        if prune and entry.name == "target" and (d == rel or os.path.exists(os.path.join(entry.path, "CACHEDIR.TAG"))):
+                            continue
+                        stack.append(erel)
                     elif erel not in out:
                         st = entry.stat(follow_symlinks=False)
                         if stat.S_ISREG(st.st_mode):

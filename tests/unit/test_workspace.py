@@ -414,6 +414,10 @@ def test_digests_change_only_with_what_the_bin_reads(repo: Path) -> None:
     (repo / "rootws/notes.txt").write_text("edited\n")
     (repo / "ws/crates/sensor/target/release").mkdir(parents=True)
     (repo / "ws/crates/sensor/target/release/sensor-bin").write_bytes(b"\x7fELF")
+    write(repo, "ws/crates/shared/tests/fixture/target/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n")
+    write(repo, "ws/crates/shared/tests/fixture/target/debug/out.rlib", "rlib\n")
+    write(repo, "ws/crates/shared/.git/HEAD", "ref: refs/heads/main\n")
+    write(repo, "ws/crates/shared/.idea/workspace.xml", "<x/>\n")
     assert digests() == before
     (repo / "ws/crates/shared/src/util.rs").write_text("pub fn u() { let _ = 1; }\n")
     after = digests()
@@ -430,6 +434,12 @@ def test_digests_change_only_with_what_the_bin_reads(repo: Path) -> None:
     sensor = again["sensor-bin"]
     (repo / "ws/crates/other/Cargo.toml").write_text((repo / "ws/crates/other/Cargo.toml").read_text() + "\n# edited\n")
     assert inputs(repo, "sensor-bin").digest != sensor
+
+
+def test_a_module_directory_named_target_is_sent(repo: Path) -> None:
+    # Only a package's top-level target/ (or a dir with cargo's CACHEDIR.TAG) is a build output.
+    write(repo, "ws/crates/shared/src/target/mod.rs", "pub fn t() {}\n")
+    assert "ws/crates/shared/src/target/mod.rs" in rels(inputs(repo, "sensor-bin"))
 
 
 def test_exec_bit_is_part_of_the_digest(repo: Path) -> None:
@@ -515,6 +525,13 @@ def test_path_dependency_leaving_the_repository_is_refused(repo: Path, tmp_path:
     p.write_text(p.read_text() + '\n[dependencies]\noutside = { path = "../../../outside" }\n')
     err = config_error(repo, "sensor-bin")
     assert err.message.startswith("path dependency 'outside' of ext/extlib/Cargo.toml '../../../outside' (from ext/extlib) is outside the repository")
+
+
+def test_workspace_pointer_leaving_the_repository_is_refused(repo: Path) -> None:
+    p = repo / "ws/tools/gen/Cargo.toml"
+    p.write_text(p.read_text().replace('workspace = "../.."', 'workspace = "../../../.."'))
+    err = config_error(repo, "gen")
+    assert err.message.startswith("package.workspace of ws/tools/gen/Cargo.toml '../../../..' (from ws/tools/gen) is outside the repository")
 
 
 def test_vendor_dir_outside_the_repository_is_refused(repo: Path) -> None:
