@@ -444,21 +444,19 @@ class _Repo:
         members = [loader.load(d, member=True) for d in member_dirs]
         # Every manifest cargo loads: path dependencies outside the workspace (a member's
         # dev-dependencies are resolved too, a non-member's are not) and [patch]/[replace] paths.
-        queue: list[tuple[str, bool]] = []
-        for m in members:
-            queue.extend((d, True) for d in loader.deps(m.dir, dev=True))
+        queue = [d for m in members for d in loader.deps(m.dir, dev=True)]
         patch_dirs = _patch_dirs(self, root_rel, data)
-        queue.extend((d, False) for d in patch_dirs)
+        queue += patch_dirs
         seen = set(member_dirs)
         outside: list[Member] = []
         while queue:
-            d, _ = queue.pop(0)
+            d = queue.pop(0)
             if d in seen:
                 continue
             seen.add(d)
             pkg = loader.load(d, member=False)
             outside.append(pkg)
-            queue.extend((x, False) for x in pkg.path_deps)
+            queue += pkg.path_deps
         if manifest_rel != root_manifest and _parent(manifest_rel) not in member_dirs:
             raise ConfigError(
                 f"{manifest_rel} believes it is in the workspace at {root_manifest}, which does not list it",
@@ -485,7 +483,7 @@ class _Repo:
             return self._follow_pointer(manifest_rel, pointer)
         d = _parent(manifest_rel)
         while d:
-            d = _up(d)
+            d = _parent(d)
             cand = _join(d, "Cargo.toml")
             if not self.abs(cand).is_file():
                 continue
@@ -568,14 +566,14 @@ class _Repo:
                     self.check(rel, "cargo config")
                     out.append(rel)
                     break
-            d = _up(d) if d else None
+            d = _parent(d) if d else None
         return out
 
     def source_map(self, configs: list[str]) -> _SourceMap:
         sources: dict[str, dict[str, tuple[Any, str]]] = {}
         registries: dict[str, str] = {}
         for rel in reversed(configs):  # lowest precedence first; later ones override per key
-            base = _up(_parent(rel))  # paths are relative to the directory holding .cargo/
+            base = _parent(_parent(rel))  # paths are relative to the directory holding .cargo/
             data = self.toml(rel)
             for name, table in _table(data, "source").items():
                 if isinstance(table, dict):
@@ -658,10 +656,6 @@ def _glob(base: Path, pattern: str) -> list[str]:
 
 def _parent(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
-
-
-def _up(d: str) -> str:
-    return _parent(d)
 
 
 def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -861,7 +855,8 @@ def _resolve_kind(add: Any, kind: str, declared: Any, inferred: list[tuple[str, 
         path = matches[0] if matches else f"{sub}/{name}.rs"
         seen_paths.add(path)
         add(kind, name, path, True)
-    if auto is not False:
+    # With targets declared, edition 2015 infers no others unless auto* says so.
+    if auto is True or (auto is None and edition != "2015"):
         for name, path in inferred:
             if name not in seen_names and path not in seen_paths:
                 add(kind, name, path, False)

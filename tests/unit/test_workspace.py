@@ -317,6 +317,18 @@ def test_autobins_false_hides_src_bin(repo: Path) -> None:
     assert err.message.startswith("binary 'multi': no bin target of that name in the workspace at ws")
 
 
+def test_edition_2015_with_declared_bins_infers_no_others(repo: Path) -> None:
+    # cargo: an explicit [[bin]] turns off bin inference in edition 2015 (autobins unset).
+    write(repo, "standalone/Cargo.toml", '[package]\nname = "solo"\nversion = "0.1.0"\n\n[[bin]]\nname = "solo"\npath = "src/main.rs"\n')
+    write(repo, "standalone/src/bin/extra.rs", "fn main() {}\n")
+    ws = load_workspace(load(repo), repo / "standalone/Cargo.toml")
+    assert ws.members[0].bins == ("solo",)
+    meta = cargo_metadata(repo / "standalone/Cargo.toml")
+    packages = meta["packages"]
+    assert isinstance(packages, list)
+    assert sorted(t["name"] for t in packages[0]["targets"] if t["kind"] == ["bin"]) == ["solo"]
+
+
 def test_unknown_bin_lists_the_bins_that_exist(repo: Path) -> None:
     write_config(repo, [("sensor-bim", "ws/crates/sensor/Cargo.toml", "")])
     err = config_error(repo, "sensor-bim")
