@@ -32,7 +32,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
@@ -808,8 +808,8 @@ def _targets(repo: _Repo, d: str, pkg_name: str, data: Mapping[str, Any], editio
     inferred_bins = ([(pkg_name, "src/main.rs")] if (base / "src" / "main.rs").is_file() else []) + _infer(base, "src/bin")
     _resolve_kind(add, "bin", data.get("bin"), inferred_bins, pkg.get("autobins"), manifest, edition,
                   legacy=lambda n: [p for p in ((f"src/{n}.rs",) if not has_lib else ()) + ("src/main.rs", "src/bin/main.rs") if (base / p).is_file()])
-    for kind, key, sub, auto in (("example", "example", "examples", "autoexamples"), ("test", "test", "tests", "autotests"), ("bench", "bench", "benches", "autobenches")):
-        explicit = data.get(key)
+    for kind, sub in (("example", "examples"), ("test", "tests"), ("bench", "benches")):
+        explicit = data.get(kind)
         if isinstance(explicit, list):
             # Only declared ones matter: a discovered one whose file is not sent is simply not discovered.
             _resolve_kind(add, kind, explicit, _infer(base, sub), False, manifest, edition, legacy=lambda n: [])
@@ -827,7 +827,17 @@ def _targets(repo: _Repo, d: str, pkg_name: str, data: Mapping[str, Any], editio
     return out
 
 
-def _resolve_kind(add: Any, kind: str, declared: Any, inferred: list[tuple[str, str]], auto: Any, manifest: str, edition: str, *, legacy: Any) -> None:
+def _resolve_kind(
+    add: Callable[[str, str, str, bool], None],
+    kind: str,
+    declared: Any,
+    inferred: list[tuple[str, str]],
+    auto: Any,
+    manifest: str,
+    edition: str,
+    *,
+    legacy: Callable[[str], list[str]],
+) -> None:
     """cargo's toml_targets_and_inferred + target_path for one target kind."""
     if declared is None:
         if auto is not False:
