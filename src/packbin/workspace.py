@@ -622,7 +622,10 @@ class _Repo:
                             continue
                         stack.append(erel)
                     elif erel not in out:
-                        st = entry.stat(follow_symlinks=False)
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue  # removed while we looked: not an input any more
                         if stat.S_ISREG(st.st_mode):
                             out[erel] = cache.file(erel, st)
 
