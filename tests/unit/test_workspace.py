@@ -21,7 +21,15 @@ import pytest
 from packbin import workspace as wsmod
 from packbin.config import BuildConfig, PackBinary
 from packbin.errors import ConfigError
-from packbin.workspace import BinaryInputs, Scan, collect_all, collect_inputs, load_workspace, merge_payload
+from packbin.workspace import (
+    BinaryInputs,
+    Scan,
+    collect_all,
+    collect_inputs,
+    fetch_payload,
+    load_workspace,
+    merge_payload,
+)
 
 HEADER = """
 [architectures.x86_64]
@@ -497,17 +505,44 @@ def test_payload_builds_with_cargo_offline_and_locked(repo: Path, tmp_path: Path
     files, stubs = merge_payload([inputs(repo, "sensor-bin"), inputs(repo, "multi")])
     assert stubs  # testutil's lib and gen's main are stubs
     out = tmp_path / "payload"
+    materialize(out, files, stubs)
+    for name, package_dir in (("sensor-bin", "ws/crates/sensor"), ("multi", "ws/crates/other")):
+        proc = subprocess.run([cargo, "build", "--offline", "--locked", "--bin", name], cwd=out / package_dir, env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    run = subprocess.run([str(tmp_path / "target/debug/sensor-bin")], capture_output=True, text=True, check=True, timeout=30)
+    assert run.stdout == "1\n"
+
+
+def materialize(out: Path, files: tuple[wsmod.InputFile, ...], stubs: tuple[wsmod.Stub, ...]) -> None:
     for f in files:
         (out / f.rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(f.path, out / f.rel)
     for s in stubs:
         (out / s.rel).parent.mkdir(parents=True, exist_ok=True)
         (out / s.rel).write_bytes(s.data)
-    for name, package_dir in (("sensor-bin", "ws/crates/sensor"), ("multi", "ws/crates/other")):
-        proc = subprocess.run([cargo, "build", "--offline", "--locked", "--bin", name], cwd=out / package_dir, env=env, capture_output=True, text=True, timeout=300, check=False)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    run = subprocess.run([str(tmp_path / "target/debug/sensor-bin")], capture_output=True, text=True, check=True, timeout=30)
-    assert run.stdout == "1\n"
+
+
+def test_fetch_payload_has_manifests_lock_configs_vendor_and_no_sources(repo: Path, tmp_path: Path) -> None:
+    vendored(repo)
+    set_lock(repo, CRATES_IO)
+    files, stubs = fetch_payload([inputs(repo, "sensor-bin"), inputs(repo, "other-tool")])
+    got = {f.rel for f in files}
+    assert {"ws/Cargo.toml", "ws/Cargo.lock", "ws/.cargo/config.toml", "ws/crates/sensor/Cargo.toml", "ext/extlib/Cargo.toml", "ws/vendor/serde/src/lib.rs"} <= got
+    assert not any(r.endswith(".rs") and "/vendor/" not in r for r in got)  # no package's code
+    assert {"ws/crates/sensor/src/main.rs", "ws/crates/shared/src/lib.rs", "ext/extlib/src/lib.rs", "ws/crates/other/build.rs"} <= {s.rel for s in stubs}
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        return
+    # cargo accepts it: `cargo metadata --locked` loads the whole workspace from the payload alone
+    # (the tiny fixture's own lock, from cargo, has no registry packages).
+    (repo / "ws/.cargo/config.toml").unlink()
+    env = dict(os.environ, CARGO_HOME=str(tmp_path / "cargo-home"), CARGO_NET_OFFLINE="true")
+    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
+    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo / "ws", env=env, check=True, capture_output=True, timeout=120)
+    out = tmp_path / "fetch"
+    materialize(out, *fetch_payload([inputs(repo, "sensor-bin")]))
+    proc = subprocess.run([cargo, "fetch", "--locked", "--offline"], cwd=out / "ws/crates/sensor", env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 # -- refusals ---------------------------------------------------------------------------------
