@@ -30,7 +30,7 @@ from packbin.manifest import Manifest, sha256_file
 from packbin.plan import BuildPlan, make_plan, manifest_relpath
 from packbin.report import BuildReport, write_report
 from packbin.verify import verify_file
-from packbin.workspace import BinaryInputs, collect_inputs, merge_payload
+from packbin.workspace import BinaryInputs, collect_all, merge_payload
 
 if TYPE_CHECKING:
     from packbin.build_container import BuildOutcome
@@ -104,7 +104,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         raise BuildError(f"{cfg.source.name} declares no [[binaries]]", hint="add a [[binaries]] table (see README)")
     if req.jobs is not None and req.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {req.jobs}")
-    inputs = {b.name: collect_inputs(cfg, b) for b in binaries}
+    inputs = {i.binary_name: i for i in collect_all(cfg, binaries)}
     deploy = resolve_deploy_arch(cfg, req.deploy_arch, None)
     manifest_path = cfg.root / manifest_relpath(cfg)
     manifest = Manifest.load(manifest_path)

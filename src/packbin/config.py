@@ -27,6 +27,7 @@ TARGET_ENV_VARS = ("PACK_BINARIES_RUST_TARGET", "RUST_TARGET")
 PROFILES = ("auto", "rustup", "debian")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PACKAGE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -129,6 +130,8 @@ class PackBinary:
     pack: str
     manifest: Path  # absolute path of the crate's Cargo.toml
     install_path: str  # POSIX path inside the pack, e.g. sensors/attune-core-timer-sensor
+    package: str | None = None  # the cargo package owning the bin, when the bin name alone is ambiguous
+    inputs: tuple[str, ...] = ()  # extra files/dirs (POSIX, relative to the repository root) the build reads
 
     @property
     def crate_dir(self) -> Path:
@@ -419,10 +422,19 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         ip = Path(install_path)
         if ip.is_absolute() or ".." in ip.parts or install_path.endswith("/") or not ip.parts:
             raise bt.fail("install_path", f"must be a relative file path inside the pack, got {install_path!r}")
+        package = bt.get("package", str, None)
+        if package is not None and not _PACKAGE_RE.match(package):
+            raise bt.fail("package", f"not a valid cargo package name: {package!r}")
+        inputs: list[str] = []
+        for entry in bt.str_list("inputs"):
+            ep = Path(entry)
+            if not entry.strip() or ep.is_absolute() or ".." in ep.parts or ep == Path(".") or "\\" in entry:
+                raise bt.fail("inputs", f"must be a relative path inside the repository, got {entry!r}")
+            inputs.append(ep.as_posix())
         bt.reject_unknown()
         if any(b.name == name for b in out):
             raise bt.fail("name", f"binary {name!r} is declared twice")
-        out.append(PackBinary(name=name, pack=pack, manifest=manifest, install_path=ip.as_posix()))
+        out.append(PackBinary(name=name, pack=pack, manifest=manifest, install_path=ip.as_posix(), package=package, inputs=tuple(inputs)))
     return tuple(out)
 
 

@@ -39,7 +39,7 @@ def _files(root: Path, tree: dict[str, bytes], executable: frozenset[str] = froz
         p.write_bytes(data)
         p.chmod(0o755 if rel in executable else 0o644)
         st = p.stat()
-        out.append(InputFile(rel=rel, path=p, size=st.st_size, mtime_ns=st.st_mtime_ns, executable=rel in executable, sha256=hashlib.sha256(data).hexdigest()))
+        out.append(InputFile(rel=rel, root=root, size=st.st_size, mtime_ns=st.st_mtime_ns, executable=rel in executable, sha256=hashlib.sha256(data).hexdigest()))
     return out
 
 

@@ -148,6 +148,8 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
         ('byte_order = "little"\n\n[architectures.arm64]', 'byte_order = "little"\ndocker_platfrom = "x"\n\n[architectures.arm64]',
          "architectures.x86_64.docker_platfrom", "docker_platform"),
         ('install_path = "sensors/', 'instal_path = "sensors/', "binaries[0].instal_path", "install_path"),
+        ('install_path = "sensors/', 'input = ["x"]\ninstall_path = "sensors/', "binaries[0].input", "inputs"),
+        ('install_path = "sensors/', 'packge = "x"\ninstall_path = "sensors/', "binaries[0].packge", "package"),
     ],
 )
 def test_unknown_key_is_named_with_suggestion(tmp_path: Path, old: str, new: str, key: str, suggestion: str) -> None:
@@ -349,6 +351,9 @@ def test_manifest_may_name_the_crate_directory(tmp_path: Path) -> None:
         ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "sensors/../../x"', "binaries[0].install_path"),
         ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "/usr/bin/x"', "binaries[0].install_path"),
         ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "sensors/"', "binaries[0].install_path"),
+        ('install_path = "sensors/', 'inputs = ["../outside"]\ninstall_path = "sensors/', "binaries[0].inputs"),
+        ('install_path = "sensors/', 'inputs = ["ok", "a/../../outside"]\ninstall_path = "sensors/', "binaries[0].inputs"),
+        ('install_path = "sensors/', "inputs = ['{ABS}/outside']\ninstall_path = \"sensors/", "binaries[0].inputs"),
         ('packs_dir = "packs"', 'packs_dir = "../packs"', "packs_dir"),
         ('packs_dir = "packs"', "packs_dir = '{ABS}/packs'", "packs_dir"),
         ('dist_dir = "dist"', 'dist_dir = "out/../../dist"', "dist_dir"),
@@ -445,6 +450,29 @@ def test_builder_defaults_when_table_absent(tmp_path: Path) -> None:
     cfg = BuildConfig.load(write_repo(tmp_path, text), env={})
     b = cfg.builder
     assert (b.profile, b.strip, b.trust_host_ca, b.env, b.ziglang_version) == ("auto", True, True, (), "0.17.1")
+
+
+def test_package_and_inputs_keys(tmp_path: Path) -> None:
+    cfg = load_variant(tmp_path, 'install_path = "sensors/', 'package = "timer-sensor"\ninputs = [".sqlx", "./ws//schema.sql"]\ninstall_path = "sensors/')
+    b = cfg.binaries[0]
+    assert (b.package, b.inputs) == ("timer-sensor", (".sqlx", "ws/schema.sql"))
+    plain = load_variant(tmp_path / "plain", 'install_path = "sensors/', 'install_path = "sensors/')
+    assert (plain.binaries[0].package, plain.binaries[0].inputs) == (None, ())
+
+
+@pytest.mark.parametrize(
+    ("new", "problem"),
+    [
+        ("package = 3", "binaries[0].package: expected a string, got int 3"),
+        ('package = "a b"', "binaries[0].package: not a valid cargo package name: 'a b'"),
+        ('inputs = ".sqlx"', "binaries[0].inputs: expected a list, got str '.sqlx'"),
+        ("inputs = [1]", "binaries[0].inputs: expected a list of strings, found 1"),
+        ('inputs = [""]', "binaries[0].inputs: must be a relative path inside the repository, got ''"),
+    ],
+)
+def test_package_and_inputs_are_validated(tmp_path: Path, new: str, problem: str) -> None:
+    err, cfg = config_error(tmp_path, 'install_path = "sensors/', new + '\ninstall_path = "sensors/')
+    assert str(err) == f"{cfg}: {problem}"
 
 
 def test_install_path_defaults_under_sensors(tmp_path: Path) -> None:

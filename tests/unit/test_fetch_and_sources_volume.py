@@ -40,7 +40,7 @@ def _file(tmp_path: Path, rel: str, data: bytes, *, mtime_ns: int, executable: b
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(data)
     os.utime(p, ns=(mtime_ns, mtime_ns))
-    return InputFile(rel=rel, path=p, size=len(data), mtime_ns=mtime_ns, executable=executable, sha256=hashlib.sha256(data).hexdigest())
+    return InputFile(rel=rel, root=tmp_path, size=len(data), mtime_ns=mtime_ns, executable=executable, sha256=hashlib.sha256(data).hexdigest())
 
 
 def test_wanted_state_tells_content_exec_bit_and_stubs_apart(tmp_path: Path) -> None:
