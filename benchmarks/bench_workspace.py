@@ -43,10 +43,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "tests"))
 
+from conftest import WORKSPACE_BUILDCFG as WS_CONFIG
 from support.cargo_workspace import COMMON_MARKER, make_benchmark_workspace, make_workspace, vendor_size
 
 TRIPLES = {"x86_64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
-WS_CONFIG = (REPO / "tests/integration/test_workspace_build.py").read_text().split('CONFIG = """\\\n', 1)[1].split('"""', 1)[0]
 
 
 def say(msg: str) -> None:

@@ -66,6 +66,21 @@ install_path = "sensors/attune-core-timer-sensor"
 """
 
 
+#: buildcfg.toml for a repository whose root is the attune-shaped Cargo workspace of
+#: tests/support/cargo_workspace.py: its sensor bin is a member with a build script that needs
+#: SQLX_OFFLINE and reads .sqlx/ at the root.
+WORKSPACE_BUILDCFG = 'default_arch = "x86_64"\ndeploy_arch = "x86_64"\n[builder.env]\nSQLX_OFFLINE = "true"\n' + SMALL_BUILDCFG.replace(
+    'manifest = "crate/Cargo.toml"', 'manifest = "crates/sensor/Cargo.toml"\ninputs = [".sqlx"]'
+)
+
+
+def clone_built(built_repo: Path, tmp_path: Path) -> Path:
+    """A copy of a repository a module-scoped fixture built, for a test that changes it."""
+    dest = tmp_path / "repo"
+    shutil.copytree(built_repo, dest, symlinks=True)
+    return dest
+
+
 def copy_repo(dest: Path) -> Path:
     """A minimal copy of the repository (config + packs) to build in, without touching the checkout."""
     dest.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from typing import Any
 import docker
 import pytest
 import sensor_checks
-from conftest import copy_repo, packbin
+from conftest import clone_built, copy_repo, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -47,12 +47,6 @@ def built(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> tu
     res = packbin("build-pack-binaries", "--arch=all", "--json", "--deploy-arch=x86_64", cwd=repo)
     assert res.returncode == 0, res.stderr[-4000:]
     return repo, json.loads(res.stdout)
-
-
-def _clone(built_repo: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(built_repo, dest, symlinks=True)
-    return dest
 
 
 def test_all_builds_both_static_binaries(built: tuple[Path, dict[str, Any]]) -> None:
@@ -125,7 +119,7 @@ def _container_creates(since: float, until: float) -> list[Any]:
 
 
 def test_unchanged_rerun_starts_no_container(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     t0 = time.time() - 1
     res = packbin("build-pack-binaries", "--arch=all", "--json", "--deploy-arch=x86_64", cwd=repo)
     t1 = time.time()
@@ -136,7 +130,7 @@ def test_unchanged_rerun_starts_no_container(built: tuple[Path, dict[str, Any]],
 
 
 def test_missing_pack_copy_is_reinstalled_without_a_build(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     (repo / PACK_BIN).unlink()
     res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo)
     assert res.returncode == 0, res.stderr
@@ -145,7 +139,7 @@ def test_missing_pack_copy_is_reinstalled_without_a_build(built: tuple[Path, dic
 
 
 def test_touched_source_rebuilds_incrementally(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     main = repo / MAIN_RS
     old = 'const DEFAULT_TRIGGER: &str = "core.intervaltimer";'
     assert old in main.read_text()
@@ -160,7 +154,7 @@ def test_touched_source_rebuilds_incrementally(built: tuple[Path, dict[str, Any]
 
 
 def test_two_builds_at_once(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repos = [_clone(built[0], tmp_path / str(i)) for i in range(2)]
+    repos = [clone_built(built[0], tmp_path / str(i)) for i in range(2)]
     for i, repo in enumerate(repos):
         main = repo / MAIN_RS
         main.write_text(main.read_text() + f"\n// concurrent build {i}\n")
@@ -179,7 +173,7 @@ def test_two_builds_at_once(built: tuple[Path, dict[str, Any]], tmp_path: Path) 
 
 
 def test_ctrl_c_removes_containers_and_keeps_packs(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     before = _sha(repo / PACK_BIN)
     dist_before = _sha(repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}")
     main = repo / MAIN_RS
@@ -215,7 +209,7 @@ def test_unreachable_engine_is_one_clear_line(repo_copy: Path) -> None:
 
 
 def test_compile_error_is_shown_and_nothing_installed(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     before = _sha(repo / PACK_BIN)
     manifest_before = (repo / "dist/pack-binaries/manifest.json").read_text()
     main = repo / MAIN_RS
@@ -229,7 +223,7 @@ def test_compile_error_is_shown_and_nothing_installed(built: tuple[Path, dict[st
 
 
 def test_dynamically_linked_binary_is_rejected(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     before = _sha(repo / PACK_BIN)
     manifest_before = (repo / "dist/pack-binaries/manifest.json").read_text()
     # The seed's mistake: a glibc target. cargo zigbuild links it dynamically without a word
@@ -245,7 +239,7 @@ def test_dynamically_linked_binary_is_rejected(built: tuple[Path, dict[str, Any]
 
 
 def test_needs_no_docker_executable(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     main = repo / MAIN_RS
     main.write_text(main.read_text() + "\n// built with an empty PATH\n")
     empty = tmp_path / "empty-path"
@@ -257,7 +251,7 @@ def test_needs_no_docker_executable(built: tuple[Path, dict[str, Any]], tmp_path
 
 
 def test_jobs_1_builds_one_architecture_after_the_other(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     main = repo / MAIN_RS
     main.write_text(main.read_text() + "\n// sequential build\n")
     res = packbin("build-pack-binaries", "--arch=all", "--jobs=1", "--deploy-arch=x86_64", cwd=repo)

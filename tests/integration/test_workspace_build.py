@@ -21,41 +21,12 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import packbin
+from conftest import WORKSPACE_BUILDCFG as CONFIG
+from conftest import clone_built, packbin
 from support.cargo_workspace import COMMON_MARKER, SENSOR_BIN, FixtureUnavailable, make_workspace
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-CONFIG = """\
-default_arch = "x86_64"
-deploy_arch = "x86_64"
-
-[architectures.x86_64]
-aliases = ["amd64"]
-rust_target = "x86_64-unknown-linux-musl"
-docker_platform = "linux/amd64"
-elf_machine = "EM_X86_64"
-elf_class = 64
-byte_order = "little"
-
-[architectures.arm64]
-aliases = ["aarch64"]
-rust_target = "aarch64-unknown-linux-musl"
-docker_platform = "linux/arm64"
-elf_machine = "EM_AARCH64"
-elf_class = 64
-byte_order = "little"
-
-[builder.env]
-SQLX_OFFLINE = "true"
-
-[[binaries]]
-name = "attune-core-timer-sensor"
-pack = "core"
-manifest = "crates/sensor/Cargo.toml"
-install_path = "sensors/attune-core-timer-sensor"
-inputs = [".sqlx"]
-"""
 
 DIST = {arch: f"dist/pack-binaries/{arch}/core/sensors/{SENSOR_BIN}" for arch in ("x86_64", "arm64")}
 
@@ -79,10 +50,12 @@ def _run_sensor(binary: Path, runner: list[str] | None = None) -> dict[str, str]
     return {k: v.strip() for k, _, v in (ln.partition(":") for ln in lines if not ln.startswith("tick "))}
 
 
-def _container_creates(since: float, until: float) -> list[Any]:
+def _container_creates(since: float, until: float, image: str) -> list[Any]:
+    """packbin containers created from ``image`` in the window (another packbin user of the
+    engine, with another builder image, does not count)."""
     client = docker.from_env()
     events = client.events(since=int(since), until=int(until) + 1, decode=True, filters={"type": "container", "event": "create", "label": "io.packbin.owner=packbin"})
-    return list(events)
+    return [e for e in events if e.get("Actor", {}).get("Attributes", {}).get("image") == image]
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +64,6 @@ def built(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> tu
     res = packbin("build-pack-binaries", "--arch=all", "--json", cwd=repo)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
     return repo, json.loads(res.stdout)
-
-
-def _clone(built_repo: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "repo"
-    shutil.copytree(built_repo, dest, symlinks=True)
-    return dest
 
 
 def test_workspace_member_builds_static_for_both_architectures(built: tuple[Path, dict[str, Any]]) -> None:
@@ -133,8 +100,8 @@ def test_arm64_binary_runs_under_qemu(built: tuple[Path, dict[str, Any]]) -> Non
     assert out["sha256(attune)"] == _run_sensor(repo / DIST["x86_64"])["sha256(attune)"]
 
 
-def test_unchanged_rerun_and_a_docs_change_start_no_container(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+def test_unchanged_rerun_and_a_docs_change_start_no_container(built: tuple[Path, dict[str, Any]], tmp_path: Path, builder_image: Any) -> None:
+    repo = clone_built(built[0], tmp_path)
     (repo / "docs/index.md").write_text("# attune\n\nrewritten docs\n")
     (repo / "web/app.js").write_text("console.log('changed');\n")
     (repo / "crates/other-tool/src/main.rs").write_text('fn main() { println!("changed"); }\n')
@@ -144,11 +111,11 @@ def test_unchanged_rerun_and_a_docs_change_start_no_container(built: tuple[Path,
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["built"] == [] and report["bytes_sent"] == 0
-    assert _container_creates(t0, t1) == []
+    assert _container_creates(t0, t1, builder_image.tag) == []
 
 
 def test_shared_lib_change_rebuilds_both_and_sends_about_that_file(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     # A clone is a new checkout (its own sources volume): the first build there sends everything.
     first = packbin("build-pack-binaries", "--arch=all", "--json", "--force", cwd=repo)
     assert first.returncode == 0, first.stderr[-4000:]
@@ -166,7 +133,7 @@ def test_shared_lib_change_rebuilds_both_and_sends_about_that_file(built: tuple[
 
 
 def test_sqlx_input_change_rebuilds(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    repo = _clone(built[0], tmp_path)
+    repo = clone_built(built[0], tmp_path)
     query = next((repo / ".sqlx").glob("query-*.json"))
     query.write_text(query.read_text().replace("SELECT", "SELECT /* v2 */"))
     res = packbin("build-pack-binaries", "--arch=x86_64", "--json", cwd=repo)
