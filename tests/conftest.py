@@ -31,6 +31,35 @@ def engine() -> object:
         pytest.skip(f"no Docker engine: {e.message}")
 
 
+def _source_volumes() -> set[str] | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        return {str(v.name) for v in client.volumes.list(filters={"label": "io.packbin.kind=sources"})}
+    except Exception:  # no engine: nothing to clean up
+        return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_source_volumes() -> Iterator[None]:
+    """Every repository a test builds gets a sources volume (one per checkout); remove the ones
+    this session made, so test runs do not pile up copies of their workspaces on the engine."""
+    before = _source_volumes()
+    yield
+    after = _source_volumes()
+    if before is None or after is None:
+        return
+    import docker
+
+    client = docker.from_env(timeout=30)
+    for name in sorted(after - before):
+        try:
+            client.volumes.get(name).remove(force=True)
+        except docker.errors.APIError as e:  # still in use by a container another run owns
+            print(f"could not remove {name}: {e}", file=sys.stderr)
+
+
 @pytest.fixture(scope="session")
 def builder_image(engine: object) -> object:
     """The builder image for the repository's buildcfg.toml (built once; minutes when cold)."""

@@ -346,8 +346,9 @@ class Engine:
                 return ident
         except docker.errors.APIError as e:
             raise EngineError(f"cannot create volume {name}: {e.explanation}") from e
-        attrs = v.attrs or {}
-        return str((attrs.get("Labels") or {}).get(VOLUME_ID_LABEL) or attrs.get("CreatedAt", ""))
+        # No id label (made by something else): no identity, so nothing recorded about it is trusted.
+        # (CreatedAt is no substitute: the local driver reports its directory's mtime.)
+        return str(((v.attrs or {}).get("Labels") or {}).get(VOLUME_ID_LABEL, ""))
 
     # -- containers ----------------------------------------------------------------------
     @contextmanager

@@ -87,7 +87,7 @@ def fetch_dependencies(
 
     todo = {
         rel: i for rel, i in wanted.items()
-        if record.get(key(rel)) != {"fetch_key": i.fetch_key, "home": home_created}
+        if not home_created or record.get(key(rel)) != {"fetch_key": i.fetch_key, "home": home_created}
     }
     if not todo:
         return []

@@ -130,7 +130,7 @@ def sync_sources(
     path = _record_path(engine, volume)
     record = _load_record(path)
     want = wanted_state(files, stubs)
-    trusted = record.get("volume_created") == created and not record.get("dirty")
+    trusted = bool(created) and record.get("volume_created") == created and not record.get("dirty")
     try:
         return _upload(engine, image, volume, created, path, files, stubs, want, record["files"] if trusted else None, echo)
     except BuildError:
