@@ -32,12 +32,13 @@ def engine() -> object:
 
 
 def _source_volumes() -> set[str] | None:
-    try:
-        import docker
+    import docker
+    import requests
 
+    try:
         client = docker.from_env(timeout=10)
         return {str(v.name) for v in client.volumes.list(filters={"label": "io.packbin.kind=sources"})}
-    except Exception:  # no engine: nothing to clean up
+    except (docker.errors.DockerException, requests.exceptions.RequestException):  # no engine: nothing to clean up
         return None
 
 
