@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from packbin.build_container import BuildOutcome
     from packbin.builder_image import BuilderImage
     from packbin.engine import Engine
+    from packbin.source_volume import SyncResult
 
 # The Docker SDK (and requests) are imported only when a container is needed: the up-to-date
 # path must answer well under half a second.
@@ -143,7 +144,7 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
             sync = sync_sources(engine, image.tag, cfg, files, stubs, echo=console)
             bytes_sent += sync.bytes_sent
             fetch_dependencies(engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: console(f"[fetch] {line}"))
-            outcomes = _run_steps(engine, image, cfg, plan, inputs, volume, Path(staging_root), req.jobs, console)
+            outcomes = _run_steps(engine, image, cfg, plan, inputs, sync, Path(staging_root), req.jobs, console)
             bytes_sent += sum(o.bytes_sent for o in outcomes)
             verified = _verify(outcomes, image, console)
             for o in outcomes:
@@ -167,7 +168,7 @@ def _run_steps(
     cfg: BuildConfig,
     plan: BuildPlan,
     inputs: dict[str, BinaryInputs],
-    source_volume: str,
+    sync: SyncResult,
     staging_root: Path,
     jobs: int | None,
     console: Callable[[str], None],
@@ -186,7 +187,7 @@ def _run_steps(
         staging.mkdir()
         t0 = time.monotonic()
         outcome = run_build(
-            engine, image, cfg, step, inputs, source_volume=source_volume, staging=staging,
+            engine, image, cfg, step, inputs, source_volume=sync.volume, sources_id=sync.volume_id, staging=staging,
             on_line=lambda line: console(prefix + line), cancelled=cancelled,
         )
         console(f"{prefix}done in {time.monotonic() - t0:.1f}s")

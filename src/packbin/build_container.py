@@ -88,6 +88,7 @@ def run_build(
     inputs: dict[str, BinaryInputs],
     *,
     source_volume: str,
+    sources_id: str,
     staging: Path,
     on_line: Callable[[str], None],
     cancelled: threading.Event | None = None,
@@ -121,6 +122,8 @@ def run_build(
             "CARGO_TARGET_DIR": f"{BUILD_ROOT}/target",
             "PACKBIN_CARGO_PROFILE": cfg.builder.cargo_profile,
             "XDG_CACHE_HOME": CACHE_ROOT,
+            "PACKBIN_SOURCES_ID": sources_id,
+            "PACKBIN_LOCAL_PACKAGES": " ".join(sorted({p.name for t in step.targets for p in inputs[t.binary.name].workspace.packages})),
         }
     )
     env.update(target_rustflags_env(triple, profile=image.profile, env=env))

@@ -254,13 +254,27 @@ std_sysroot() {
 # Other targets (a glibc triple, say) use the toolchain's own std, as without packbin.
 case "${PACKBIN_OFFLINE_STD:-0}:$target" in 1:*-musl*) std_sysroot ;; esac
 
+# The target directory is shared by every checkout on this engine, and cargo judges path
+# packages by mtime: when the sources come from another checkout than the last build here,
+# the local packages are recompiled (dependencies are judged by version, and stay).
+dir="$profile"; [ "$profile" = "dev" ] && dir="debug"
+marker="/build/target/.packbin-sources-$target-$dir"
+if [ "$(cat "$marker" 2>/dev/null || true)" != "${PACKBIN_SOURCES_ID:-}" ]; then
+  for spec in "$@"; do
+    rest="${spec#*:}"; manifest="${rest#*:}"
+    for p in ${PACKBIN_LOCAL_PACKAGES:-}; do
+      (cd "$(dirname "$manifest")" && cargo clean --offline --quiet --manifest-path "$manifest" --target "$target" --profile "$profile" --package "$p" 2>/dev/null) || true
+    done
+  done
+  printf '%s' "${PACKBIN_SOURCES_ID:-}" > "$marker"
+fi
+
 mkdir -p "/build/out/$target"
 for spec in "$@"; do
   bin="${spec%%:*}"; rest="${spec#*:}"; package="${rest%%:*}"; manifest="${rest#*:}"
   echo "::packbin-step building $bin for $target"
   # From the package's directory, so its own .cargo/config.toml applies, as it does for cargo users.
   (cd "$(dirname "$manifest")" && cargo zigbuild --offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --package "$package" --bin "$bin")
-  dir="$profile"; [ "$profile" = "dev" ] && dir="debug"
   cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
   if [ "$strip" = "1" ]; then
     if strip "/build/out/$target/$bin" 2>/tmp/strip.err; then

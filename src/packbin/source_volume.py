@@ -18,6 +18,7 @@ import json
 import logging
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ class SyncResult:
     """What one upload did (bytes_sent counts the tar bytes that went to the engine)."""
 
     volume: str
+    volume_id: str  # the volume's identity: builds tell one checkout's sources from another's
     bytes_sent: int
     files_sent: int
     files_removed: int
@@ -80,8 +82,8 @@ def _load_record(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
 
 
-def _save_record(path: Path, *, created: str, files: dict[str, str], dirty: bool) -> None:
-    doc = {"volume_created": created, "dirty": dirty, "files": files}
+def _save_record(path: Path, *, volume_id: str, files: dict[str, str], dirty: bool) -> None:
+    doc = {"volume_id": volume_id, "dirty": dirty, "files": files}
     atomic_write_bytes(path, json.dumps(doc, sort_keys=True).encode())
 
 
@@ -92,9 +94,10 @@ def wanted_state(files: Sequence[InputFile], stubs: Sequence[Stub]) -> dict[str,
     return state
 
 
-def write_delta_tar(out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[Stub], rels: set[str]) -> None:
-    """Write a tar of the entries in ``rels`` to ``out``: real files keep their mtime and exec
-    bit; stubs are dated 1970. Streamed file by file: no size limit, no whole tree in memory."""
+def write_delta_tar(out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[Stub], rels: set[str], *, not_before: float = 0.0) -> None:
+    """Write a tar of the entries in ``rels`` to ``out``: real files keep their mtime (but none
+    older than ``not_before``) and exec bit; stubs are dated 1970. Streamed file by file: no size
+    limit, no whole tree in memory."""
     real = {f.rel for f in files}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for s in sorted(stubs, key=lambda s: s.rel):
@@ -108,7 +111,7 @@ def write_delta_tar(out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[
                 if hashlib.sha256(data).hexdigest() != f.sha256:
                     raise BuildError(f"{f.rel} changed while packbin was sending it", hint="run the build again")
                 ti = tarfile.TarInfo(f.rel)
-                ti.size, ti.mode, ti.mtime = len(data), (0o755 if f.executable else 0o644), f.mtime_ns / 1e9
+                ti.size, ti.mode, ti.mtime = len(data), (0o755 if f.executable else 0o644), max(f.mtime_ns / 1e9, not_before)
                 tf.addfile(ti, io.BytesIO(data))
 
 
@@ -126,26 +129,26 @@ def sync_sources(
     The caller holds the volume's lock (two runs must not upload into one volume at once).
     """
     volume = source_volume_name(cfg)
-    created = engine.ensure_volume(volume, kind="sources")  # identity: a recreated volume is a new one
+    volume_id = engine.ensure_volume(volume, kind="sources")  # a recreated volume is a new one
     path = _record_path(engine, volume)
     record = _load_record(path)
     want = wanted_state(files, stubs)
-    trusted = bool(created) and record.get("volume_created") == created and not record.get("dirty")
+    trusted = bool(volume_id) and record.get("volume_id") == volume_id and not record.get("dirty")
     try:
-        return _upload(engine, image, volume, created, path, files, stubs, want, record["files"] if trusted else None, echo)
+        return _upload(engine, image, volume, volume_id, path, files, stubs, want, record["files"] if trusted else None, echo)
     except BuildError:
         if not trusted:
             raise
         # An incremental upload that failed (e.g. a file turned into a directory): start over.
         log.info("incremental upload into %s failed; sending everything", volume)
-        return _upload(engine, image, volume, created, path, files, stubs, want, None, echo)
+        return _upload(engine, image, volume, volume_id, path, files, stubs, want, None, echo)
 
 
 def _upload(
     engine: Engine,
     image: str,
     volume: str,
-    created: str,
+    volume_id: str,
     path: Path,
     files: Sequence[InputFile],
     stubs: Sequence[Stub],
@@ -160,11 +163,13 @@ def _upload(
         send = {rel for rel, h in want.items() if held.get(rel) != h}
         remove = sorted(rel for rel in held if rel not in want)
     if not send and not remove:
-        return SyncResult(volume=volume, bytes_sent=0, files_sent=0, files_removed=0, full=False)
+        return SyncResult(volume=volume, volume_id=volume_id, bytes_sent=0, files_sent=0, files_removed=0, full=False)
     remove_list = b"".join(r.encode() + b"\0" for r in remove)
     # Big trees spill to disk: the delta is written once, then streamed to the engine.
     with tempfile.TemporaryFile() as delta, tempfile.TemporaryFile() as payload:
-        write_delta_tar(delta, files, stubs, send)
+        # A file whose content changed is dated no earlier than now: cargo decides by mtime, and
+        # a changed file with an old date (cp -p, tar, an editor restoring a backup) must rebuild.
+        write_delta_tar(delta, files, stubs, send, not_before=0.0 if full else time.time())
         with tarfile.open(fileobj=payload, mode="w") as tf:
             ti = tarfile.TarInfo("packbin-sync/remove")
             ti.size, ti.mode = len(remove_list), 0o644
@@ -177,7 +182,7 @@ def _upload(
         payload.seek(0)
         what = "all sources" if full else f"{len(send)} changed file(s), {len(remove)} removed"
         echo(f"sources: sending {what} ({_size(size)}) into volume {volume}")
-        _save_record(path, created=created, files=held or {}, dirty=True)
+        _save_record(path, volume_id=volume_id, files=held or {}, dirty=True)
         with engine.container(
             image=image,
             command=["/bin/sh", "-c", _SYNC_SCRIPT, "sync", "full" if full else "delta"],
@@ -190,8 +195,8 @@ def _upload(
             status = engine.run_streaming(c, on_line=lines.append)
     if status != 0:
         raise BuildError(f"could not update the sources volume {volume} (exit {status}): " + " / ".join(lines[-5:]), hint="run the build again; the next run sends everything")
-    _save_record(path, created=created, files=want, dirty=False)
-    return SyncResult(volume=volume, bytes_sent=size, files_sent=len(send), files_removed=len(remove), full=full)
+    _save_record(path, volume_id=volume_id, files=want, dirty=False)
+    return SyncResult(volume=volume, volume_id=volume_id, bytes_sent=size, files_sent=len(send), files_removed=len(remove), full=full)
 
 
 def _size(n: int) -> str:
