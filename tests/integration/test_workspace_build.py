@@ -182,3 +182,27 @@ def test_registry_dependencies_are_fetched_once_then_compiled_offline(tmp_path: 
         assert again.returncode == 0, again.stderr[-4000:]
         assert "fetching dependencies" not in again.stderr
         assert registry.total_requests() == 0, registry.counts()
+
+
+def test_outputs_never_come_from_an_old_file_date_or_another_checkout(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    import os
+
+    # Checkout A changes the shared crate and builds: the shared target dir now holds A's crate.
+    a = clone_built(built[0], tmp_path / "a")
+    lib_a = a / "crates/common/src/lib.rs"
+    lib_a.write_text(lib_a.read_text().replace(COMMON_MARKER, "common-from-a"))
+    assert packbin("build-pack-binaries", "--arch=x86_64", cwd=a).returncode == 0
+    assert _run_sensor(a / DIST["x86_64"])["common"] == "common-from-a"
+    # A changed file dated in the past (cp -p, tar, a restored backup) still rebuilds, though
+    # cargo alone judges it by that date.
+    lib_a.write_text(lib_a.read_text().replace("common-from-a", "common-old-date"))
+    os.utime(lib_a, (946684800, 946684800))  # 2000-01-01
+    res = packbin("build-pack-binaries", "--arch=x86_64", cwd=a)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _run_sensor(a / DIST["x86_64"])["common"] == "common-old-date"
+    # Checkout B has the same paths, older file dates and other content (copies keep dates):
+    # cargo alone would take A's outputs in the shared target dir as fresh.
+    b = clone_built(built[0], tmp_path / "b")
+    res = packbin("build-pack-binaries", "--arch=x86_64", "--force", cwd=b)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _run_sensor(b / DIST["x86_64"])["common"] == COMMON_MARKER
