@@ -184,7 +184,11 @@ def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> N
 @packbin_task(help={"all": "Also remove packbin's images (builder, base, init, smoke images)."})
 @_user_errors
 def clean(c: Context, all: bool = False) -> None:
-    """Remove what packbin created: dist/, its containers and cache volumes (and with --all its images)."""
+    """Remove what packbin created: dist/pack-binaries and dist/logs, its containers and cache volumes (and with --all its images).
+
+    Anything else in dist/ (the wheel and sdist of `python -m build`) is left alone. Local files go
+    first; exit 3 when the engine cannot be reached, after saying what was removed.
+    """
     from packbin.clean import clean as do_clean
 
     do_clean(_config(), images=all)
