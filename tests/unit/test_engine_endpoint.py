@@ -108,7 +108,7 @@ def test_missing_context_is_an_engine_error_naming_it(docker_config: Path) -> No
     assert err.exit_code == 3
     assert err.message.startswith("docker context 'desktop-linux' (from DOCKER_CONTEXT) cannot be read at ")
     meta = docker_config / "contexts" / "meta" / hashlib.sha256(b"desktop-linux").hexdigest() / "meta.json"
-    assert str(meta) in err.message
+    assert err.message.count(str(meta)) == 1 and err.message.endswith(": No such file or directory")
     assert err.hint is not None and "DOCKER_HOST" in err.hint
 
 
@@ -135,9 +135,20 @@ def test_non_string_current_context_does_not_crash(docker_config: Path) -> None:
         assert "config.json" in str(e)
 
 
-def test_unreadable_config_json_falls_back_to_default_socket(docker_config: Path) -> None:
+def test_unreadable_config_json_falls_back_to_default_socket_with_a_warning(docker_config: Path) -> None:
     (docker_config / "config.json").write_text("{ this is not json")
-    assert resolve_endpoint({"DOCKER_CONFIG": str(docker_config)}).source == "default socket"
+    ep = resolve_endpoint({"DOCKER_CONFIG": str(docker_config)})
+    assert ep.source == "default socket"
+    assert len(ep.warnings) == 1 and ep.warnings[0].startswith(f"error loading {docker_config / 'config.json'}: ")
+    # Also with DOCKER_HOST set, as the docker CLI loads the file whatever the endpoint.
+    ep = resolve_endpoint({"DOCKER_CONFIG": str(docker_config), "DOCKER_HOST": "unix:///x.sock"})
+    assert ep.source == "DOCKER_HOST" and len(ep.warnings) == 1
+
+
+def test_a_valid_or_missing_config_json_gives_no_warning(docker_config: Path) -> None:
+    assert resolve_endpoint({"DOCKER_CONFIG": str(docker_config)}).warnings == ()
+    write_config(docker_config, "default")
+    assert resolve_endpoint({"DOCKER_CONFIG": str(docker_config)}).warnings == ()
 
 
 def test_default_socket_fallback_prefers_existing_sockets(docker_config: Path, tmp_path: Path) -> None:
