@@ -163,6 +163,13 @@ DOCTOR_HINT = "; `packbin doctor` checks the setup"
 
 
 def _engine_hint(endpoint: Endpoint) -> str:
+    if endpoint.host.startswith("ssh://"):
+        target, _, port = endpoint.host.removeprefix("ssh://").partition(":")
+        args = f"-p {port} {target}" if port else target
+        return (
+            f"check that `ssh {args} docker system dial-stdio` connects (ssh's message above says why not:"
+            " keys come from ssh-agent or ~/.ssh/config, the host must be in known_hosts)" + DOCTOR_HINT
+        )
     if sys.platform == "darwin":
         return "start Docker Desktop or colima (`colima start`), or point DOCKER_HOST at a running engine" + DOCTOR_HINT
     return "start the engine (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at a running engine" + DOCTOR_HINT
@@ -502,12 +509,18 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: b
     endpoint = resolve_endpoint(env)
     for warning in endpoint.warnings if warn else ():
         log.warning("%s", warning)
+    # ssh://: the system `ssh` client runs `docker system dial-stdio` on the remote host, as the
+    # docker CLI does, so ~/.ssh/config, ssh-agent and known_hosts apply. docker-py still imports
+    # paramiko for it (the `ssh` extra).
+    ssh = endpoint.host.startswith("ssh://")
+    if ssh:
+        _check_ssh_support(endpoint)
     try:
         if endpoint.source == "DOCKER_HOST":
-            client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout)
+            client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout, use_ssh_client=ssh)
         else:
             base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
-            client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=endpoint.tls or False)
+            client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=endpoint.tls or False, use_ssh_client=ssh)
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise EngineError(
@@ -515,6 +528,22 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: b
             hint=_engine_hint(endpoint),
         ) from e
     return Engine(client, endpoint)
+
+
+def _check_ssh_support(endpoint: Endpoint) -> None:
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("paramiko") is None:
+        raise EngineError(
+            f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, which needs the `ssh` extra",
+            hint="pip install 'packbin[ssh]' (docker-py imports paramiko; the connection itself uses your `ssh` client)",
+        )
+    if shutil.which("ssh") is None:
+        raise EngineError(
+            f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, and no `ssh` client is on PATH",
+            hint="install OpenSSH's client (apt-get install openssh-client)",
+        )
 
 
 def _short(e: BaseException) -> str:
