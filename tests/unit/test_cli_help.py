@@ -110,6 +110,10 @@ def test_list_into_a_closed_pipe_ends_quietly() -> None:
     res = subprocess.run(f"{sys.executable} -m packbin --list | head -1", shell=True, cwd=REPO, capture_output=True, text=True, check=False)
     assert res.stdout.strip() == "Subcommands:"
     assert "Traceback" not in res.stderr and "BrokenPipeError" not in res.stderr, res.stderr
+    # `true` closes the pipe before packbin writes anything: the write always fails.
+    for args in ("--list", "verify-static --help"):
+        res = subprocess.run(["bash", "-c", f"{sys.executable} -m packbin {args} | true; exit ${{PIPESTATUS[0]}}"], cwd=REPO, capture_output=True, text=True, check=False)
+        assert res.returncode == 141 and res.stderr == "", (args, res.returncode, res.stderr)
 
 
 def test_build_dry_run_prints_the_plan_without_an_engine(tmp_path: object) -> None:
