@@ -95,7 +95,7 @@ _BUILD_HELP = {
     "json": "Print a machine-readable report on stdout (progress goes to stderr).",
     "deploy_arch": "Architecture installed into packs/ itself. Default: deploy_arch in buildcfg.toml, else the engine's native one.",
     "rebuild_image": "Rebuild the builder image even if its recipe is unchanged.",
-    "dry_run": "Print what would be built, reinstalled or skipped (the plan), and stop: no engine, no container, nothing written.",
+    "dry_run": "Print what would be built, reinstalled or skipped (the plan) and stop: no container is started, nothing is written.",
 }
 
 
