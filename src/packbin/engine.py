@@ -531,14 +531,16 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: b
 
 
 def _check_ssh_support(endpoint: Endpoint) -> None:
-    import importlib.util
+    import importlib
     import shutil
 
-    if importlib.util.find_spec("paramiko") is None:
+    try:
+        importlib.import_module("paramiko")  # docker.transport.sshconn imports it at module level
+    except ImportError:
         raise EngineError(
             f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, which needs the `ssh` extra",
             hint="pip install 'packbin[ssh]' (docker-py imports paramiko; the connection itself uses your `ssh` client)",
-        )
+        ) from None
     if shutil.which("ssh") is None:
         raise EngineError(
             f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, and no `ssh` client is on PATH",

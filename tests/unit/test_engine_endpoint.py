@@ -234,3 +234,25 @@ def test_context_without_tls_material_has_none(tmp_path: Path) -> None:
     write_context(config_dir, "colima", "unix:///home/u/.colima/default/docker.sock")
     ep = resolve_endpoint({"DOCKER_CONFIG": str(config_dir), "DOCKER_CONTEXT": "colima"})
     assert ep.tls is None
+
+
+def test_ssh_endpoint_without_paramiko_names_the_extra() -> None:
+    # paramiko is installed here (the `ssh` extra); its absence is simulated the way Python
+    # itself blocks an import (None in sys.modules), in a child process.
+    code = (
+        "import sys; sys.modules['paramiko'] = None\n"
+        "from packbin.engine import connect\n"
+        "from packbin.errors import EngineError\n"
+        "try:\n"
+        "    connect({'DOCKER_HOST': 'ssh://someone@127.0.0.1:1'}, timeout=5)\n"
+        "except EngineError as e:\n"
+        "    print(e.exit_code, e.message, e.hint, sep='|')\n"
+    )
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    code_, message, hint = res.stdout.strip().split("|")
+    assert code_ == "3"
+    assert message == "the engine at ssh://someone@127.0.0.1:1 (from DOCKER_HOST) is an ssh:// endpoint, which needs the `ssh` extra"
+    assert hint.startswith("pip install 'packbin[ssh]'")
