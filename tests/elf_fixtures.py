@@ -1,15 +1,17 @@
 """Real ELF files for the verifier's tests, made by real compilers and cached between runs.
 
-``zig cc`` (from the ziglang wheel) cross-compiles two small C programs for eight targets, each
+``zig cc`` (from the ziglang wheel) cross-compiles small C programs for eight targets, each
 as a static executable, a static-pie, a dynamic executable, a shared library and a relocatable
 object; the host's ``rustc`` adds a dynamic and a ``+crt-static`` executable. Nothing here is hand-made bytes: the
 corrupt cases in test_elf_malformed.py start from these files.
 
 Outputs are cached under ``$PACKBIN_TEST_CACHE`` (default ``~/.cache/packbin-tests``), keyed by a
-hash of the source, the flags and the compiler's version, so a second run builds nothing. The
-first run builds musl once per target (zig's own cache, kept next to the outputs) and takes a
-few minutes on two cores; targets build in parallel, each with its own zig cache because zig's
-global cache races when several processes fill it at once.
+hash of the source, the flags and the compiler's version (not the Python running it), so a
+second run, also from another venv with the same ziglang, builds nothing. Only what the files
+need is compiled: the static kinds link no libc (their own ``_start``), so musl's libc.a is never
+built; the dynamic kinds need only musl's crt objects and libc.so stub (zig's cache, kept next
+to the outputs per zig version), and no compiler_rt (``-rtlib=none``). Targets build in parallel, each with its own zig cache because
+zig's global cache races when several processes fill it at once.
 
 ``python tests/elf_fixtures.py`` builds everything and prints one path per line.
 """
@@ -39,6 +41,19 @@ int main(int argc, char **argv) {
     const char *who = argc > 1 ? argv[1] : getenv("USER");
     printf("hello, %s\n", who ? who : "world");
     return 0;
+}
+"""
+
+#: The static kinds link no libc: their own entry point, so zig need not build musl's libc.a
+#: for each target (minutes per target on two cores). The ELF facts under test (no PT_INTERP, no
+#: DT_NEEDED, ET_EXEC or static-pie, build-id, symbols) are the linker's, with or without libc.
+STATIC_C = r"""
+static const char greeting[] = "hello, world";
+const char *packbin_greeting(void) { return greeting; }
+void _start(void) {
+    for (;;) {
+        __asm__ volatile("" ::: "memory");
+    }
 }
 """
 
@@ -93,10 +108,12 @@ TARGETS: tuple[ZigTarget, ...] = (
 #: kind -> (source, zig cc flags, stripped). Build ids vary in length (sha1 20 bytes, md5 16,
 #: fast 8) so the note parser sees more than one shape; one variant has none at all.
 ZIG_VARIANTS: dict[str, tuple[str, tuple[str, ...], bool]] = {
-    "static": (HELLO_C, ("-static", "-Wl,--build-id=sha1"), False),
-    "static-pie": (HELLO_C, ("-static", "-fPIE", "-pie", "-s", "-Wl,--build-id=md5"), True),
-    "dynamic": (HELLO_C, ("-dynamic", "-Wl,--build-id=fast"), False),
-    "shared": (LIB_C, ("-shared", "-fPIC", f"-Wl,-soname,{SONAME}"), False),
+    "static": (STATIC_C, ("-nostdlib", "-static", "-Wl,--build-id=sha1"), False),
+    "static-pie": (STATIC_C, ("-nostdlib", "-static", "-fPIE", "-pie", "-s", "-Wl,--build-id=md5"), True),
+    # -rtlib=none: zig would otherwise build compiler_rt for every target (most of a cold run);
+    # these tiny programs need none of it.
+    "dynamic": (HELLO_C, ("-dynamic", "-rtlib=none", "-Wl,--build-id=fast"), False),
+    "shared": (LIB_C, ("-shared", "-fPIC", "-rtlib=none", f"-Wl,-soname,{SONAME}"), False),
     "object": (HELLO_C, ("-c",), False),  # compile only: a relocatable object with a .symtab
 }
 
@@ -202,10 +219,12 @@ def _compile(out: Path, source: str, suffix: str, cmd_for: list[str], env: dict[
 
 
 def _build_zig_target(target: ZigTarget, base: Path) -> list[Fixture]:
-    zig_cache = base / "zig" / target.triple
+    # zig's own cache (crt objects, libc.so stubs) per compiler version and target: a new venv
+    # with the same ziglang reuses it, a new ziglang starts afresh.
+    zig_cache = base / "zig" / zig_version() / target.triple
     env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache), "ZIG_LOCAL_CACHE_DIR": str(zig_cache)}
     out: list[Fixture] = []
-    with _locked(base / "zig" / f"{target.triple}.lock"):
+    with _locked(base / "zig" / zig_version() / f"{target.triple}.lock"):
         for kind, (source, flags, stripped) in ZIG_VARIANTS.items():
             name = f"{target.arch}-{kind}"
             path = base / "elf" / f"{name}-{_key(zig_version(), target.triple, flags, source)}"

@@ -54,6 +54,7 @@ class BuildRequest:
     deploy_arch: str | None = None
     as_json: bool = False
     rebuild_image: bool = False
+    dry_run: bool = False  # print the plan; no engine, no container, nothing written
 
 
 @dataclass
@@ -95,8 +96,11 @@ def resolve_deploy_arch(cfg: BuildConfig, requested: str | None, engine: Engine 
     return arch
 
 
-def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> BuildReport:
-    """Run the whole job; raises a PackbinError subclass on failure (nothing installed then)."""
+def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> BuildReport | None:
+    """Run the whole job; raises a PackbinError subclass on failure (nothing installed then).
+
+    None for a dry run, which only prints the plan.
+    """
     started = time.monotonic()
     console = _Console(err if req.as_json else out)
     arches = cfg.select_arches(req.arch)
@@ -119,6 +123,11 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         source_hashes={n: i.digest for n, i in inputs.items()},
         manifest=manifest, deploy_arch=deploy.name, file_sha256=file_sha, force=req.force,
     )
+    if req.dry_run:
+        from packbin.report import write_plan
+
+        write_plan(plan, out=out, as_json=req.as_json)
+        return None
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
     check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
     image: BuilderImage | None = None

@@ -1,26 +1,51 @@
-"""clean: remove what packbin created (dist/, its containers and volumes; with --all its images)."""
+"""clean: remove what packbin created (its part of dist/, its containers and volumes; with --all its images).
+
+dist/ is shared: ``python -m build`` puts packbin's own wheel and sdist there, so only the
+entries packbin makes are removed (the binaries tree, the logs, staging directories of an
+interrupted build), and dist/ itself only when that leaves it empty. Local files go first, as
+they need no engine; an unreachable engine then ends the run with exit 3, saying what was done.
+"""
 
 from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from packbin.config import BuildConfig
 from packbin.engine import connect
 from packbin.errors import EngineError
+from packbin.manifest import TREE_NAME
+
+#: What packbin writes directly under dist/ (build.py, build_container.py, builder_image.py).
+DIST_ENTRIES = (TREE_NAME, "logs")
+STAGING_PREFIX = ".staging-"
+
+
+def local_targets(dist: Path) -> list[Path]:
+    """The entries of ``dist`` that packbin made, in name order; nothing else in it."""
+    if not dist.is_dir():
+        return []
+    return sorted(p for p in dist.iterdir() if p.name in DIST_ENTRIES or p.name.startswith(STAGING_PREFIX))
 
 
 def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
-    tree = cfg.dist_dir
-    if tree.exists():
-        out.write(f"removing {tree}\n")
-        shutil.rmtree(tree)
+    removed: list[str] = []
+    for path in local_targets(cfg.dist_dir):
+        out.write(f"removing {path}\n")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path.name)
+    if cfg.dist_dir.is_dir() and not any(cfg.dist_dir.iterdir()):
+        cfg.dist_dir.rmdir()
     try:
         engine = connect()
     except EngineError as e:
-        out.write(f"skipping containers, volumes and images: {e.message}\n")
-        return
+        done = f"removed {', '.join(removed)} from {cfg.dist_dir}" if removed else f"nothing of packbin's in {cfg.dist_dir}"
+        raise EngineError(f"{done}; containers, volumes and images not removed: {e.message}", hint=e.hint) from e
     for c in engine.owned_containers():
         out.write(f"removing container {c.name}\n")
         engine.remove(c)

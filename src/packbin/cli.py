@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from invoke.exceptions import ParseError
+import difflib
+import inspect
+import os
+import re
+import sys
+
+from invoke.exceptions import Exit, ParseError
+from invoke.parser.context import ParserContext
 from invoke.program import Program
 
 from packbin import __version__
@@ -11,28 +18,73 @@ from packbin.tasks import ns
 #: Exit code for bad arguments ("could not run"), as for packbin's own UsageError.
 USAGE_EXIT = 2
 
+#: invoke's core flags about running shell commands and invoke's own config files: packbin runs
+#: no shell commands, so they would be accepted and do nothing (``-R`` would still build).
+#: Hidden from ``packbin --help`` and refused when given.
+IGNORED_CORE_FLAGS = (
+    "command-timeout", "config", "dry", "echo", "hide", "prompt-for-sudo-password", "pty", "warn-only", "write-pyc",
+)
+
+HELP_TOKENS = ("-h", "--help")
+
+_UNKNOWN_TASK = re.compile(r"^No idea what '(.*)' is!$")
+
 
 class PackbinProgram(Program):
-    """invoke's Program, except that a command-line parse error exits 2, not 1.
+    """invoke's Program, except that:
 
-    packbin keeps 1 for "ran, and some check failed" (verify-static, init-packs).
+    - a command-line parse error exits 2, not 1 (packbin keeps 1 for "ran, and some check
+      failed": verify-static, init-packs), as one line ``packbin: error: ...``;
+    - an unknown task gets a "did you mean ...?" suggestion;
+    - ``TASK --help`` / ``TASK -h`` works for tasks with a positional argument, whose parser
+      would otherwise take ``--help`` as the path;
+    - invoke's core flags that mean nothing for packbin are hidden and refused.
     """
 
     _parse_failed = False
 
-    def parse_tasks(self) -> None:
-        try:
-            super().parse_tasks()
-        except ParseError:
-            self._parse_failed = True
-            raise
+    def _fail(self, message: str) -> ParseError:
+        self._parse_failed = True
+        return ParseError(f"packbin: error: {message}")
 
     def parse_core(self, argv: list[str] | None) -> None:
         try:
             super().parse_core(argv)
-        except ParseError:
-            self._parse_failed = True
-            raise
+        except ParseError as e:
+            raise self._fail(str(e)) from None
+
+    def parse_tasks(self) -> None:
+        wanted = _help_target(self.core.unparsed, list(self.collection.task_names))
+        if wanted is not None:
+            self.print_task_help(wanted)
+            raise Exit
+        try:
+            super().parse_tasks()
+        except ParseError as e:
+            raise self._fail(self._explain(str(e))) from None
+
+    def parse_cleanup(self) -> None:
+        given = [f"--{a.name}" for a in self.args.values() if a.name in IGNORED_CORE_FLAGS and a.got_value]
+        if given:
+            raise self._fail(
+                f"{', '.join(given)}: invoke's option{'s' if len(given) > 1 else ''} for shell commands, which packbin does not run"
+                + "; build-pack-binaries --dry-run shows what a build would do"
+            )
+        try:
+            super().parse_cleanup()
+        except ParseError as e:
+            raise self._fail(self._explain(str(e))) from None
+
+    def _explain(self, message: str) -> str:
+        m = _UNKNOWN_TASK.match(message)
+        if not m:
+            return message
+        name = m.group(1)
+        if name.startswith("-"):
+            return f"unknown option {name}\n  hint: `packbin --help` lists the options, `packbin TASK --help` a task's"
+        close = _suggest(name, list(self.collection.task_names))
+        suggestion = f" (did you mean {close!r}?)" if close else ""
+        return f"no task named {name!r}{suggestion}\n  hint: `packbin --list` lists the tasks"
 
     def run(self, argv: list[str] | None = None, exit: bool = True) -> None:
         try:
@@ -42,12 +94,86 @@ class PackbinProgram(Program):
                 raise SystemExit(USAGE_EXIT) from None
             raise
 
+    def update_config(self, merge: bool = True) -> None:
+        # invoke's overrides (run.echo, run.dry, timeouts, a runtime config file) all concern
+        # shell commands; their flags are refused above, so there is nothing to load.
+        if merge:
+            self.config.merge()
+
+    def print_help(self) -> None:
+        print(f"Usage: {self.binary} [--core-opts] <task> [--task-opts] ...")
+        print()
+        print("Core options:")
+        print()
+        shown = [a for a in self.core_args() if a.name not in IGNORED_CORE_FLAGS]
+        self.print_columns(ParserContext(args=shown).help_tuples())
+        self.list_tasks()
+
+    def print_task_help(self, name: str) -> None:
+        """invoke's per-task help, with positional arguments shown as positional."""
+        task = ns[name]
+        args = task.get_arguments()
+        positional = [a for a in args if a.positional]
+        flags = [a for a in args if not a.positional]
+        usage = " ".join(["Usage:", self.binary, name, *(["[--options]"] if flags else []), *(a.name.upper() for a in positional)])
+        print(usage)
+        print()
+        doc = inspect.getdoc(task)
+        for line in (doc or "").splitlines():
+            print(self.leading_indent + line if line.strip() else "")
+        print()
+        if positional:
+            print("Arguments:")
+            self.print_columns([(a.name.upper(), a.help) for a in positional])
+        print("Options:")
+        if flags:
+            self.print_columns(ParserContext(args=flags).help_tuples())
+        else:
+            print(self.leading_indent + "none")
+            print()
+
+
+def _suggest(name: str, tasks: list[str]) -> str | None:
+    """The task ``name`` was probably meant to be: a close whole name, else a close prefix (buidl -> build-...)."""
+    close = difflib.get_close_matches(name, tasks, n=1)
+    if close:
+        return close[0]
+    prefixes = {t[: len(name)]: t for t in sorted(tasks, reverse=True)}  # the first task wins a shared prefix
+    close = difflib.get_close_matches(name, list(prefixes), n=1, cutoff=0.75)
+    return prefixes[close[0]] if close else None
+
+
+def _help_target(argv: list[str], tasks: list[str]) -> str | None:
+    """The task whose ``--help``/``-h`` appears among its arguments (before a bare ``--``), if any."""
+    current: str | None = None
+    for token in argv:
+        if token == "--":
+            return None
+        if token in tasks:
+            current = token
+        elif token in HELP_TOKENS and current is not None:
+            return current
+    return None
+
+
+def print_task_help(name: str, binary: str) -> None:
+    """Print ``name``'s help as ``binary TASK --help`` would (for the ``invoke`` command too)."""
+    PackbinProgram(namespace=ns, version=__version__, name="packbin", binary=binary).print_task_help(name)
+
 
 program = PackbinProgram(namespace=ns, version=__version__, name="packbin", binary="packbin")
 
 
 def main() -> None:
-    program.run()
+    try:
+        program.run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `packbin --list | head -1`: the reader left. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again, and exit like a process killed by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(128 + 13) from None
 
 
 if __name__ == "__main__":

@@ -363,9 +363,13 @@ def _parse_builder(t: _Table) -> BuilderConfig:
     rt.reject_unknown()
     dt = t.table("debian")
     debian = ProfileConfig(base_image=dt.get("base_image", str, d.debian.base_image))
-    mirror = dt.get("mirror", str, d.debian_mirror)
+    mirror = dt.get("mirror", str, "auto")
     suite = dt.get("suite", str, d.debian_suite)
     dt.reject_unknown()
+    if mirror == "auto":  # the host apt's Debian mirror (an internal one where there is one)
+        from packbin.apt_sources import host_debian_mirror
+
+        mirror = host_debian_mirror()
     if not re.match(r"^https?://", mirror):
         raise dt.fail("mirror", f"must be an http:// or https:// URL, got {mirror!r}")
     env_table = t.table("env")

@@ -36,7 +36,7 @@ RUNTIME_REPO = "packbin/pack-runtime"
 NATIVE_TAG = "native"
 _SKIP = {"target", "__pycache__", ".git"}
 #: Modules the init image needs: the deploy rules and what they import (stdlib only).
-_DEPLOY_MODULES = ("__init__.py", "_compat.py", "arch.py", "atomic.py", "config.py", "deploy.py", "elf.py", "errors.py", "policy.py")
+_DEPLOY_MODULES = ("__init__.py", "_compat.py", "apt_sources.py", "arch.py", "atomic.py", "config.py", "deploy.py", "elf.py", "errors.py", "policy.py")
 
 
 @dataclass(frozen=True, kw_only=True)

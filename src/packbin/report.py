@@ -107,3 +107,24 @@ def append_step_summary(title: str, artifacts: Sequence[Artifact], env: dict[str
     with open(Path(target), "a", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n\n")
     return True
+
+
+def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
+    """build-pack-binaries --dry-run: what a run would build, reinstall or skip (no engine used)."""
+    rows = [("build", t) for s in plan.steps for t in s.targets]
+    rows += [("reinstall", t) for t in plan.reinstall] + [("up to date", t) for t in plan.up_to_date]
+    if as_json:
+        doc = {
+            "dry_run": True,
+            "deploy_arch": plan.deploy_arch,
+            "targets": [
+                {"action": action, "arch": t.arch.name, "binary": t.binary.name, "path": t.dist_path, "pack_path": t.pack_path}
+                for action, t in rows
+            ],
+        }
+        out.write(json.dumps(doc, indent=2) + "\n")
+        return
+    out.write(table(["would", "arch", "binary", "path"], [[a, t.arch.name, t.binary.name, t.dist_path + (f" (+ {t.pack_path})" if t.pack_path else "")] for a, t in rows]) + "\n")
+    n = sum(len(s.targets) for s in plan.steps)
+    containers = f"{len(plan.steps)} build container{'s' if len(plan.steps) != 1 else ''}" if plan.steps else "no container"
+    out.write(f"dry run: would build {n}, reinstall {len(plan.reinstall)}, skip {len(plan.up_to_date)} up to date ({containers}); deploy arch {plan.deploy_arch}; nothing was done\n")

@@ -16,11 +16,48 @@ from typing import Any, TypeVar
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from packbin.errors import PackbinError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The only short flags, each with one meaning in every task (`-h` stays invoke's --help).
+#: invoke would otherwise derive them from first letters, task by task (-a was --arch here and
+#: --also there).
+SHORT_FLAGS = {"arch": "a", "binary": "b", "jobs": "j", "force": "f", "dry_run": "n"}
+
+
+class PackbinTask(Task[Any]):
+    """An invoke Task whose short flags come from SHORT_FLAGS instead of first letters."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["auto_shortflags"] = False
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name: str, default: Any, taken_names: Any) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short and short not in taken_names and not opts["positional"]:
+            opts["names"].append(short)
+        return opts
+
+
+def packbin_task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """invoke's @task with PackbinTask."""
+    return task(*args, klass=PackbinTask, **kwargs)
+
+
+def _help_asked(value: str, name: str) -> bool:
+    """`invoke TASK --help` on a task with a positional argument: invoke hands `--help` over as the
+    argument (the `packbin` command catches it before); print the task's help instead."""
+    if value not in ("-h", "--help"):
+        return False
+    from packbin.cli import print_task_help
+
+    argv0 = os.path.basename(sys.argv[0])
+    print_task_help(name, binary=os.path.basename(os.path.dirname(sys.argv[0])) if argv0 == "__main__.py" else argv0 or "packbin")
+    return True
 
 
 def _user_errors(fn: F) -> F:
@@ -58,6 +95,7 @@ _BUILD_HELP = {
     "json": "Print a machine-readable report on stdout (progress goes to stderr).",
     "deploy_arch": "Architecture installed into packs/ itself. Default: deploy_arch in buildcfg.toml, else the engine's native one.",
     "rebuild_image": "Rebuild the builder image even if its recipe is unchanged.",
+    "dry_run": "Print what would be built, reinstalled or skipped (the plan) and stop: no container is started, nothing is written.",
 }
 
 
@@ -72,21 +110,22 @@ def _jobs(value: str) -> int | None:
     return n or None
 
 
-def _build(arch: str | None, binary: list[str] | None, jobs: str, force: bool, json: bool, deploy_arch: str | None, rebuild_image: bool) -> None:
+def _build(arch: str | None, binary: list[str] | None, jobs: str, force: bool, json: bool, deploy_arch: str | None, rebuild_image: bool, dry_run: bool = False) -> None:
     from packbin.build import BuildRequest, build_pack_binaries
 
     req = BuildRequest(
         arch=arch, binaries=tuple(binary or ()), jobs=_jobs(jobs), force=force,
-        deploy_arch=deploy_arch, as_json=json, rebuild_image=rebuild_image,
+        deploy_arch=deploy_arch, as_json=json, rebuild_image=rebuild_image, dry_run=dry_run,
     )
     build_pack_binaries(_config(), req)
 
 
-@task(help=_BUILD_HELP, iterable=["binary"])
+@packbin_task(help=_BUILD_HELP, iterable=["binary"])
 @_user_errors
 def build_pack_binaries(
     c: Context, arch: str | None = None, binary: list[str] | None = None, jobs: str = "0",
     force: bool = False, json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
+    dry_run: bool = False,
 ) -> None:
     """Cross-compile the pack binaries as static musl executables, verify and install them.
 
@@ -94,13 +133,13 @@ def build_pack_binaries(
     dist/pack-binaries/<arch>/<pack>/... with a manifest.json, and the deploy architecture's
     binaries are also installed into packs/. Up-to-date binaries are skipped without a container.
     """
-    _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image)
+    _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image, dry_run)
 
 
-_SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k != "arch"}
+_SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run")}
 
 
-@task(help=_SEED_HELP, iterable=["binary"])
+@packbin_task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries(
     c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
@@ -110,7 +149,7 @@ def docker_build_pack_binaries(
     _build(None, binary, jobs, force, json, deploy_arch, rebuild_image)
 
 
-@task(help=_SEED_HELP, iterable=["binary"])
+@packbin_task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries_arm64(
     c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
@@ -120,7 +159,7 @@ def docker_build_pack_binaries_arm64(
     _build("arm64", binary, jobs, force, json, deploy_arch, rebuild_image)
 
 
-@task(help=_SEED_HELP, iterable=["binary"])
+@packbin_task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries_all(
     c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
@@ -130,7 +169,7 @@ def docker_build_pack_binaries_all(
     _build("all", binary, jobs, force, json, deploy_arch, rebuild_image)
 
 
-@task(help={"rebuild": "Build the image again even if its recipe is unchanged.", "no_pull": "Never try to pull base images; use local ones or bootstrap."})
+@packbin_task(help={"rebuild": "Build the image again even if its recipe is unchanged.", "no_pull": "Never try to pull base images; use local ones or bootstrap."})
 @_user_errors
 def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> None:
     """Build the builder image if needed and show it (tag, profile, recipe)."""
@@ -142,16 +181,20 @@ def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> N
     print(f"{img.tag}  profile={img.profile}  id={img.image_id[:19]}  ({state})")
 
 
-@task(help={"all": "Also remove packbin's images (builder, base, init, smoke images)."})
+@packbin_task(help={"all": "Also remove packbin's images (builder, base, init, smoke images)."})
 @_user_errors
 def clean(c: Context, all: bool = False) -> None:
-    """Remove what packbin created: dist/, its containers and cache volumes (and with --all its images)."""
+    """Remove what packbin created: dist/pack-binaries and dist/logs, its containers and cache volumes (and with --all its images).
+
+    Anything else in dist/ (the wheel and sdist of `python -m build`) is left alone. Local files go
+    first; exit 3 when the engine cannot be reached, after saying what was removed.
+    """
     from packbin.clean import clean as do_clean
 
     do_clean(_config(), images=all)
 
 
-@task
+@packbin_task
 @_user_errors
 def doctor(c: Context) -> None:
     """Check the setup: engine endpoint and version, native platform, foreign-arch execution, disk space."""
@@ -160,7 +203,7 @@ def doctor(c: Context) -> None:
     run_doctor()
 
 
-@task(
+@packbin_task(
     positional=["path"],
     iterable=["also"],
     help={
@@ -179,6 +222,9 @@ def verify_static(c: Context, path: str, also: list[str] | None = None, arch: st
     import shlex
 
     from packbin.verify import run_verify_static
+
+    if _help_asked(path, "verify-static"):
+        return
 
     paths = [path, *(also or []), *shlex.split(c.remainder or "")]
     run_verify_static(paths, _arch_for_verify(arch), as_json=json, out=sys.stdout)
@@ -199,7 +245,7 @@ def _arch_for_verify(name: str | None) -> Any:
     return cfg.arch(name)
 
 
-@task(
+@packbin_task(
     help={
         "arch": "x86_64, arm64 or all (aliases amd64, aarch64; comma-separated lists work). Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
     },
@@ -217,7 +263,7 @@ def smoke_pack_binaries(c: Context, arch: str | None = None) -> None:
     run_smoke(_config(), arch=arch, out=sys.stdout)
 
 
-@task(
+@packbin_task(
     positional=["dirs"],
     help={
         "dirs": "Downloaded per-architecture artifact directories, comma-separated (DIR1,DIR2): each a dist/ or dist/pack-binaries/ tree, or a directory holding several (manifest.json files are found up to 3 levels down).",
@@ -235,13 +281,16 @@ def collect_pack_binaries(c: Context, dirs: str, arch: str | None = None, json: 
     """
     from packbin.collect import run_collect
 
+    if _help_asked(dirs, "collect-pack-binaries"):
+        return
+
     run_collect(
         _config(), [d for d in dirs.split(",") if d.strip()], out=sys.stdout,
         require=(arch,) if arch else None, as_json=json,
     )
 
 
-@task(
+@packbin_task(
     help={
         "arch": "Architectures to make images for (x86_64, arm64, all; aliases). Default: the deploy architecture.",
     },
@@ -272,7 +321,7 @@ _INIT_PACKS_HELP = {
 }
 
 
-@task(help=_INIT_PACKS_HELP)
+@packbin_task(help=_INIT_PACKS_HELP)
 @_user_errors
 def init_packs(
     c: Context, dest: str | None = None, volume: str | None = None, source: str | None = None,

@@ -23,7 +23,7 @@ def test_doctor_reports_engine_platform_and_foreign_execution(engine: Any) -> No
 
 def test_doctor_with_unreachable_engine_says_what_to_do(tmp_path: Path) -> None:
     res = packbin("doctor", cwd=REPO, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    assert res.returncode == 1
+    assert res.returncode == 3
     assert f"FAIL  engine: cannot reach the Docker engine at unix://{tmp_path}/none.sock (from DOCKER_HOST)" in res.stdout
     assert "->" in res.stdout and "Traceback" not in res.stderr
 

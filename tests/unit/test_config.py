@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from packbin.apt_sources import host_debian_mirror
 from packbin.config import BuildConfig, builtin_config, find_config
 from packbin.errors import ConfigError, UsageError
 
@@ -74,7 +75,7 @@ def test_real_config_loads_with_documented_values() -> None:
         "auto", "0.17.1", "0.24.1", True, True, "release",
     )
     assert b.rustup.base_image == "rust:1.85-slim-bookworm"
-    assert (b.debian.base_image, b.debian_mirror, b.debian_suite) == ("debian:bookworm-slim", "http://deb.debian.org/debian", "bookworm")
+    assert (b.debian.base_image, b.debian_mirror, b.debian_suite) == ("debian:bookworm-slim", host_debian_mirror(), "bookworm")
     assert b.env_dict == {"SQLX_OFFLINE": "true"}
     [binary] = cfg.binaries
     assert binary.name == "attune-core-timer-sensor"
@@ -144,7 +145,7 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
         ('strip = true', 'stirp = true', "builder.stirp", "strip"),
         ('ziglang_version = "0.17.1"', 'ziglang_versoin = "0.17.1"', "builder.ziglang_versoin", "ziglang_version"),
         ('base_image = "rust:1.85-slim-bookworm"', 'base_imge = "rust:1.85-slim-bookworm"', "builder.rustup.base_imge", "base_image"),
-        ('mirror = "http://deb.debian.org/debian"', 'mirorr = "http://deb.debian.org/debian"', "builder.debian.mirorr", "mirror"),
+        ('mirror = "auto"', 'mirorr = "auto"', "builder.debian.mirorr", "mirror"),
         ('byte_order = "little"\n\n[architectures.arm64]', 'byte_order = "little"\ndocker_platfrom = "x"\n\n[architectures.arm64]',
          "architectures.x86_64.docker_platfrom", "docker_platform"),
         ('install_path = "sensors/', 'instal_path = "sensors/', "binaries[0].instal_path", "install_path"),
@@ -192,7 +193,7 @@ def test_misspelt_required_key_gets_a_suggestion(tmp_path: Path) -> None:
         ("elf_class = 64", "elf_class = 48", "architectures.x86_64.elf_class", "must be 32 or 64, got 48"),
         ('byte_order = "little"', 'byte_order = "littel"', "architectures.x86_64.byte_order", "(did you mean 'little'?)"),
         ('profile = "auto"', 'profile = "rustpu"', "builder.profile", "(did you mean 'rustup'?)"),
-        ('mirror = "http://', 'mirror = "ftp://', "builder.debian.mirror", "must be an http:// or https:// URL"),
+        ('mirror = "auto"', 'mirror = "ftp://ftp.example/debian"', "builder.debian.mirror", "must be an http:// or https:// URL"),
         ('cargo_profile = "release"', 'cargo_profile = "rel ease"', "builder.cargo_profile", "not a valid cargo profile name"),
         ('SQLX_OFFLINE = "true"', '"1BAD" = "x"', "builder.env.1BAD", "not a valid environment variable name"),
         ('pack = "core"', 'pack = "co/re"', "binaries[0].pack", "not a valid pack name"),

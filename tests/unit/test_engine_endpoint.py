@@ -108,7 +108,7 @@ def test_missing_context_is_an_engine_error_naming_it(docker_config: Path) -> No
     assert err.exit_code == 3
     assert err.message.startswith("docker context 'desktop-linux' (from DOCKER_CONTEXT) cannot be read at ")
     meta = docker_config / "contexts" / "meta" / hashlib.sha256(b"desktop-linux").hexdigest() / "meta.json"
-    assert str(meta) in err.message
+    assert err.message.count(str(meta)) == 1 and err.message.endswith(": No such file or directory")
     assert err.hint is not None and "DOCKER_HOST" in err.hint
 
 
@@ -135,9 +135,20 @@ def test_non_string_current_context_does_not_crash(docker_config: Path) -> None:
         assert "config.json" in str(e)
 
 
-def test_unreadable_config_json_falls_back_to_default_socket(docker_config: Path) -> None:
+def test_unreadable_config_json_falls_back_to_default_socket_with_a_warning(docker_config: Path) -> None:
     (docker_config / "config.json").write_text("{ this is not json")
-    assert resolve_endpoint({"DOCKER_CONFIG": str(docker_config)}).source == "default socket"
+    ep = resolve_endpoint({"DOCKER_CONFIG": str(docker_config)})
+    assert ep.source == "default socket"
+    assert len(ep.warnings) == 1 and ep.warnings[0].startswith(f"error loading {docker_config / 'config.json'}: ")
+    # Also with DOCKER_HOST set, as the docker CLI loads the file whatever the endpoint.
+    ep = resolve_endpoint({"DOCKER_CONFIG": str(docker_config), "DOCKER_HOST": "unix:///x.sock"})
+    assert ep.source == "DOCKER_HOST" and len(ep.warnings) == 1
+
+
+def test_a_valid_or_missing_config_json_gives_no_warning(docker_config: Path) -> None:
+    assert resolve_endpoint({"DOCKER_CONFIG": str(docker_config)}).warnings == ()
+    write_config(docker_config, "default")
+    assert resolve_endpoint({"DOCKER_CONFIG": str(docker_config)}).warnings == ()
 
 
 def test_default_socket_fallback_prefers_existing_sockets(docker_config: Path, tmp_path: Path) -> None:
@@ -223,3 +234,25 @@ def test_context_without_tls_material_has_none(tmp_path: Path) -> None:
     write_context(config_dir, "colima", "unix:///home/u/.colima/default/docker.sock")
     ep = resolve_endpoint({"DOCKER_CONFIG": str(config_dir), "DOCKER_CONTEXT": "colima"})
     assert ep.tls is None
+
+
+def test_ssh_endpoint_without_paramiko_names_the_extra() -> None:
+    # paramiko is installed here (the `ssh` extra); its absence is simulated the way Python
+    # itself blocks an import (None in sys.modules), in a child process.
+    code = (
+        "import sys; sys.modules['paramiko'] = None\n"
+        "from packbin.engine import connect\n"
+        "from packbin.errors import EngineError\n"
+        "try:\n"
+        "    connect({'DOCKER_HOST': 'ssh://someone@127.0.0.1:1'}, timeout=5)\n"
+        "except EngineError as e:\n"
+        "    print(e.exit_code, e.message, e.hint, sep='|')\n"
+    )
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    code_, message, hint = res.stdout.strip().split("|")
+    assert code_ == "3"
+    assert message == "the engine at ssh://someone@127.0.0.1:1 (from DOCKER_HOST) is an ssh:// endpoint, which needs the `ssh` extra"
+    assert hint.startswith("pip install 'packbin[ssh]'")

@@ -1,0 +1,30 @@
+"""The init image carries only _DEPLOY_MODULES: they must import (and load a config) on their own."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+from packbin.init_image import _DEPLOY_MODULES
+
+
+def test_deploy_modules_are_import_closed(tmp_path: Path) -> None:
+    pkg = tmp_path / "packbin"
+    pkg.mkdir()
+    for name in _DEPLOY_MODULES:
+        shutil.copy2(REPO / "src" / "packbin" / name, pkg / name)
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import packbin.deploy\n"
+        "from packbin.config import BuildConfig\n"
+        f"cfg = BuildConfig.load({str(REPO / 'buildcfg.toml')!r}, env={{}})\n"
+        "print(cfg.builder.debian_mirror)\n"
+    )
+    # -S -E -s: no site-packages, no PYTHONPATH: only the copied modules and the standard library.
+    res = subprocess.run([sys.executable, "-S", "-E", "-s", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("http")
