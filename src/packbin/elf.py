@@ -22,7 +22,7 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from packbin.arch import arch_name
 
@@ -30,6 +30,7 @@ ELF_MAGIC = b"\x7fELF"
 
 ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
+PF_X, PF_W, PF_R = 1, 2, 4
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME = 0, 1, 5, 10, 14
 DT_FLAGS_1 = 0x6FFFFFFB
 DF_1_PIE = 0x08000000
@@ -57,6 +58,17 @@ _DYN_CHUNK = 4096
 _TYPE_NAMES = {ET_REL: "relocatable", ET_EXEC: "exec", ET_CORE: "core"}
 
 
+class Segment(NamedTuple):
+    """One program header's fields that say where its bytes go (PT_LOAD, PT_DYNAMIC)."""
+
+    offset: int  # p_offset
+    vaddr: int  # p_vaddr
+    filesz: int  # p_filesz
+    memsz: int  # p_memsz
+    align: int  # p_align
+    flags: int  # p_flags (PF_R | PF_W | PF_X)
+
+
 class ElfError(Exception):
     """The file is not a well-formed ELF file; the message says what is wrong and where."""
 
@@ -80,6 +92,13 @@ class ElfInfo:
     flags_1: int
     has_dynamic: bool
     load_segments: int  # PT_LOAD entries: an executable without one cannot be run
+    # The header fields the kernel's loader reads, as they are in the file (see packbin.policy).
+    entry: int  # e_entry
+    phoff: int  # e_phoff
+    phentsize: int  # e_phentsize
+    phnum: int  # e_phnum as written (PN_XNUM stays 0xffff; the parser resolves it, the kernel does not)
+    loads: tuple[Segment, ...]  # the PT_LOAD entries, in table order
+    dynamic: Segment | None  # the first PT_DYNAMIC (the one this parser reads)
     stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
     build_id: str | None  # hex
     size: int  # file size in bytes
@@ -100,14 +119,16 @@ class _Layout:
         # e_phentsize e_phnum e_shentsize e_shnum e_shstrndx.
         self.ehdr = struct.Struct(f"{e}HHI{w}{w}{w}IHHHHHH")
         self.ehdr_size = 16 + self.ehdr.size
-        # -> (p_type, p_offset, p_vaddr, p_filesz, p_align)
+        # -> (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align); fields in file order,
+        # which differs between the classes (p_flags moved in ELF64 for alignment)
+        self.phdr_flags_first = elf_class == 64
         if elf_class == 64:
-            self.phdr = struct.Struct(f"{e}I4xQQ8xQ8xQ")  # type flags offset vaddr paddr filesz memsz align
+            self.phdr = struct.Struct(f"{e}IIQQ8xQQQ")  # type flags offset vaddr paddr filesz memsz align
             # -> (sh_type,) and, for section 0 (extended numbering), (sh_size, sh_info)
             self.shdr_type = struct.Struct(f"{e}4xI56x")
             self.shdr0 = struct.Struct(f"{e}32xQ4xI16x")
         else:
-            self.phdr = struct.Struct(f"{e}III4xI4x4xI")  # type offset vaddr paddr filesz memsz flags align
+            self.phdr = struct.Struct(f"{e}III4xIIII")  # type offset vaddr paddr filesz memsz flags align
             self.shdr_type = struct.Struct(f"{e}4xI32x")
             self.shdr0 = struct.Struct(f"{e}20xI4xI8x")
         self.dyn = struct.Struct(f"{e}{w}{w}")  # (d_tag, d_val); tags read unsigned, DT_* are all positive
@@ -204,8 +225,9 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     endian = "little" if ei_data == 1 else "big"
     lay = _LAYOUTS[(elf_class, endian)]
     _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
-    (e_type, machine, _version, _entry, phoff, shoff, _flags, _ehsize,
+    (e_type, machine, _version, entry, phoff, shoff, _flags, _ehsize,
      phentsize, phnum, shentsize, shnum, _shstrndx) = lay.ehdr.unpack_from(head, 16)
+    e_phnum = phnum
 
     # Section 0 carries the real counts when they overflow the 16-bit header fields.
     sh0: tuple[int, int] | None = None
@@ -221,8 +243,8 @@ def _parse(read: Reader, size: int) -> ElfInfo:
 
     # -- program headers ---------------------------------------------------------------------
     interp_ph: tuple[int, int] | None = None
-    dyn_ph: tuple[int, int] | None = None
-    loads: list[tuple[int, int, int]] = []  # (p_offset, p_vaddr, p_filesz)
+    dyn_ph: Segment | None = None
+    loads: list[Segment] = []
     notes: list[tuple[int, int, int]] = []  # (p_offset, p_filesz, p_align)
     if phnum:
         if phentsize < lay.phdr.size:
@@ -235,15 +257,23 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             phdrs = lay.phdr.iter_unpack(table)
         else:
             phdrs = (lay.phdr.unpack_from(table, i * phentsize) for i in range(phnum))
-        for p_type, p_offset, p_vaddr, p_filesz, p_align in phdrs:
+        flags_first = lay.phdr_flags_first
+        for p_type, a, b, c, d, f, g in phdrs:
+            if p_type == PT_LOAD or p_type == PT_DYNAMIC or p_type == PT_INTERP or p_type == PT_NOTE:
+                if flags_first:  # ELF64: flags offset vaddr filesz memsz align
+                    p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align = a, b, c, d, f, g
+                else:  # ELF32: offset vaddr filesz memsz flags align
+                    p_offset, p_vaddr, p_filesz, p_memsz, p_flags, p_align = a, b, c, d, f, g
+            else:
+                continue
             if p_type == PT_LOAD:
-                loads.append((p_offset, p_vaddr, p_filesz))
+                loads.append(Segment(offset=p_offset, vaddr=p_vaddr, filesz=p_filesz, memsz=p_memsz, align=p_align, flags=p_flags))
             elif p_type == PT_INTERP:
                 if interp_ph is None:  # the kernel uses the first one
                     interp_ph = (p_offset, p_filesz)
             elif p_type == PT_DYNAMIC:
                 if dyn_ph is None:
-                    dyn_ph = (p_offset, p_filesz)
+                    dyn_ph = Segment(offset=p_offset, vaddr=p_vaddr, filesz=p_filesz, memsz=p_memsz, align=p_align, flags=p_flags)
             elif p_type == PT_NOTE:
                 notes.append((p_offset, p_filesz, p_align))
 
@@ -254,7 +284,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     soname: str | None = None
     flags_1 = 0
     if dyn_ph is not None:
-        needed, soname, flags_1 = _read_dynamic(read, size, lay, dyn_ph[0], dyn_ph[1], loads)
+        needed, soname, flags_1 = _read_dynamic(read, size, lay, dyn_ph.offset, dyn_ph.filesz, loads)
 
     # -- section headers: only "is there a symbol table?" --------------------------------------
     stripped = True
@@ -289,6 +319,12 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
         load_segments=len(loads),
+        entry=entry,
+        phoff=phoff,
+        phentsize=phentsize,
+        phnum=e_phnum,
+        loads=tuple(loads),
+        dynamic=dyn_ph,
         stripped=stripped,
         build_id=build_id,
         size=size,
@@ -309,7 +345,7 @@ def _read_interp(read: Reader, size: int, offset: int, filesz: int) -> str:
 
 
 def _read_dynamic(
-    read: Reader, size: int, lay: _Layout, offset: int, filesz: int, loads: list[tuple[int, int, int]]
+    read: Reader, size: int, lay: _Layout, offset: int, filesz: int, loads: list[Segment]
 ) -> tuple[tuple[str, ...], str | None, int]:
     """Walk PT_DYNAMIC up to DT_NULL; resolve DT_NEEDED and DT_SONAME names through DT_STRTAB."""
     _check_end("dynamic segment", offset, filesz, size)
@@ -353,7 +389,7 @@ def _read_dynamic(
         raise ElfError("dynamic segment has DT_NEEDED or DT_SONAME but no DT_STRTAB")
 
     # DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
-    for p_offset, p_vaddr, p_filesz in loads:
+    for p_offset, p_vaddr, p_filesz, *_ in loads:
         if p_vaddr <= strtab < p_vaddr + p_filesz:
             table_off = p_offset + (strtab - p_vaddr)
             segment_end = p_offset + p_filesz

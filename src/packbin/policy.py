@@ -3,15 +3,92 @@
 Small on purpose: it compares an :class:`~packbin.elf.ElfInfo` with what a pack binary must be and
 says, in plain words, every way it falls short. It never reads files.
 
-A file passes when it has no PT_INTERP, no DT_NEEDED, is ET_EXEC or a static-pie (ET_DYN with
-DF_1_PIE and no interpreter), and, when an architecture is given, has that architecture's
-machine, class and byte order.
+"Static" here means: Linux's ELF loader (fs/binfmt_elf.c, ``load_elf_binary``) would exec the
+file with no interpreter, and the file's own bytes say the same thing to this parser as to that
+loader. So a file passes when
+
+- it is ET_EXEC, or a static-pie (ET_DYN with DF_1_PIE), with no PT_INTERP and no DT_NEEDED;
+- its machine is one whose loader packbin models (:data:`KERNEL_LOADERS`), and its EI_CLASS and
+  EI_DATA are the ones that loader uses for that machine (the kernel never looks at EI_CLASS or
+  EI_DATA for its native machine: it reads the header in its own layout);
+- the program header table is what the loader accepts (entry size, count, inside the file), and
+  every PT_LOAD is one the loader can map and the program can use (see :func:`loader_problems`);
+- when an architecture is given, it has that architecture's machine, class and byte order.
+
+Anything the parser and the kernel could read differently is a failure with its reason, not a
+guess: being stricter than the kernel only ever refuses a file, never passes a bad one.
 """
 
 from __future__ import annotations
 
-from packbin.arch import Architecture, machine_label
-from packbin.elf import DF_1_PIE, ET_DYN, ElfInfo
+from dataclasses import dataclass
+
+from packbin.arch import Architecture, ElfMachine, machine_label
+from packbin.elf import DF_1_PIE, ET_DYN, ET_EXEC, PF_X, ElfInfo
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelLoader:
+    """How Linux's ELF loader reads the files of one e_machine."""
+
+    classes: tuple[int, ...]  # the EI_CLASS values whose header layout the accepting loader uses
+    endians: tuple[str, ...]  # the byte orders of the kernels that run this machine
+    user_top: int  # the smallest user address-space end (TASK_SIZE) among its common configurations
+    class_note: str = ""  # why a class is the only one, for the failure message
+
+
+#: e_machine -> the loader's reading of it. binfmt_elf reads ``bprm->buf`` as ``struct elfhdr`` of
+#: the kernel's own class and byte order; ``elf_check_arch`` decides whether a file is its own:
+#:
+#: - x86_64 (arch/x86/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_X86_64`` and
+#:   nothing else, so an ELFCLASS32 header with EM_X86_64 is read as an ELF64 header whenever its
+#:   bytes at the ELF64 offsets pass ``load_elf_phdrs`` (only when they do not does the x32 compat
+#:   loader get to read it as ELF32). The parser follows EI_CLASS: the two readings differ, so
+#:   EM_X86_64 must be ELFCLASS64. EM_386 is taken by the compat (or a 32-bit kernel's) loader,
+#:   always as ELF32.
+#: - arm64 (arch/arm64/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_AARCH64``;
+#:   EM_ARM goes to the 32-bit compat loader. Same reasoning: EM_AARCH64 is ELF64, EM_ARM ELF32.
+#: - powerpc: the native 64-bit check is ``e_machine == EM_PPC64``; EM_PPC is the 32-bit loader's.
+#: - riscv and s390 check ``e_ident[EI_CLASS] == ELF_CLASS`` themselves, so either class is read
+#:   the way it says (rv32/s390 31-bit by the compat loader).
+#: No loader checks EI_DATA: a file whose EI_DATA is not the byte order of a kernel of that
+#: machine is read byte-swapped by the kernel, which is not what the parser read.
+#: user_top is TASK_SIZE: x86_64 with 4-level paging; arm64 and riscv64 with 39-bit (3-level)
+#: address spaces, the smallest they ship with; 32-bit: the default 3 GiB user split.
+KERNEL_LOADERS: dict[int, KernelLoader] = {
+    ElfMachine.EM_X86_64: KernelLoader(
+        classes=(64,), endians=("little",), user_top=(1 << 47) - 4096,
+        class_note="the kernel's x86_64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
+    ),
+    ElfMachine.EM_386: KernelLoader(classes=(32,), endians=("little",), user_top=0xC000_0000,
+                                    class_note="EM_386 files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_AARCH64: KernelLoader(
+        classes=(64,), endians=("little", "big"), user_top=1 << 39,
+        class_note="the kernel's arm64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
+    ),
+    ElfMachine.EM_ARM: KernelLoader(classes=(32,), endians=("little", "big"), user_top=0xC000_0000,
+                                    class_note="EM_ARM files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_PPC64: KernelLoader(
+        classes=(64,), endians=("little", "big"), user_top=1 << 46,
+        class_note="the kernel's ppc64 loader checks only e_machine and reads the header as ELF64",
+    ),
+    ElfMachine.EM_PPC: KernelLoader(classes=(32,), endians=("big",), user_top=0xC000_0000,
+                                    class_note="EM_PPC files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_RISCV: KernelLoader(classes=(32, 64), endians=("little",), user_top=1 << 38),
+    ElfMachine.EM_S390: KernelLoader(classes=(32, 64), endians=("big",), user_top=1 << 42),
+}
+
+#: load_elf_phdrs(): ``e_phentsize != sizeof(struct elf_phdr)`` is refused; the table's size must be
+#: non-zero and at most 64 KiB, and kernels before 5.x also refused more than ELF_MIN_ALIGN (a 4 KiB
+#: page on x86). The smaller bound is used: 73 ELF64 headers, far more than any linker writes.
+MAX_PHDR_TABLE = 4096
+PHDR_SIZE = {32: 32, 64: 56}
+#: mmap() needs p_offset - PAGEOFFSET(p_vaddr) page-aligned (elf_map); 4 KiB is the smallest page
+#: of every architecture above. Bigger pages are covered by p_align (below).
+PAGE = 4096
+#: ET_EXEC is mapped at its own addresses with MAP_FIXED, which fails below vm.mmap_min_addr
+#: (Debian and most distributions: 65536).
+MMAP_MIN_ADDR = 65536
 
 
 def is_static(info: ElfInfo) -> bool:
@@ -61,6 +138,10 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
             parts.append(", ".join(info.needed))
         problems.append("dynamic: needs " + " and ".join(parts))
 
+    if info.type_name in ("exec", "pie"):
+        # Shared libraries and the rest are refused above; the loader's view matters for programs.
+        problems.extend(loader_problems(info))
+
     if arch is not None:
         found = (info.machine, info.elf_class, info.endian)
         expected = (arch.elf_machine, arch.elf_class, arch.byte_order)
@@ -74,3 +155,104 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
     return tuple(problems)
+
+
+def loader_problems(info: ElfInfo) -> list[str]:
+    """Every way the kernel's loader would refuse ``info``, read it differently, or map it unusably.
+
+    Only meaningful for ET_EXEC and ET_DYN (the types ``load_elf_binary`` accepts).
+    """
+    problems: list[str] = []
+    loader = KERNEL_LOADERS.get(info.machine)
+    if loader is None:
+        # Without a model of its loader, packbin cannot say the kernel reads it as parsed.
+        return [f"unknown machine {machine_label(info.machine)}: packbin does not know how Linux loads it"]
+    if info.elf_class not in loader.classes:
+        # The class trick: the header the kernel reads is not the header the parser read.
+        return [f"ELF{info.elf_class} header with {machine_label(info.machine)}: {loader.class_note}, so it would not load as parsed"]
+    if info.endian not in loader.endians:
+        return [f"{info.endian}-endian header with {machine_label(info.machine)}: no Linux kernel of that machine reads it in that byte order"]
+
+    # load_elf_phdrs(): the entry size must be the kernel's struct elf_phdr, exactly.
+    want = PHDR_SIZE[info.elf_class]
+    if info.phentsize != want:
+        problems.append(f"e_phentsize is {info.phentsize}, not {want} (ELF{info.elf_class} program header): the kernel refuses it")
+    table = info.phnum * want
+    if info.phnum == 0 or table > MAX_PHDR_TABLE:
+        problems.append(f"e_phnum is {info.phnum}: the kernel loads 1 to {MAX_PHDR_TABLE // want} program headers")
+    elif info.phoff + table > info.size:
+        problems.append(f"program header table ends at {info.phoff + table:#x}, past the end of the file ({info.size:#x} bytes)")
+    if problems:
+        return problems  # the segments below were read from a table the kernel does not read
+
+    problems.extend(_load_problems(info, loader))
+    problems.extend(_entry_problems(info))
+    if info.dynamic is not None:
+        problems.extend(_dynamic_problems(info))
+    return problems
+
+
+def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
+    problems: list[str] = []
+    prev_end: int | None = None
+    for i, seg in enumerate(info.loads):
+        where = f"PT_LOAD #{i} (vaddr {seg.vaddr:#x})"
+        # load_elf_binary(): "p_filesz must always be <= p_memsz" (else -EINVAL after the point
+        # of no return: the process is killed).
+        if seg.filesz > seg.memsz:
+            problems.append(f"{where}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}: the kernel refuses it")
+        # The file bytes mapped must exist: past the end of the file, touching them is SIGBUS.
+        if seg.filesz and seg.offset + seg.filesz > info.size:
+            problems.append(f"{where}: file bytes {seg.offset:#x}..{seg.offset + seg.filesz:#x} run past the end of the file ({info.size:#x} bytes)")
+        # elf_map(): mmap at p_offset - PAGEOFFSET(p_vaddr) needs that offset page-aligned.
+        if seg.filesz and (seg.offset - seg.vaddr) % PAGE:
+            problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo the page size ({PAGE:#x}): mmap refuses it")
+        # gABI: p_align is 0, 1 or a power of two with p_vaddr = p_offset (mod p_align); kernels
+        # with bigger pages (arm64 16K/64K, ppc64 64K) rely on it, and so does the ET_DYN load bias.
+        if seg.align > 1:
+            if seg.align & (seg.align - 1):
+                problems.append(f"{where}: p_align {seg.align:#x} is not a power of two")
+            elif seg.filesz and (seg.offset - seg.vaddr) % seg.align:
+                problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo p_align {seg.align:#x}")
+        end = seg.vaddr + seg.memsz
+        # The kernel: BAD_ADDR(k) || p_memsz > TASK_SIZE || TASK_SIZE - p_memsz < k.
+        if end > loader.user_top:
+            problems.append(f"{where}: ends at {end:#x}, beyond the {loader.user_top:#x} bytes of user address space")
+        # gABI: PT_LOAD entries are sorted by p_vaddr; the kernel sizes an ET_DYN mapping from the
+        # first and the last one (total_mapping_size), and MAP_FIXED over an earlier segment
+        # would replace its pages. So: ascending, not overlapping.
+        if prev_end is not None and seg.vaddr < prev_end:
+            problems.append(f"{where}: overlaps or precedes the previous PT_LOAD (which ends at {prev_end:#x})")
+        prev_end = max(end, prev_end or 0)
+    if info.e_type == ET_EXEC and info.loads:
+        low = min(seg.vaddr for seg in info.loads) & ~(PAGE - 1)
+        if low < MMAP_MIN_ADDR:
+            problems.append(f"ET_EXEC mapped at {low:#x}, below vm.mmap_min_addr ({MMAP_MIN_ADDR:#x}): the kernel cannot map it")
+    return problems
+
+
+def _entry_problems(info: ElfInfo) -> list[str]:
+    # start_thread() jumps to e_entry (+ load bias): it must be file-backed code of the image.
+    # ppc64 ELFv1's entry is a function descriptor in data, so only there PF_X is not required.
+    need_x = info.machine != ElfMachine.EM_PPC64
+    for seg in info.loads:
+        if seg.vaddr <= info.entry < seg.vaddr + seg.filesz:
+            if need_x and not seg.flags & PF_X:
+                return [f"entry point {info.entry:#x} is in a PT_LOAD that is not executable"]
+            return []
+    if not info.loads:
+        return []  # already "no loadable segment"
+    return [f"entry point {info.entry:#x} is not inside the file image of any PT_LOAD"]
+
+
+def _dynamic_problems(info: ElfInfo) -> list[str]:
+    # The parser reads PT_DYNAMIC at p_offset; a static-pie's own start code (and ld.so) reads it
+    # in memory at p_vaddr. They are the same bytes only if one PT_LOAD maps both.
+    dyn = info.dynamic
+    assert dyn is not None
+    for seg in info.loads:
+        if (seg.offset <= dyn.offset and dyn.offset + dyn.filesz <= seg.offset + seg.filesz
+                and dyn.vaddr - seg.vaddr == dyn.offset - seg.offset):
+            return []
+    return [(f"PT_DYNAMIC (offset {dyn.offset:#x}, vaddr {dyn.vaddr:#x}) is not mapped from its own file bytes by a PT_LOAD: "
+             "the loader would read another dynamic section than the one checked")]
