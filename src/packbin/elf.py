@@ -31,10 +31,13 @@ ELF_MAGIC = b"\x7fELF"
 ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
 PF_X, PF_W, PF_R = 1, 2, 4
+PT_PHDR, PT_TLS = 6, 7
+PT_GNU_EH_FRAME, PT_GNU_STACK, PT_GNU_RELRO, PT_GNU_PROPERTY = 0x6474E550, 0x6474E551, 0x6474E552, 0x6474E553
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME = 0, 1, 5, 10, 14
 DT_FLAGS_1 = 0x6FFFFFFB
 DF_1_PIE = 0x08000000
-SHT_SYMTAB = 2
+SHT_SYMTAB, SHT_NOBITS = 2, 8
+SHF_ALLOC, SHF_TLS = 0x2, 0x400
 NT_GNU_BUILD_ID = 3
 PN_XNUM = 0xFFFF
 
@@ -49,6 +52,8 @@ MAX_DYNAMIC_ENTRIES = 1 << 16
 #: that an extended count (PN_XNUM) in a sparse file cannot make the reader allocate gigabytes.
 MAX_TABLE_BYTES = 16 << 20
 MAX_NOTE_BYTES = 1 << 16
+#: The kernel reads a PT_GNU_PROPERTY into a 1 KiB buffer and refuses a longer one.
+MAX_PROPERTY_NOTE = 1024
 MAX_NAME = 4096
 #: A dynamic string table up to this size is read in one go; above it, names are read one by one
 #: (libLLVM's is megabytes, and only the DT_NEEDED names are wanted).
@@ -93,12 +98,21 @@ class ElfInfo:
     has_dynamic: bool
     load_segments: int  # PT_LOAD entries: an executable without one cannot be run
     # The header fields the kernel's loader reads, as they are in the file (see packbin.policy).
+    ident: bytes  # e_ident, all 16 bytes
+    ehsize: int  # e_ehsize
     entry: int  # e_entry
     phoff: int  # e_phoff
     phentsize: int  # e_phentsize
     phnum: int  # e_phnum as written (PN_XNUM stays 0xffff; the parser resolves it, the kernel does not)
     loads: tuple[Segment, ...]  # the PT_LOAD entries, in table order
     dynamic: Segment | None  # the first PT_DYNAMIC (the one this parser reads)
+    others: tuple[tuple[int, Segment], ...]  # (p_type, fields) of every other entry but PT_NULL, in table order
+    #: (sh_addr, sh_size) of the sections the linker placed in memory (SHF_ALLOC, not .tbss); empty
+    #: when the file has no section headers. Not read by the kernel: what the image should contain.
+    alloc_sections: tuple[tuple[int, int], ...]
+    #: The bytes of the last PT_GNU_PROPERTY (the one the loader parses), at most
+    #: MAX_PROPERTY_NOTE + 1 of them; None when there is none or it lies outside the file.
+    gnu_property: bytes | None
     stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
     build_id: str | None  # hex
     size: int  # file size in bytes
@@ -126,10 +140,13 @@ class _Layout:
             self.phdr = struct.Struct(f"{e}IIQQ8xQQQ")  # type flags offset vaddr paddr filesz memsz align
             # -> (sh_type,) and, for section 0 (extended numbering), (sh_size, sh_info)
             self.shdr_type = struct.Struct(f"{e}4xI56x")
+            # -> (sh_type, sh_flags, sh_addr, sh_size)
+            self.shdr_alloc = struct.Struct(f"{e}4xIQQ8xQ24x")
             self.shdr0 = struct.Struct(f"{e}32xQ4xI16x")
         else:
             self.phdr = struct.Struct(f"{e}III4xIIII")  # type offset vaddr paddr filesz memsz flags align
             self.shdr_type = struct.Struct(f"{e}4xI32x")
+            self.shdr_alloc = struct.Struct(f"{e}4xIII4xI16x")
             self.shdr0 = struct.Struct(f"{e}20xI4xI8x")
         self.dyn = struct.Struct(f"{e}{w}{w}")  # (d_tag, d_val); tags read unsigned, DT_* are all positive
         self.note = struct.Struct(f"{e}III")  # namesz descsz type, 32-bit in both classes
@@ -225,7 +242,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     endian = "little" if ei_data == 1 else "big"
     lay = _LAYOUTS[(elf_class, endian)]
     _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
-    (e_type, machine, _version, entry, phoff, shoff, _flags, _ehsize,
+    (e_type, machine, _version, entry, phoff, shoff, _flags, ehsize,
      phentsize, phnum, shentsize, shnum, _shstrndx) = lay.ehdr.unpack_from(head, 16)
     e_phnum = phnum
 
@@ -245,6 +262,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     interp_ph: tuple[int, int] | None = None
     dyn_ph: Segment | None = None
     loads: list[Segment] = []
+    others: list[tuple[int, Segment]] = []
     notes: list[tuple[int, int, int]] = []  # (p_offset, p_filesz, p_align)
     if phnum:
         if phentsize < lay.phdr.size:
@@ -259,23 +277,24 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             phdrs = (lay.phdr.unpack_from(table, i * phentsize) for i in range(phnum))
         flags_first = lay.phdr_flags_first
         for p_type, a, b, c, d, f, g in phdrs:
-            if p_type == PT_LOAD or p_type == PT_DYNAMIC or p_type == PT_INTERP or p_type == PT_NOTE:
-                if flags_first:  # ELF64: flags offset vaddr filesz memsz align
-                    p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align = a, b, c, d, f, g
-                else:  # ELF32: offset vaddr filesz memsz flags align
-                    p_offset, p_vaddr, p_filesz, p_memsz, p_flags, p_align = a, b, c, d, f, g
-            else:
-                continue
+            if not p_type:
+                continue  # PT_NULL
+            if flags_first:  # ELF64: flags offset vaddr filesz memsz align
+                seg = Segment(offset=b, vaddr=c, filesz=d, memsz=f, align=g, flags=a)
+            else:  # ELF32: offset vaddr filesz memsz flags align
+                seg = Segment(offset=a, vaddr=b, filesz=c, memsz=d, align=g, flags=f)
             if p_type == PT_LOAD:
-                loads.append(Segment(offset=p_offset, vaddr=p_vaddr, filesz=p_filesz, memsz=p_memsz, align=p_align, flags=p_flags))
-            elif p_type == PT_INTERP:
+                loads.append(seg)
+                continue
+            others.append((p_type, seg))
+            if p_type == PT_INTERP:
                 if interp_ph is None:  # the kernel uses the first one
-                    interp_ph = (p_offset, p_filesz)
+                    interp_ph = (seg.offset, seg.filesz)
             elif p_type == PT_DYNAMIC:
                 if dyn_ph is None:
-                    dyn_ph = Segment(offset=p_offset, vaddr=p_vaddr, filesz=p_filesz, memsz=p_memsz, align=p_align, flags=p_flags)
+                    dyn_ph = seg
             elif p_type == PT_NOTE:
-                notes.append((p_offset, p_filesz, p_align))
+                notes.append((seg.offset, seg.filesz, seg.align))
 
     interpreter = _read_interp(read, size, *interp_ph) if interp_ph else None
 
@@ -288,6 +307,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
 
     # -- section headers: only "is there a symbol table?" --------------------------------------
     stripped = True
+    alloc: tuple[tuple[int, int], ...] = ()
     if shoff:
         count = shnum if shnum else (sh0[0] if sh0 else 0)
         if count:
@@ -296,12 +316,20 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             _check_end("section header table", shoff, count * shentsize, size)
             _check_table("section header table", count, shentsize)
             table = read(shoff, count * shentsize)
-            if shentsize == lay.shdr_type.size:
-                stripped = (SHT_SYMTAB,) not in lay.shdr_type.iter_unpack(table)
+            if shentsize == lay.shdr_alloc.size:
+                shdrs = list(lay.shdr_alloc.iter_unpack(table))
             else:
-                stripped = all(lay.shdr_type.unpack_from(table, i * shentsize)[0] != SHT_SYMTAB for i in range(count))
+                shdrs = [lay.shdr_alloc.unpack_from(table, i * shentsize) for i in range(count)]
+            stripped = not any(sh[0] == SHT_SYMTAB for sh in shdrs)
+            # SHF_ALLOC sections that occupy memory (not .tbss: SHF_TLS + SHT_NOBITS is per thread).
+            alloc = tuple((addr, sz) for typ, fl, addr, sz in shdrs
+                          if fl & SHF_ALLOC and sz and not (typ == SHT_NOBITS and fl & SHF_TLS))
 
     build_id = _read_build_id(read, size, lay, notes) if notes else None
+    gnu_property: bytes | None = None
+    prop = next((seg for t, seg in reversed(others) if t == PT_GNU_PROPERTY), None)
+    if prop is not None and prop.offset < size:
+        gnu_property = read(prop.offset, min(prop.filesz, MAX_PROPERTY_NOTE + 1, size - prop.offset))
 
     if e_type == ET_DYN:
         type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
@@ -319,12 +347,17 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
         load_segments=len(loads),
+        ident=head[:16],
+        ehsize=ehsize,
         entry=entry,
         phoff=phoff,
         phentsize=phentsize,
         phnum=e_phnum,
         loads=tuple(loads),
         dynamic=dyn_ph,
+        others=tuple(others),
+        alloc_sections=alloc,
+        gnu_property=gnu_property,
         stripped=stripped,
         build_id=build_id,
         size=size,

@@ -21,10 +21,30 @@ guess: being stricter than the kernel only ever refuses a file, never passes a b
 
 from __future__ import annotations
 
+import itertools
+import struct
 from dataclasses import dataclass
 
 from packbin.arch import Architecture, ElfMachine, machine_label
-from packbin.elf import DF_1_PIE, ET_DYN, ET_EXEC, PF_X, ElfInfo
+from packbin.elf import (
+    DF_1_PIE,
+    ET_DYN,
+    ET_EXEC,
+    MAX_PROPERTY_NOTE,
+    PF_X,
+    PT_DYNAMIC,
+    PT_GNU_EH_FRAME,
+    PT_GNU_PROPERTY,
+    PT_GNU_RELRO,
+    PT_INTERP,
+    PT_NOTE,
+    PT_PHDR,
+    PT_TLS,
+    ElfInfo,
+    Segment,
+)
+
+NT_GNU_PROPERTY_TYPE_0 = 5
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,12 +103,32 @@ KERNEL_LOADERS: dict[int, KernelLoader] = {
 #: page on x86). The smaller bound is used: 73 ELF64 headers, far more than any linker writes.
 MAX_PHDR_TABLE = 4096
 PHDR_SIZE = {32: 32, 64: 56}
+EHDR_SIZE = {32: 52, 64: 64}
 #: mmap() needs p_offset - PAGEOFFSET(p_vaddr) page-aligned (elf_map); 4 KiB is the smallest page
 #: of every architecture above. Bigger pages are covered by p_align (below).
 PAGE = 4096
 #: ET_EXEC is mapped at its own addresses with MAP_FIXED, which fails below vm.mmap_min_addr
 #: (Debian and most distributions: 65536).
 MMAP_MIN_ADDR = 65536
+#: Linkers lay the image out contiguously in the file (at most a page of padding between
+#: segments; node, the largest seen, has two). A bigger hole between two PT_LOADs means file
+#: bytes the program was linked to find in memory are not mapped: a PT_LOAD went missing.
+MAX_LOAD_GAP = 64 << 10
+#: No linker aligns a segment (or a TLS block) past this; the kernel must place an ET_DYN at a
+#: multiple of the largest p_align, and libc gives every thread a copy of the TLS block.
+MAX_ALIGN = 1 << 30
+MAX_TLS = 1 << 30
+#: Memory the PT_LOADs ask for at exec, bss included. The kernel maps it all before the program
+#: starts (vm_brk for the bss) and kills the process when the machine cannot commit it; qemu-user
+#: reserves it as guest address space up front. Pack binaries need megabytes; past 1 GiB the
+#: answer depends on the machine, so it is refused rather than guessed.
+MAX_IMAGE = 1 << 30
+#: Entries the program's own start code (libc: TLS set-up, RELRO, self-relocation, the unwinder)
+#: reads from its program headers, through AT_PHDR. There is one of each in a linked program.
+_ONCE = {PT_PHDR: "PT_PHDR", PT_TLS: "PT_TLS", PT_DYNAMIC: "PT_DYNAMIC", PT_GNU_RELRO: "PT_GNU_RELRO",
+         PT_GNU_EH_FRAME: "PT_GNU_EH_FRAME", PT_INTERP: "PT_INTERP", PT_GNU_PROPERTY: "PT_GNU_PROPERTY"}
+#: Entries that describe bytes of the image: they must be bytes some PT_LOAD maps.
+_MAPPED = {**_ONCE, PT_NOTE: "PT_NOTE"}
 
 
 def is_static(info: ElfInfo) -> bool:
@@ -138,14 +178,12 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
             parts.append(", ".join(info.needed))
         problems.append("dynamic: needs " + " and ".join(parts))
 
-    if info.type_name in ("exec", "pie"):
-        # Shared libraries and the rest are refused above; the loader's view matters for programs.
-        problems.extend(loader_problems(info))
-
+    wrong_arch = False
     if arch is not None:
         found = (info.machine, info.elf_class, info.endian)
         expected = (arch.elf_machine, arch.elf_class, arch.byte_order)
         if found != expected:
+            wrong_arch = True
             name = info.arch or "unknown"
             if info.machine != arch.elf_machine:
                 problems.append(f"wrong architecture: {name} ({machine_label(info.machine)}), expected {arch.describe_machine()}")
@@ -154,6 +192,11 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                 problems.append(
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
+
+    if info.type_name in ("exec", "pie") and not wrong_arch:
+        # Shared libraries and the rest are refused above; the loader's view matters for programs
+        # (and not for one of another architecture, which no loader of this one takes).
+        problems.extend(loader_problems(info))
     return tuple(problems)
 
 
@@ -173,6 +216,17 @@ def loader_problems(info: ElfInfo) -> list[str]:
     if info.endian not in loader.endians:
         return [f"{info.endian}-endian header with {machine_label(info.machine)}: no Linux kernel of that machine reads it in that byte order"]
 
+    # Foreign-architecture runs (an arm64 image on an amd64 engine, and the reverse) go through
+    # binfmt_misc and qemu-user, which check more than the kernel: the binfmt entry's mask
+    # requires EI_ABIVERSION and EI_PAD to be zero, and qemu's elf_check_ident/elf_check_ehdr
+    # require EI_VERSION == EV_CURRENT and e_ehsize == sizeof(Elf_Ehdr).
+    if info.ident[6] != 1:
+        problems.append(f"EI_VERSION is {info.ident[6]}, not 1 (EV_CURRENT): qemu-user refuses it")
+    if any(info.ident[8:16]):
+        problems.append("EI_ABIVERSION or EI_PAD bytes are not zero: the binfmt_misc entries of qemu-user do not match it")
+    if info.ehsize != EHDR_SIZE[info.elf_class]:
+        problems.append(f"e_ehsize is {info.ehsize}, not {EHDR_SIZE[info.elf_class]} (ELF{info.elf_class} header): qemu-user refuses it")
+
     # load_elf_phdrs(): the entry size must be the kernel's struct elf_phdr, exactly.
     want = PHDR_SIZE[info.elf_class]
     if info.phentsize != want:
@@ -187,8 +241,7 @@ def loader_problems(info: ElfInfo) -> list[str]:
 
     problems.extend(_load_problems(info, loader))
     problems.extend(_entry_problems(info))
-    if info.dynamic is not None:
-        problems.extend(_dynamic_problems(info))
+    problems.extend(_image_problems(info, loader))
     return problems
 
 
@@ -212,6 +265,8 @@ def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
         if seg.align > 1:
             if seg.align & (seg.align - 1):
                 problems.append(f"{where}: p_align {seg.align:#x} is not a power of two")
+            elif seg.align > MAX_ALIGN:
+                problems.append(f"{where}: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}: the kernel cannot place the image at such a multiple")
             elif seg.filesz and (seg.offset - seg.vaddr) % seg.align:
                 problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo p_align {seg.align:#x}")
         end = seg.vaddr + seg.memsz
@@ -224,6 +279,9 @@ def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
         if prev_end is not None and seg.vaddr < prev_end:
             problems.append(f"{where}: overlaps or precedes the previous PT_LOAD (which ends at {prev_end:#x})")
         prev_end = max(end, prev_end or 0)
+    total = sum(seg.memsz for seg in info.loads)
+    if total > MAX_IMAGE:
+        problems.append(f"the PT_LOADs need {total:#x} bytes of memory at exec, more than {MAX_IMAGE:#x}")
     if info.e_type == ET_EXEC and info.loads:
         low = min(seg.vaddr for seg in info.loads) & ~(PAGE - 1)
         if low < MMAP_MIN_ADDR:
@@ -245,14 +303,115 @@ def _entry_problems(info: ElfInfo) -> list[str]:
     return [f"entry point {info.entry:#x} is not inside the file image of any PT_LOAD"]
 
 
-def _dynamic_problems(info: ElfInfo) -> list[str]:
-    # The parser reads PT_DYNAMIC at p_offset; a static-pie's own start code (and ld.so) reads it
-    # in memory at p_vaddr. They are the same bytes only if one PT_LOAD maps both.
-    dyn = info.dynamic
-    assert dyn is not None
-    for seg in info.loads:
-        if (seg.offset <= dyn.offset and dyn.offset + dyn.filesz <= seg.offset + seg.filesz
-                and dyn.vaddr - seg.vaddr == dyn.offset - seg.offset):
-            return []
-    return [(f"PT_DYNAMIC (offset {dyn.offset:#x}, vaddr {dyn.vaddr:#x}) is not mapped from its own file bytes by a PT_LOAD: "
-             "the loader would read another dynamic section than the one checked")]
+def _mapped_from_file(seg: Segment, loads: tuple[Segment, ...]) -> bool:
+    """True when one PT_LOAD maps ``seg``'s file bytes at ``seg``'s address (what the parser reads
+    at p_offset is what the program finds at p_vaddr)."""
+    return any(
+        ld.offset <= seg.offset and seg.offset + seg.filesz <= ld.offset + ld.filesz and seg.vaddr - ld.vaddr == seg.offset - ld.offset
+        for ld in loads
+    )
+
+
+def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
+    """The program headers describe the linked image as the program's start code will read it."""
+    problems: list[str] = []
+    loads = info.loads
+    if not loads:
+        return problems
+    # The kernel passes the program headers' address as AT_PHDR (the PT_LOAD holding e_phoff; older
+    # kernels: first PT_LOAD's p_vaddr - p_offset + e_phoff), and libc reads PT_TLS and the rest
+    # there. So the first PT_LOAD maps the file from offset 0, and the table is in its image.
+    first = loads[0]
+    table = info.phnum * info.phentsize
+    if first.offset != 0:
+        problems.append(f"the first PT_LOAD maps file offset {first.offset:#x}, not 0: the ELF and program headers are not in memory")
+    elif not (info.phoff + table <= first.filesz):
+        problems.append("the program header table is not inside the first PT_LOAD: the program's start code cannot read it (AT_PHDR)")
+    ordered = sorted(loads, key=lambda ld: ld.offset)
+    for a, b in itertools.pairwise(ordered):
+        gap = b.offset - (a.offset + a.filesz)
+        if gap > max(MAX_LOAD_GAP, b.align):
+            problems.append(f"{gap:#x} bytes of the file between PT_LOADs at {a.offset:#x} and {b.offset:#x} are not mapped: a segment is missing")
+    # The linker's sections say what the image holds; each must be memory some PT_LOAD provides
+    # (a PT_LOAD dropped from the table, or e_phnum cut short, leaves code or data unmapped).
+    for addr, size in info.alloc_sections:
+        if not any(ld.vaddr <= addr and addr + size <= ld.vaddr + ld.memsz for ld in loads):
+            problems.append(f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped")
+            break
+    seen: dict[int, int] = {}
+    for p_type, seg in info.others:
+        seen[p_type] = seen.get(p_type, 0) + 1
+        name = _MAPPED.get(p_type)
+        if name is None:
+            continue
+        if seg.filesz > seg.memsz:
+            problems.append(f"{name}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}")
+        elif seg.vaddr + seg.memsz > loader.user_top:
+            problems.append(f"{name}: ends at {seg.vaddr + seg.memsz:#x}, beyond the {loader.user_top:#x} bytes of user address space")
+        elif seg.filesz and not _mapped_from_file(seg, loads):
+            problems.append(f"{name} (offset {seg.offset:#x}, vaddr {seg.vaddr:#x}) is not mapped from its own file bytes by a PT_LOAD: "
+                            "the program would read other bytes than the ones checked")
+        if p_type == PT_TLS:
+            # The TLS block's layout is the thread pointer's: libc aligns it to p_align (musl
+            # computes sizes modulo p_align - 1, so 0 is not "no alignment" there).
+            if seg.align == 0 or seg.align & (seg.align - 1):
+                problems.append(f"PT_TLS: p_align {seg.align:#x} is not a power of two")
+            elif seg.align > MAX_ALIGN:
+                problems.append(f"PT_TLS: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}")
+            elif seg.align > 1 and seg.vaddr % seg.align:
+                problems.append(f"PT_TLS: p_vaddr {seg.vaddr:#x} is not aligned to its p_align {seg.align:#x}")
+            if seg.memsz > MAX_TLS:
+                problems.append(f"PT_TLS: p_memsz {seg.memsz:#x} is larger than {MAX_TLS:#x}: libc cannot give each thread such a TLS block")
+        elif p_type == PT_GNU_RELRO:
+            # mprotect()ed read-only after start-up: it must be memory some PT_LOAD provides.
+            if not any(ld.vaddr <= seg.vaddr and seg.vaddr + seg.memsz <= ld.vaddr + ld.memsz for ld in loads):
+                problems.append(f"PT_GNU_RELRO ({seg.vaddr:#x}, {seg.memsz:#x} bytes) is not inside a PT_LOAD")
+        elif p_type == PT_GNU_PROPERTY and seg is next(sg for t, sg in reversed(info.others) if t == PT_GNU_PROPERTY):
+            problems.extend(_property_problems(info, seg))
+        elif p_type == PT_PHDR and (seg.offset != info.phoff or seg.filesz < table):
+            problems.append(f"PT_PHDR (offset {seg.offset:#x}, {seg.filesz:#x} bytes) is not the program header table ({info.phoff:#x}, {table:#x} bytes)")
+    for p_type, count in seen.items():
+        if count > 1 and p_type in _ONCE:
+            problems.append(f"{count} {_ONCE[p_type]} entries: a linked program has one, and readers disagree on which one counts")
+    return problems
+
+
+def _property_problems(info: ElfInfo, seg: Segment) -> list[str]:
+    """The last PT_GNU_PROPERTY, checked as fs/binfmt_elf.c parse_elf_properties() checks it.
+
+    arm64 kernels (ARCH_USE_GNU_PROPERTY, for BTI) and qemu-user refuse the exec when it is
+    malformed: longer than 1 KiB, not one NT_GNU_PROPERTY_TYPE_0 "GNU" note, or properties that
+    overrun the note, are misaligned or not sorted by type.
+    """
+    note = info.gnu_property
+    bad = "PT_GNU_PROPERTY: "
+    if seg.filesz > MAX_PROPERTY_NOTE:
+        return [bad + f"{seg.filesz:#x} bytes, more than the {MAX_PROPERTY_NOTE} the kernel reads"]
+    if note is None or len(note) < seg.filesz:
+        return [bad + "its bytes are not in the file"]
+    e = "<" if info.endian == "little" else ">"
+    if len(note) < 16:
+        return [bad + f"{len(note)} bytes, too short for a note"]
+    namesz, descsz, n_type = struct.unpack_from(e + "III", note)
+    if n_type != NT_GNU_PROPERTY_TYPE_0 or namesz != 4 or note[12:16] != b"GNU\0":
+        return [bad + "not an NT_GNU_PROPERTY_TYPE_0 note named GNU"]
+    align = 8 if info.elf_class == 64 else 4
+    off = -(-16 // align) * align
+    n = len(note)
+    if off > n or descsz > n - off:
+        return [bad + "the note's descriptor runs past the segment"]
+    end = off + descsz
+    prev: int | None = None
+    while off < end:
+        if end - off < 8:
+            return [bad + "a property header runs past the note"]
+        pr_type, pr_datasz = struct.unpack_from(e + "II", note, off)
+        off += 8
+        step = -(-pr_datasz // align) * align
+        if pr_datasz > end - off or step > end - off:
+            return [bad + f"property {pr_type:#x} runs past the note"]
+        if prev is not None and pr_type <= prev:
+            return [bad + "properties are not sorted by type (or repeat one)"]
+        prev = pr_type
+        off += step
+    return []

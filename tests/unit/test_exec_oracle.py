@@ -10,10 +10,13 @@ ok, the oracle executes it in an empty root: a chroot directory that holds only 
 root; it then drops to nobody before exec). It must exit 0 and print what the original printed.
 
 What a header check cannot judge is left out, and only that: mutations that keep the file loadable
-but change what its code does (an entry point or segment moved inside the image by a multiple of
-the page size or by a few bytes inside the code, permissions taken away from a segment, a smaller
-bss). They are not generated: the kernel loads such a file and the program then misbehaves, which
-no header reader can know. Everything else the kernel reads is fair game.
+but change what its code does. An entry point a few bytes away (another instruction), a segment
+mapping other bytes of the same file (p_offset moved by pages), fewer file bytes or less memory for
+a segment (p_filesz/p_memsz made smaller), permissions taken away, a PT_TLS or PT_GNU_RELRO turned
+into another type (the start code then skips its TLS or RELRO set-up), a different TLS size: the
+kernel loads such a file and the program then misbehaves, which no header reader can know. They
+are not generated. Everything else is fair game: far values, boundaries and random values in every
+field, every p_type for the other entries, and PT_LOADs turned into something else.
 
 The arm64 half runs the zig arm64 programs the same way under qemu-user when binfmt_misc has an
 aarch64 entry with the F flag (the interpreter is then opened by the kernel, so the empty root
@@ -38,7 +41,7 @@ from conftest_elf import elf_fixture
 from packbin.config import builtin_config
 from packbin.verify import verify_file
 
-SEED = 8
+SEED = int(os.environ.get("PACKBIN_ORACLE_SEED", "8"))
 #: Mutants per program (header and program-header fields), plus the truncations.
 PER_PROGRAM = 70
 
@@ -69,9 +72,8 @@ SPECIAL = {
     "p_type": [0, 1, 2, 3, 4, 6, 7, 0x6474E550, 0x6474E551, 0x6474E552, 0x6474E553, 0x70000000],
     "p_align": [0, 1, 3, 0x800, 0x1000, 0x1001, 0x200000, 1 << 63],
 }
-#: Fields whose value is an address or offset the program's own code depends on: only values that
-#: move them far (random, boundaries, high bits) are generated; see the module docstring.
-ADDRESSES = {"e_entry", "p_offset", "p_vaddr"}
+#: Entries the program's start code reads (PT_PHDR, PT_DYNAMIC, PT_TLS, PT_GNU_EH_FRAME, PT_GNU_RELRO).
+RUNTIME_TYPES = {2, 6, 7, 0x6474E550, 0x6474E552}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,32 +82,44 @@ class Mutant:
     data: bytes
 
 
-def _fields(data: bytes) -> Iterator[tuple[str, int, int]]:
-    """(name, offset, size) of every header field of an ELF64 little-endian file."""
+def _fields(data: bytes) -> Iterator[tuple[str, int, int, int | None]]:
+    """(name, offset, size, p_type or None) of every header field of an ELF64 little-endian file."""
     for name, (off, size) in EHDR64.items():
-        yield name, off, size
+        yield name, off, size, None
     phoff, = struct.unpack_from("<Q", data, 32)
     phnum, = struct.unpack_from("<H", data, 56)
     for i in range(phnum):
+        p_type, = struct.unpack_from("<I", data, phoff + i * 56)
         for name, (off, size) in PHDR64.items():
-            yield f"phdr[{i}].{name}", phoff + i * 56 + off, size
+            yield f"phdr[{i}].{name}", phoff + i * 56 + off, size, p_type
 
 
-def _values(rng: random.Random, name: str, old: int, size: int) -> list[int]:
+def _values(rng: random.Random, name: str, old: int, size: int, p_type: int | None) -> list[int]:
     bits = size * 8
     top = (1 << bits) - 1
     field = name.rsplit(".", 1)[-1]
-    if field in ADDRESSES:
-        low = 12 if field != "e_entry" else 24  # no page-multiple shifts, no jumps inside the code
-        cands = [0, 1, top, old ^ (1 << rng.randrange(low, bits)), rng.getrandbits(bits), old + 1, old - 1]
+    far = [top, rng.getrandbits(bits), old ^ (1 << rng.randrange(min(24, bits - 1), bits))]
+    if field == "e_entry":
+        cands = [0, 1, *far]  # never a few bytes away: that is another instruction, not another header
+    elif field == "p_offset":
+        cands = [1, old + 1, old - 1, *far]  # not 0 or a page away: other bytes of the same file, mapped alike
+    elif field == "p_vaddr":
+        cands = [0, 1, old + 1, old - 1, *far]
+    elif field == "p_filesz":
+        cands = [*far[:2], old | 1 << rng.randrange(32, bits) if bits > 32 else top]  # never smaller: fewer bytes of the program
+    elif field == "p_memsz":
+        cands = [0, *far[:2], 1 << rng.randrange(32, bits) if bits > 32 else top]
+        if p_type == 1:
+            cands.append(old + rng.randrange(1, 1 << 20))  # a bigger bss: harmless when nothing follows
     elif field == "p_flags":
         cands = [old | 2, old | 1, old | 0x0FF00000, old | 0xF0000000]  # permissions only added
-    elif field == "p_memsz":
-        cands = [0, top, old + rng.randrange(1, 1 << 20), 1 << rng.randrange(bits), rng.getrandbits(bits)]
+    elif field == "p_type" and p_type in RUNTIME_TYPES:
+        cands = []  # removing PT_TLS or PT_GNU_RELRO changes what the start code does, not the loading
     else:
         cands = [0, 1, top, old ^ (1 << rng.randrange(bits)), old + 1, old - 1, old + 8,
                  1 << rng.randrange(bits), rng.getrandbits(bits)]
-    cands += SPECIAL.get(field, [])
+    if cands or field != "p_type":
+        cands += SPECIAL.get(field, [])
     return [v & top for v in cands if (v & top) != old]
 
 
@@ -114,9 +128,9 @@ def mutants(data: bytes, rng: random.Random, count: int) -> list[Mutant]:
     fields = list(_fields(data))
     out: list[Mutant] = []
     for _ in range(count):
-        name, off, size = rng.choice(fields)
+        name, off, size, p_type = rng.choice(fields)
         old = int.from_bytes(data[off:off + size], "little")
-        values = _values(rng, name, old, size)
+        values = _values(rng, name, old, size, p_type)
         if not values:
             continue
         value = rng.choice(values)
