@@ -18,10 +18,11 @@ Untrusted input is the normal case (a build container's output, anything under /
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
 from packbin.arch import arch_name
@@ -104,18 +105,66 @@ class ElfInfo:
     phoff: int  # e_phoff
     phentsize: int  # e_phentsize
     phnum: int  # e_phnum as written (PN_XNUM stays 0xffff; the parser resolves it, the kernel does not)
-    loads: tuple[Segment, ...]  # the PT_LOAD entries, in table order
-    dynamic: Segment | None  # the first PT_DYNAMIC (the one this parser reads)
-    others: tuple[tuple[int, Segment], ...]  # (p_type, fields) of every other entry but PT_NULL, in table order
-    #: (sh_addr, sh_size) of the sections the linker placed in memory (SHF_ALLOC, not .tbss); empty
-    #: when the file has no section headers. Not read by the kernel: what the image should contain.
-    alloc_sections: tuple[tuple[int, int], ...]
+    #: (e_phentsize, the program header table's bytes as read), None without one. Decoded on
+    #: demand (:attr:`segments`): the policy needs every field only for files that pass the rest.
+    program_table: tuple[int, bytes] | None = field(repr=False)
+    #: (e_shentsize, the section header table's bytes), None without one. Kept raw: only
+    #: :attr:`alloc_sections` reads it, and only for the files the policy gets that far with.
+    section_table: tuple[int, bytes] | None = field(repr=False)
     #: The bytes of the last PT_GNU_PROPERTY (the one the loader parses), at most
     #: MAX_PROPERTY_NOTE + 1 of them; None when there is none or it lies outside the file.
     gnu_property: bytes | None
     stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
     build_id: str | None  # hex
     size: int  # file size in bytes
+
+    @functools.cached_property
+    def segments(self) -> tuple[tuple[int, Segment], ...]:
+        """(p_type, fields) of every program header but PT_NULL, in table order."""
+        if self.program_table is None:
+            return ()
+        entsize, table = self.program_table
+        lay = _LAYOUTS[(self.elf_class, self.endian)]
+        if entsize == lay.phdr_full.size:
+            rows = list(lay.phdr_full.iter_unpack(table))
+        else:
+            rows = [lay.phdr_full.unpack_from(table, i * entsize) for i in range(len(table) // entsize)]
+        if self.elf_class == 64:  # type flags offset vaddr filesz memsz align
+            return tuple((t, Segment(b, c, d, e, g, a)) for t, a, b, c, d, e, g in rows if t)
+        # ELF32: type offset vaddr filesz memsz flags align
+        return tuple((t, Segment(a, b, c, d, g, f)) for t, a, b, c, d, f, g in rows if t)
+
+    @functools.cached_property
+    def loads(self) -> tuple[Segment, ...]:
+        """The PT_LOAD entries, in table order."""
+        return tuple(seg for t, seg in self.segments if t == PT_LOAD)
+
+    @functools.cached_property
+    def others(self) -> tuple[tuple[int, Segment], ...]:
+        """Every other entry but PT_NULL, with its p_type, in table order."""
+        return tuple((t, seg) for t, seg in self.segments if t != PT_LOAD)
+
+    @property
+    def dynamic(self) -> Segment | None:
+        """The first PT_DYNAMIC (the one this parser reads)."""
+        return next((seg for t, seg in self.segments if t == PT_DYNAMIC), None)
+
+    @functools.cached_property
+    def alloc_sections(self) -> tuple[tuple[int, int], ...]:
+        """(sh_addr, sh_size) of the sections the linker placed in memory (SHF_ALLOC, not .tbss);
+        empty without section headers. Not read by the kernel: what the image should contain."""
+        if self.section_table is None:
+            return ()
+        entsize, table = self.section_table
+        lay = _LAYOUTS[(self.elf_class, self.endian)]
+        count = len(table) // entsize
+        if entsize == lay.shdr_alloc.size:
+            shdrs = list(lay.shdr_alloc.iter_unpack(table))
+        else:
+            shdrs = [lay.shdr_alloc.unpack_from(table, i * entsize) for i in range(count)]
+        # .tbss (SHF_TLS + SHT_NOBITS) takes no room in the image: each thread gets its own.
+        return tuple((addr, size) for typ, fl, addr, size in shdrs
+                     if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS))
 
     @property
     def arch(self) -> str | None:
@@ -133,18 +182,19 @@ class _Layout:
         # e_phentsize e_phnum e_shentsize e_shnum e_shstrndx.
         self.ehdr = struct.Struct(f"{e}HHI{w}{w}{w}IHHHHHH")
         self.ehdr_size = 16 + self.ehdr.size
-        # -> (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz, p_align); fields in file order,
-        # which differs between the classes (p_flags moved in ELF64 for alignment)
-        self.phdr_flags_first = elf_class == 64
+        # -> (p_type, p_offset, p_vaddr, p_filesz, p_align), what parsing needs; phdr_full has every
+        # field but p_paddr, in file order (which differs: p_flags moved in ELF64 for alignment).
         if elf_class == 64:
-            self.phdr = struct.Struct(f"{e}IIQQ8xQQQ")  # type flags offset vaddr paddr filesz memsz align
+            self.phdr = struct.Struct(f"{e}I4xQQ8xQ8xQ")  # type flags offset vaddr paddr filesz memsz align
+            self.phdr_full = struct.Struct(f"{e}IIQQ8xQQQ")
             # -> (sh_type,) and, for section 0 (extended numbering), (sh_size, sh_info)
             self.shdr_type = struct.Struct(f"{e}4xI56x")
             # -> (sh_type, sh_flags, sh_addr, sh_size)
             self.shdr_alloc = struct.Struct(f"{e}4xIQQ8xQ24x")
             self.shdr0 = struct.Struct(f"{e}32xQ4xI16x")
         else:
-            self.phdr = struct.Struct(f"{e}III4xIIII")  # type offset vaddr paddr filesz memsz flags align
+            self.phdr = struct.Struct(f"{e}III4xI4x4xI")  # type offset vaddr paddr filesz memsz flags align
+            self.phdr_full = struct.Struct(f"{e}III4xIIII")
             self.shdr_type = struct.Struct(f"{e}4xI32x")
             self.shdr_alloc = struct.Struct(f"{e}4xIII4xI16x")
             self.shdr0 = struct.Struct(f"{e}20xI4xI8x")
@@ -260,10 +310,11 @@ def _parse(read: Reader, size: int) -> ElfInfo:
 
     # -- program headers ---------------------------------------------------------------------
     interp_ph: tuple[int, int] | None = None
-    dyn_ph: Segment | None = None
-    loads: list[Segment] = []
-    others: list[tuple[int, Segment]] = []
+    dyn_ph: tuple[int, int] | None = None
+    prop_ph: tuple[int, int] | None = None
+    loads: list[tuple[int, int, int]] = []  # (p_offset, p_vaddr, p_filesz)
     notes: list[tuple[int, int, int]] = []  # (p_offset, p_filesz, p_align)
+    program_table: tuple[int, bytes] | None = None
     if phnum:
         if phentsize < lay.phdr.size:
             raise ElfError(f"e_phentsize {phentsize} is smaller than an ELF{elf_class} program header ({lay.phdr.size} bytes)")
@@ -275,26 +326,20 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             phdrs = lay.phdr.iter_unpack(table)
         else:
             phdrs = (lay.phdr.unpack_from(table, i * phentsize) for i in range(phnum))
-        flags_first = lay.phdr_flags_first
-        for p_type, a, b, c, d, f, g in phdrs:
-            if not p_type:
-                continue  # PT_NULL
-            if flags_first:  # ELF64: flags offset vaddr filesz memsz align
-                seg = Segment(offset=b, vaddr=c, filesz=d, memsz=f, align=g, flags=a)
-            else:  # ELF32: offset vaddr filesz memsz flags align
-                seg = Segment(offset=a, vaddr=b, filesz=c, memsz=d, align=g, flags=f)
+        program_table = (phentsize, table)
+        for p_type, p_offset, p_vaddr, p_filesz, p_align in phdrs:
             if p_type == PT_LOAD:
-                loads.append(seg)
-                continue
-            others.append((p_type, seg))
-            if p_type == PT_INTERP:
+                loads.append((p_offset, p_vaddr, p_filesz))
+            elif p_type == PT_INTERP:
                 if interp_ph is None:  # the kernel uses the first one
-                    interp_ph = (seg.offset, seg.filesz)
+                    interp_ph = (p_offset, p_filesz)
             elif p_type == PT_DYNAMIC:
                 if dyn_ph is None:
-                    dyn_ph = seg
+                    dyn_ph = (p_offset, p_filesz)
             elif p_type == PT_NOTE:
-                notes.append((seg.offset, seg.filesz, seg.align))
+                notes.append((p_offset, p_filesz, p_align))
+            elif p_type == PT_GNU_PROPERTY:
+                prop_ph = (p_offset, p_filesz)  # the kernel parses the last one
 
     interpreter = _read_interp(read, size, *interp_ph) if interp_ph else None
 
@@ -303,11 +348,11 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     soname: str | None = None
     flags_1 = 0
     if dyn_ph is not None:
-        needed, soname, flags_1 = _read_dynamic(read, size, lay, dyn_ph.offset, dyn_ph.filesz, loads)
+        needed, soname, flags_1 = _read_dynamic(read, size, lay, dyn_ph[0], dyn_ph[1], loads)
 
     # -- section headers: only "is there a symbol table?" --------------------------------------
     stripped = True
-    alloc: tuple[tuple[int, int], ...] = ()
+    section_table: tuple[int, bytes] | None = None
     if shoff:
         count = shnum if shnum else (sh0[0] if sh0 else 0)
         if count:
@@ -316,20 +361,16 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             _check_end("section header table", shoff, count * shentsize, size)
             _check_table("section header table", count, shentsize)
             table = read(shoff, count * shentsize)
-            if shentsize == lay.shdr_alloc.size:
-                shdrs = list(lay.shdr_alloc.iter_unpack(table))
+            if shentsize == lay.shdr_type.size:
+                stripped = (SHT_SYMTAB,) not in lay.shdr_type.iter_unpack(table)
             else:
-                shdrs = [lay.shdr_alloc.unpack_from(table, i * shentsize) for i in range(count)]
-            stripped = not any(sh[0] == SHT_SYMTAB for sh in shdrs)
-            # SHF_ALLOC sections that occupy memory (not .tbss: SHF_TLS + SHT_NOBITS is per thread).
-            alloc = tuple((addr, sz) for typ, fl, addr, sz in shdrs
-                          if fl & SHF_ALLOC and sz and not (typ == SHT_NOBITS and fl & SHF_TLS))
+                stripped = all(lay.shdr_type.unpack_from(table, i * shentsize)[0] != SHT_SYMTAB for i in range(count))
+            section_table = (shentsize, table)
 
     build_id = _read_build_id(read, size, lay, notes) if notes else None
     gnu_property: bytes | None = None
-    prop = next((seg for t, seg in reversed(others) if t == PT_GNU_PROPERTY), None)
-    if prop is not None and prop.offset < size:
-        gnu_property = read(prop.offset, min(prop.filesz, MAX_PROPERTY_NOTE + 1, size - prop.offset))
+    if prop_ph is not None and prop_ph[0] < size:
+        gnu_property = read(prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
 
     if e_type == ET_DYN:
         type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
@@ -353,10 +394,8 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         phoff=phoff,
         phentsize=phentsize,
         phnum=e_phnum,
-        loads=tuple(loads),
-        dynamic=dyn_ph,
-        others=tuple(others),
-        alloc_sections=alloc,
+        program_table=program_table,
+        section_table=section_table,
         gnu_property=gnu_property,
         stripped=stripped,
         build_id=build_id,
@@ -378,7 +417,7 @@ def _read_interp(read: Reader, size: int, offset: int, filesz: int) -> str:
 
 
 def _read_dynamic(
-    read: Reader, size: int, lay: _Layout, offset: int, filesz: int, loads: list[Segment]
+    read: Reader, size: int, lay: _Layout, offset: int, filesz: int, loads: list[tuple[int, int, int]]
 ) -> tuple[tuple[str, ...], str | None, int]:
     """Walk PT_DYNAMIC up to DT_NULL; resolve DT_NEEDED and DT_SONAME names through DT_STRTAB."""
     _check_end("dynamic segment", offset, filesz, size)
@@ -422,7 +461,7 @@ def _read_dynamic(
         raise ElfError("dynamic segment has DT_NEEDED or DT_SONAME but no DT_STRTAB")
 
     # DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
-    for p_offset, p_vaddr, p_filesz, *_ in loads:
+    for p_offset, p_vaddr, p_filesz in loads:
         if p_vaddr <= strtab < p_vaddr + p_filesz:
             table_off = p_offset + (strtab - p_vaddr)
             segment_end = p_offset + p_filesz

@@ -178,12 +178,10 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
             parts.append(", ".join(info.needed))
         problems.append("dynamic: needs " + " and ".join(parts))
 
-    wrong_arch = False
     if arch is not None:
         found = (info.machine, info.elf_class, info.endian)
         expected = (arch.elf_machine, arch.elf_class, arch.byte_order)
         if found != expected:
-            wrong_arch = True
             name = info.arch or "unknown"
             if info.machine != arch.elf_machine:
                 problems.append(f"wrong architecture: {name} ({machine_label(info.machine)}), expected {arch.describe_machine()}")
@@ -193,9 +191,9 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
 
-    if info.type_name in ("exec", "pie") and not wrong_arch:
-        # Shared libraries and the rest are refused above; the loader's view matters for programs
-        # (and not for one of another architecture, which no loader of this one takes).
+    if not problems:
+        # Only a file that passes everything else is asked what the loader makes of it: a refused
+        # file needs no more reasons, and the loader checks are the costly part of the policy.
         problems.extend(loader_problems(info))
     return tuple(problems)
 
