@@ -191,10 +191,14 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
 
-    if not problems:
-        # Only a file that passes everything else is asked what the loader makes of it: a refused
-        # file needs no more reasons, and the loader checks are the costly part of the policy.
-        problems.extend(loader_problems(info))
+    if info.type_name in ("exec", "pie") and not any(p.startswith("wrong architecture") for p in problems):
+        # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP
+        # or every PT_LOAD from the parser). The segment checks, the costly part, only run for a
+        # file that passes everything else: a refused file needs no more reasons.
+        header = header_problems(info)
+        problems.extend(header)
+        if not problems:
+            problems.extend(segment_problems(info))
     return tuple(problems)
 
 
@@ -203,6 +207,20 @@ def loader_problems(info: ElfInfo) -> list[str]:
 
     Only meaningful for ET_EXEC and ET_DYN (the types ``load_elf_binary`` accepts).
     """
+    return header_problems(info) or segment_problems(info)
+
+
+def segment_problems(info: ElfInfo) -> list[str]:
+    """The PT_LOADs, the entry point and the entries the program's start code reads (see below)."""
+    loader = KERNEL_LOADERS[info.machine]
+    problems = _load_problems(info, loader)
+    problems.extend(_entry_problems(info))
+    problems.extend(_image_problems(info, loader))
+    return problems
+
+
+def header_problems(info: ElfInfo) -> list[str]:
+    """The ELF header as the kernel (and qemu-user) reads it: machine, class, byte order, table."""
     problems: list[str] = []
     loader = KERNEL_LOADERS.get(info.machine)
     if loader is None:
@@ -234,12 +252,6 @@ def loader_problems(info: ElfInfo) -> list[str]:
         problems.append(f"e_phnum is {info.phnum}: the kernel loads 1 to {MAX_PHDR_TABLE // want} program headers")
     elif info.phoff + table > info.size:
         problems.append(f"program header table ends at {info.phoff + table:#x}, past the end of the file ({info.size:#x} bytes)")
-    if problems:
-        return problems  # the segments below were read from a table the kernel does not read
-
-    problems.extend(_load_problems(info, loader))
-    problems.extend(_entry_problems(info))
-    problems.extend(_image_problems(info, loader))
     return problems
 
 
