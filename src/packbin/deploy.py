@@ -922,11 +922,13 @@ def init_packs_dir(
         st: os.stat_result | None = os.lstat(dest)
     except FileNotFoundError:
         st = None
+    except OSError as e:  # a name too long, a file where a directory should be (/dev/zero/new)
+        raise UsageError(f"DEST {display_path(str(dest))}: {e.strerror}", hint="give a directory path that can exist") from e
     if st is not None and not stat.S_ISDIR(st.st_mode):
         what = f"a symlink to {os.readlink(dest)!r}" if stat.S_ISLNK(st.st_mode) else _kind_words(_kind(st.st_mode))
         return DeployReport(refused=((".", f"DEST {dest} is {what}, not a directory; not followed, nothing written"),))
     if st is None:
-        if not dest.parent.is_dir():
+        if not os.path.isdir(dest.parent):
             raise UsageError(f"DEST {dest}: its parent directory does not exist", hint="create the parent first; init-packs creates DEST only")
         if dry_run:
             plan = plan_deploy(tree, _EmptyView(), arch, delete=delete, checksum=checksum)

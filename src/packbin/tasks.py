@@ -18,7 +18,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from packbin.errors import PackbinError, UsageError, interrupt_exit_code, interrupt_words
+from packbin.errors import PackbinError, UsageError, display_path, interrupt_exit_code, interrupt_words
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +53,17 @@ def _user_errors(fn: F) -> F:
             raise Exit(f"packbin: error: {e}", code=e.exit_code) from None
         except KeyboardInterrupt as e:
             raise Exit(f"packbin: {interrupt_words(e)}", code=interrupt_exit_code(e)) from None
+        except OSError as e:
+            # The backstop for a path the user gave that the system refuses where no step
+            # expected it (a name longer than NAME_MAX, a file where a directory should be):
+            # one line and exit 2, never a traceback.
+            if os.environ.get("PACKBIN_DEBUG"):
+                raise
+            where = f"{display_path(os.fsdecode(e.filename))}: " if isinstance(e.filename, (str, bytes)) else ""
+            message = f"cannot use {where}{e.strerror or e}"
+            if kwargs.get("json"):
+                print_json_error(message, UsageError.exit_code)
+            raise Exit(f"packbin: error: {message}", code=UsageError.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
 
