@@ -179,7 +179,7 @@ def test_two_builds_at_once(built: tuple[Path, dict[str, Any]], tmp_path: Path) 
 
 
 @pytest.mark.parametrize(("sig", "code", "words"), [
-    (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "terminated"),
+    (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "interrupted"), (signal.SIGHUP, 129, "interrupted"),
 ])
 def test_ctrl_c_removes_containers_and_keeps_packs(
     built: tuple[Path, dict[str, Any]], tmp_path: Path, sig: int, code: int, words: str,
