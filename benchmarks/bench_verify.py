@@ -43,7 +43,8 @@ from packbin.policy import static_problems
 DEFAULT_DIRS = ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"]
 #: The facts both parsers must agree on (build_id: pyelftools side does not read it).
 FACTS = ("elf_class", "endian", "machine", "e_type", "type_name", "interpreter", "needed", "soname",
-         "flags_1", "has_dynamic", "stripped", "size")
+         "flags_1", "has_dynamic", "stripped", "size", "ident", "ehsize", "entry", "phoff", "phentsize", "phnum",
+         "loads", "dynamic", "others", "alloc_sections", "gnu_property")
 
 Verdict = tuple[bool, tuple[str, ...]]
 

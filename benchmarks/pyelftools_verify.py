@@ -19,14 +19,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from elftools.common.exceptions import ELFError as PyElfError
+from elftools.elf import enums as _enums
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE
 from elftools.elf.segments import InterpSegment
 
-from packbin.elf import DF_1_PIE, ElfInfo
+from packbin.elf import DF_1_PIE, MAX_PROPERTY_NOTE, PT_GNU_PROPERTY, ElfInfo
 from packbin.policy import is_static, static_problems
 
+#: Every p_type name pyelftools may give (it names them per machine).
+_P_TYPES: dict[str, int] = {k: v for n in dir(_enums) if n.startswith("ENUM_P_TYPE") for k, v in getattr(_enums, n).items()}
 _TYPES = {"ET_REL": "relocatable", "ET_EXEC": "exec", "ET_CORE": "core"}
 
 
@@ -46,9 +49,13 @@ def read_info(path: str) -> ElfInfo:
         flags_1 = 0
         has_dynamic = False
         load_segments = 0
+        prop: tuple[int, int] | None = None
         for seg in elf.iter_segments():
-            if seg["p_type"] == "PT_LOAD":
+            p_type = _number(seg["p_type"], _P_TYPES)
+            if p_type == 1:
                 load_segments += 1
+            elif p_type == PT_GNU_PROPERTY:
+                prop = (seg["p_offset"], seg["p_filesz"])
             if isinstance(seg, InterpSegment) and interpreter is None:
                 interpreter = seg.get_interp_name()
             elif isinstance(seg, DynamicSegment) and not has_dynamic:
@@ -62,6 +69,22 @@ def read_info(path: str) -> ElfInfo:
                     elif d_tag == "DT_FLAGS_1":
                         flags_1 |= tag.entry.d_val
         stripped = next(iter(elf.iter_sections(type="SHT_SYMTAB")), None) is None
+        size = os.fstat(f.fileno()).st_size
+        gnu_property = None
+        if prop is not None and prop[0] < size:
+            f.seek(prop[0])
+            gnu_property = f.read(min(prop[1], MAX_PROPERTY_NOTE + 1, size - prop[0]))
+        # The loader-level checks take the two header tables as packbin's record holds them: raw
+        # bytes, decoded by the shared record (the policy is shared on purpose, see above).
+        f.seek(0)
+        ident = f.read(16)
+        program_table = section_table = None
+        if header["e_phnum"]:
+            f.seek(header["e_phoff"])
+            program_table = (header["e_phentsize"], f.read(header["e_phnum"] * header["e_phentsize"]))
+        if header["e_shoff"] and elf.num_sections():
+            f.seek(header["e_shoff"])
+            section_table = (header["e_shentsize"], f.read(elf.num_sections() * header["e_shentsize"]))
         e_type = _number(header["e_type"], ENUM_E_TYPE)
         if header["e_type"] == "ET_DYN":
             type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
@@ -79,9 +102,18 @@ def read_info(path: str) -> ElfInfo:
             flags_1=flags_1,
             has_dynamic=has_dynamic,
             load_segments=load_segments,
+            ident=ident,
+            ehsize=header["e_ehsize"],
+            entry=header["e_entry"],
+            phoff=header["e_phoff"],
+            phentsize=header["e_phentsize"],
+            phnum=header["e_phnum"],
+            program_table=program_table,
+            section_table=section_table,
+            gnu_property=gnu_property,
             stripped=stripped,
             build_id=None,  # not part of the verdict
-            size=os.fstat(f.fileno()).st_size,
+            size=size,
         )
 
 

@@ -156,6 +156,10 @@ def run_build(
     with open(log_path, "w", encoding="utf-8") as lf, file_lock(lock_path, what=f"the {triple} build cache", on_wait=on_line):
         if cancelled is not None and cancelled.is_set():
             raise KeyboardInterrupt
+        # Holding the lock, no live packbin of this host builds this target: a container still
+        # mounting its cache is an orphan (its packbin was killed) that would hold cargo's lock.
+        for name in engine.remove_stale_containers(kind="build", volume=target_volume(triple)):
+            on_line(f"removed stale build container {name} (its packbin process is gone)")
         with engine.container(
             image=image.tag,
             command=["/bin/sh", f"{BUILD_ROOT}/packbin-build.sh", triple, "1" if cfg.builder.strip else "0", *specs],

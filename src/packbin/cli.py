@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import os
 import re
+import shlex
+import signal
 import sys
+import threading
+from types import FrameType
 
 from invoke.exceptions import Exit, ParseError
 from invoke.parser.context import ParserContext
 from invoke.program import Program
 
 from packbin import __version__
+from packbin.errors import Terminated, note_signal
 from packbin.tasks import ns
 
 #: Exit code for bad arguments ("could not run"), as for packbin's own UsageError.
@@ -61,6 +67,17 @@ class PackbinProgram(Program):
         try:
             super().parse_tasks()
         except ParseError as e:
+            # `verify-static [--json] -- a b`: every path after the bare `--`. invoke requires the
+            # positional PATH before it, so the first path after `--` becomes PATH.
+            words = shlex.split(self.core.remainder or "")
+            if "verify-static" in self.core.unparsed[:1] and "positional" in str(e) and words:
+                self.core.unparsed.append(words[0])
+                self.core.remainder = shlex.join(words[1:])
+                try:
+                    super().parse_tasks()
+                    return
+                except ParseError:
+                    pass
             raise self._fail(self._explain(str(e))) from None
 
     def parse_cleanup(self) -> None:
@@ -91,6 +108,8 @@ class PackbinProgram(Program):
             super().run(argv, exit)
         except SystemExit as e:
             if self._parse_failed and e.code == 1:
+                if "--json" in (argv if argv is not None else sys.argv):
+                    sys.stdout.write(json.dumps({"error": {"message": "bad arguments (see stderr)", "hint": None, "exit_code": USAGE_EXIT}}) + "\n")
                 raise SystemExit(USAGE_EXIT) from None
             raise
 
@@ -164,7 +183,28 @@ def print_task_help(name: str, binary: str) -> None:
 program = PackbinProgram(namespace=ns, version=__version__, name="packbin", binary="packbin")
 
 
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C: a :class:`Terminated` (a KeyboardInterrupt)
+    raised in the main thread, so every ``finally`` and ``except KeyboardInterrupt`` runs
+    (containers removed, temp files unlinked, nothing installed); the exit code is 128 + N.
+
+    CI cancellation, ``timeout`` and process managers send SIGTERM; a closed terminal sends SIGHUP.
+    A signal that was ignored when packbin started (``nohup``) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        note_signal(signum)
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, handler)
+
+
 def main() -> None:
+    install_signal_handlers()
     try:
         program.run()
         sys.stdout.flush()

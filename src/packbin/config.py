@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ CONFIG_NAME = "buildcfg.toml"
 TARGET_ENV_VARS = ("PACK_BINARIES_RUST_TARGET", "RUST_TARGET")
 
 PROFILES = ("auto", "rustup", "debian")
+#: A buildcfg.toml is a few kilobytes; past this it is not one (PACKBIN_CONFIG=/dev/zero, a log).
+MAX_CONFIG_BYTES = 1 << 20
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PACKAGE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -213,12 +216,7 @@ class BuildConfig:
         """Load ``path`` (default: found by :func:`find_config`) and apply environment overrides."""
         env = os.environ if env is None else env
         source = Path(path) if path is not None else find_config(env=env)
-        try:
-            raw = source.read_bytes()
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: no such file", hint="run from the repository root, or set PACKBIN_CONFIG") from None
-        except OSError as e:
-            raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
+        raw = _read_config_bytes(source)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -227,6 +225,9 @@ class BuildConfig:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{source}: invalid TOML: {e}") from e
+        except RecursionError:
+            # tomllib parses nested arrays and inline tables recursively.
+            raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
         return cls.from_dict(data, source=source.resolve(), env=env)
 
     @classmethod
@@ -279,6 +280,36 @@ class BuildConfig:
             dist_dir=dist_dir,
             default_arch_source=default_source,
         )
+
+
+def _read_config_bytes(source: Path) -> bytes:
+    """The file's bytes: a regular file of at most MAX_CONFIG_BYTES, never a device or a FIFO."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file", hint="run from the repository root, or set PACKBIN_CONFIG") from None
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{source}: not a regular file", hint="point PACKBIN_CONFIG at a buildcfg.toml")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as e:
+        raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
+    finally:
+        os.close(fd)
+    if total > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES >> 20} MiB, not a buildcfg.toml")
+    return b"".join(chunks)
 
 
 def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = None) -> Path:
@@ -349,6 +380,10 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
             if n.lower() in seen_names:
                 raise at.fail("aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}")
             seen_names[n.lower()] = name
+        # The Rust target selects an architecture (RUST_TARGET, collect, the init images): one each.
+        twin = next((a for a in arches if a.rust_target == arch.rust_target), None)
+        if twin is not None:
+            raise at.fail("rust_target", f"{arch.rust_target!r} is already the target of architecture {twin.name!r}")
         arches.append(arch)
     return tuple(arches)
 
@@ -422,6 +457,10 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
             manifest = manifest / "Cargo.toml"
         if not manifest.is_file():
             raise bt.fail("manifest", f"crate manifest not found: {manifest}", )
+        # A symlink inside the repository must not smuggle in a crate from elsewhere.
+        real_root = root.resolve()
+        if not manifest.resolve().is_relative_to(real_root):
+            raise bt.fail("manifest", f"{manifest_rel!r} leads outside the repository (to {manifest.resolve()}) through a symlink")
         install_path = bt.get("install_path", str, f"sensors/{name}")
         ip = Path(install_path)
         if ip.is_absolute() or ".." in ip.parts or install_path.endswith("/") or not ip.parts:
@@ -438,6 +477,9 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         bt.reject_unknown()
         if any(b.name == name for b in out):
             raise bt.fail("name", f"binary {name!r} is declared twice")
+        clash = next((b for b in out if b.pack == pack and b.install_path == ip.as_posix()), None)
+        if clash is not None:
+            raise bt.fail("install_path", f"{pack}/{ip.as_posix()} is already where binary {clash.name!r} goes")
         out.append(PackBinary(name=name, pack=pack, manifest=manifest, install_path=ip.as_posix(), package=package, inputs=tuple(inputs)))
     return tuple(out)
 

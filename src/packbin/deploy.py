@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import fcntl
 import json
 import os
 import posixpath
@@ -43,7 +44,7 @@ from typing import BinaryIO, Literal, Protocol
 
 from packbin.arch import Architecture
 from packbin.elf import ElfError, NotElfError, parse_elf_stream
-from packbin.errors import PackbinError, UsageError
+from packbin.errors import PackbinError, UsageError, display_path
 from packbin.policy import static_problems
 
 __all__ = [
@@ -124,10 +125,12 @@ def format_report(report: DeployReport, *, dest: str, dry_run: bool = False) -> 
         f"{len(report.deleted)} {verb}deleted"
     )
     lines = [summary]
-    lines += [f"  copied     {p}" for p in report.copied]
-    lines += [f"  deleted    {p}" for p in report.deleted]
-    lines += [f"  preserved  {p}: {r}" for p, r in report.preserved]
-    lines += [f"  refused    {p}: {r}" for p, r in report.refused]
+    # Names are bytes on disk: escape what a strict UTF-8 stdout could not print.
+    d = display_path
+    lines += [f"  copied     {d(p)}" for p in report.copied]
+    lines += [f"  deleted    {d(p)}" for p in report.deleted]
+    lines += [f"  preserved  {d(p)}: {d(r)}" for p, r in report.preserved]
+    lines += [f"  refused    {d(p)}: {d(r)}" for p, r in report.refused]
     return "\n".join(lines) + "\n"
 
 
@@ -880,10 +883,21 @@ def _syncfs(fd: int) -> None:
     os.sync()
 
 
-def _check_overlap(source: Path, dest: Path) -> None:
-    s, d = os.path.realpath(source), os.path.realpath(dest)
-    if s == d or d.startswith(s + os.sep) or s.startswith(d + os.sep):
-        raise UsageError(f"source {source} and DEST {dest} overlap", hint="DEST must be outside the source tree and not contain it")
+def _check_overlap(source: Path, dest: Path, binaries: Path | None) -> None:
+    """SOURCE, DEST and the binaries tree must be three separate trees, none inside another.
+
+    DEST inside the binaries tree (or the reverse) would make ``--delete`` remove the binaries of
+    the other architectures; DEST inside SOURCE would copy itself. Compared by real path.
+    """
+    trees = [("source", source), ("DEST", dest)] + ([("binaries tree", binaries)] if binaries is not None else [])
+    real = [(name, given, os.path.realpath(given)) for name, given in trees]
+    for i, (a_name, a_given, a) in enumerate(real):
+        for b_name, b_given, b in real[i + 1:]:
+            if a == b or b.startswith(a.rstrip(os.sep) + os.sep) or a.startswith(b.rstrip(os.sep) + os.sep):
+                raise UsageError(
+                    f"{a_name} {display_path(str(a_given))} and {b_name} {display_path(str(b_given))} overlap",
+                    hint="SOURCE, DEST and the binaries tree must be separate directories, none inside another",
+                )
 
 
 def init_packs_dir(
@@ -902,27 +916,36 @@ def init_packs_dir(
     is refused as a whole (path "."). Raises UsageError for a missing source or overlapping trees;
     everything else a run meets ends up in the report.
     """
-    _check_overlap(source, dest)
+    _check_overlap(source, dest, binaries)
     tree = scan_source(source, binaries, arch)
     try:
         st: os.stat_result | None = os.lstat(dest)
     except FileNotFoundError:
         st = None
+    except OSError as e:  # a name too long, a file where a directory should be (/dev/zero/new)
+        raise UsageError(f"DEST {display_path(str(dest))}: {e.strerror}", hint="give a directory path that can exist") from e
     if st is not None and not stat.S_ISDIR(st.st_mode):
         what = f"a symlink to {os.readlink(dest)!r}" if stat.S_ISLNK(st.st_mode) else _kind_words(_kind(st.st_mode))
         return DeployReport(refused=((".", f"DEST {dest} is {what}, not a directory; not followed, nothing written"),))
     if st is None:
-        if not dest.parent.is_dir():
+        if not os.path.isdir(dest.parent):
             raise UsageError(f"DEST {dest}: its parent directory does not exist", hint="create the parent first; init-packs creates DEST only")
         if dry_run:
             plan = plan_deploy(tree, _EmptyView(), arch, delete=delete, checksum=checksum)
             return plan.report
-        os.mkdir(dest, stat.S_IMODE(os.stat(source).st_mode) | 0o700)
+        try:
+            os.mkdir(dest, stat.S_IMODE(os.stat(source).st_mode) | 0o700)
+        except FileExistsError:
+            pass  # another init-packs made it just now: the lock below puts us after it
+        except OSError as e:
+            raise UsageError(f"DEST {display_path(str(dest))}: cannot create it: {e.strerror}",
+                             hint="choose a DEST on a writable file system (its parent must exist)") from e
     try:
         root_fd = os.open(dest, _DIR_FLAGS)
     except OSError as e:
         return DeployReport(refused=((".", f"DEST {dest} cannot be opened as a directory without following a symlink: {e.strerror}"),))
     try:
+        _lock_dest(root_fd, dest, shared=dry_run)
         descend = None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}
         view = _DirView(root_fd, descend=descend, arch=arch)
         plan = plan_deploy(tree, view, arch, delete=delete, checksum=checksum)
@@ -934,6 +957,21 @@ def init_packs_dir(
         return report
     finally:
         os.close(root_fd)
+
+
+def _lock_dest(root_fd: int, dest: Path, *, shared: bool) -> None:
+    """Serialise init-packs runs into one DEST: flock(2) on DEST's own directory descriptor.
+
+    No lock file is left anywhere, and the kernel drops the lock when its holder exits however it
+    exits. A second run waits (saying so on stderr), then sees the first one's result.
+    """
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    try:
+        fcntl.flock(root_fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.stderr.write(f"init-packs: waiting for another init-packs into {display_path(str(dest))}\n")
+        sys.stderr.flush()
+        fcntl.flock(root_fd, mode)
 
 
 @dataclass

@@ -18,11 +18,12 @@ Untrusted input is the normal case (a build container's output, anything under /
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from typing import BinaryIO, NamedTuple
 
 from packbin.arch import arch_name
 
@@ -30,10 +31,14 @@ ELF_MAGIC = b"\x7fELF"
 
 ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
+PF_X, PF_W, PF_R = 1, 2, 4
+PT_PHDR, PT_TLS = 6, 7
+PT_GNU_EH_FRAME, PT_GNU_STACK, PT_GNU_RELRO, PT_GNU_PROPERTY = 0x6474E550, 0x6474E551, 0x6474E552, 0x6474E553
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME = 0, 1, 5, 10, 14
 DT_FLAGS_1 = 0x6FFFFFFB
 DF_1_PIE = 0x08000000
-SHT_SYMTAB = 2
+SHT_SYMTAB, SHT_NOBITS = 2, 8
+SHF_ALLOC, SHF_TLS = 0x2, 0x400
 NT_GNU_BUILD_ID = 3
 PN_XNUM = 0xFFFF
 
@@ -48,6 +53,8 @@ MAX_DYNAMIC_ENTRIES = 1 << 16
 #: that an extended count (PN_XNUM) in a sparse file cannot make the reader allocate gigabytes.
 MAX_TABLE_BYTES = 16 << 20
 MAX_NOTE_BYTES = 1 << 16
+#: The kernel reads a PT_GNU_PROPERTY into a 1 KiB buffer and refuses a longer one.
+MAX_PROPERTY_NOTE = 1024
 MAX_NAME = 4096
 #: A dynamic string table up to this size is read in one go; above it, names are read one by one
 #: (libLLVM's is megabytes, and only the DT_NEEDED names are wanted).
@@ -55,6 +62,17 @@ _STRTAB_WHOLE = 1 << 14
 _DYN_CHUNK = 4096
 
 _TYPE_NAMES = {ET_REL: "relocatable", ET_EXEC: "exec", ET_CORE: "core"}
+
+
+class Segment(NamedTuple):
+    """One program header's fields that say where its bytes go (PT_LOAD, PT_DYNAMIC)."""
+
+    offset: int  # p_offset
+    vaddr: int  # p_vaddr
+    filesz: int  # p_filesz
+    memsz: int  # p_memsz
+    align: int  # p_align
+    flags: int  # p_flags (PF_R | PF_W | PF_X)
 
 
 class ElfError(Exception):
@@ -80,9 +98,73 @@ class ElfInfo:
     flags_1: int
     has_dynamic: bool
     load_segments: int  # PT_LOAD entries: an executable without one cannot be run
+    # The header fields the kernel's loader reads, as they are in the file (see packbin.policy).
+    ident: bytes  # e_ident, all 16 bytes
+    ehsize: int  # e_ehsize
+    entry: int  # e_entry
+    phoff: int  # e_phoff
+    phentsize: int  # e_phentsize
+    phnum: int  # e_phnum as written (PN_XNUM stays 0xffff; the parser resolves it, the kernel does not)
+    #: (e_phentsize, the program header table's bytes as read), None without one. Decoded on
+    #: demand (:attr:`segments`): the policy needs every field only for files that pass the rest.
+    program_table: tuple[int, bytes] | None = field(repr=False)
+    #: (e_shentsize, the section header table's bytes), None without one. Kept raw: only
+    #: :attr:`alloc_sections` reads it, and only for the files the policy gets that far with.
+    section_table: tuple[int, bytes] | None = field(repr=False)
+    #: The bytes of the last PT_GNU_PROPERTY (the one the loader parses), at most
+    #: MAX_PROPERTY_NOTE + 1 of them; None when there is none or it lies outside the file.
+    gnu_property: bytes | None
     stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
     build_id: str | None  # hex
     size: int  # file size in bytes
+
+    @functools.cached_property
+    def segments(self) -> tuple[tuple[int, Segment], ...]:
+        """(p_type, fields) of every program header but PT_NULL, in table order."""
+        if self.program_table is None:
+            return ()
+        entsize, table = self.program_table
+        lay = _LAYOUTS[(self.elf_class, self.endian)]
+        if entsize == lay.phdr_full.size:
+            rows = list(lay.phdr_full.iter_unpack(table))
+        else:
+            rows = [lay.phdr_full.unpack_from(table, i * entsize) for i in range(len(table) // entsize)]
+        if self.elf_class == 64:  # type flags offset vaddr filesz memsz align
+            return tuple((t, Segment(b, c, d, e, g, a)) for t, a, b, c, d, e, g in rows if t)
+        # ELF32: type offset vaddr filesz memsz flags align
+        return tuple((t, Segment(a, b, c, d, g, f)) for t, a, b, c, d, f, g in rows if t)
+
+    @functools.cached_property
+    def loads(self) -> tuple[Segment, ...]:
+        """The PT_LOAD entries, in table order."""
+        return tuple(seg for t, seg in self.segments if t == PT_LOAD)
+
+    @functools.cached_property
+    def others(self) -> tuple[tuple[int, Segment], ...]:
+        """Every other entry but PT_NULL, with its p_type, in table order."""
+        return tuple((t, seg) for t, seg in self.segments if t != PT_LOAD)
+
+    @property
+    def dynamic(self) -> Segment | None:
+        """The first PT_DYNAMIC (the one this parser reads)."""
+        return next((seg for t, seg in self.segments if t == PT_DYNAMIC), None)
+
+    @functools.cached_property
+    def alloc_sections(self) -> tuple[tuple[int, int], ...]:
+        """(sh_addr, sh_size) of the sections the linker placed in memory (SHF_ALLOC, not .tbss);
+        empty without section headers. Not read by the kernel: what the image should contain."""
+        if self.section_table is None:
+            return ()
+        entsize, table = self.section_table
+        lay = _LAYOUTS[(self.elf_class, self.endian)]
+        count = len(table) // entsize
+        if entsize == lay.shdr_alloc.size:
+            shdrs = list(lay.shdr_alloc.iter_unpack(table))
+        else:
+            shdrs = [lay.shdr_alloc.unpack_from(table, i * entsize) for i in range(count)]
+        # .tbss (SHF_TLS + SHT_NOBITS) takes no room in the image: each thread gets its own.
+        return tuple((addr, size) for typ, fl, addr, size in shdrs
+                     if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS))
 
     @property
     def arch(self) -> str | None:
@@ -100,15 +182,21 @@ class _Layout:
         # e_phentsize e_phnum e_shentsize e_shnum e_shstrndx.
         self.ehdr = struct.Struct(f"{e}HHI{w}{w}{w}IHHHHHH")
         self.ehdr_size = 16 + self.ehdr.size
-        # -> (p_type, p_offset, p_vaddr, p_filesz, p_align)
+        # -> (p_type, p_offset, p_vaddr, p_filesz, p_align), what parsing needs; phdr_full has every
+        # field but p_paddr, in file order (which differs: p_flags moved in ELF64 for alignment).
         if elf_class == 64:
             self.phdr = struct.Struct(f"{e}I4xQQ8xQ8xQ")  # type flags offset vaddr paddr filesz memsz align
+            self.phdr_full = struct.Struct(f"{e}IIQQ8xQQQ")
             # -> (sh_type,) and, for section 0 (extended numbering), (sh_size, sh_info)
             self.shdr_type = struct.Struct(f"{e}4xI56x")
+            # -> (sh_type, sh_flags, sh_addr, sh_size)
+            self.shdr_alloc = struct.Struct(f"{e}4xIQQ8xQ24x")
             self.shdr0 = struct.Struct(f"{e}32xQ4xI16x")
         else:
             self.phdr = struct.Struct(f"{e}III4xI4x4xI")  # type offset vaddr paddr filesz memsz flags align
+            self.phdr_full = struct.Struct(f"{e}III4xIIII")
             self.shdr_type = struct.Struct(f"{e}4xI32x")
+            self.shdr_alloc = struct.Struct(f"{e}4xIII4xI16x")
             self.shdr0 = struct.Struct(f"{e}20xI4xI8x")
         self.dyn = struct.Struct(f"{e}{w}{w}")  # (d_tag, d_val); tags read unsigned, DT_* are all positive
         self.note = struct.Struct(f"{e}III")  # namesz descsz type, 32-bit in both classes
@@ -204,8 +292,9 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     endian = "little" if ei_data == 1 else "big"
     lay = _LAYOUTS[(elf_class, endian)]
     _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
-    (e_type, machine, _version, _entry, phoff, shoff, _flags, _ehsize,
+    (e_type, machine, _version, entry, phoff, shoff, _flags, ehsize,
      phentsize, phnum, shentsize, shnum, _shstrndx) = lay.ehdr.unpack_from(head, 16)
+    e_phnum = phnum
 
     # Section 0 carries the real counts when they overflow the 16-bit header fields.
     sh0: tuple[int, int] | None = None
@@ -222,8 +311,10 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     # -- program headers ---------------------------------------------------------------------
     interp_ph: tuple[int, int] | None = None
     dyn_ph: tuple[int, int] | None = None
+    prop_ph: tuple[int, int] | None = None
     loads: list[tuple[int, int, int]] = []  # (p_offset, p_vaddr, p_filesz)
     notes: list[tuple[int, int, int]] = []  # (p_offset, p_filesz, p_align)
+    program_table: tuple[int, bytes] | None = None
     if phnum:
         if phentsize < lay.phdr.size:
             raise ElfError(f"e_phentsize {phentsize} is smaller than an ELF{elf_class} program header ({lay.phdr.size} bytes)")
@@ -235,6 +326,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             phdrs = lay.phdr.iter_unpack(table)
         else:
             phdrs = (lay.phdr.unpack_from(table, i * phentsize) for i in range(phnum))
+        program_table = (phentsize, table)
         for p_type, p_offset, p_vaddr, p_filesz, p_align in phdrs:
             if p_type == PT_LOAD:
                 loads.append((p_offset, p_vaddr, p_filesz))
@@ -246,6 +338,8 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                     dyn_ph = (p_offset, p_filesz)
             elif p_type == PT_NOTE:
                 notes.append((p_offset, p_filesz, p_align))
+            elif p_type == PT_GNU_PROPERTY:
+                prop_ph = (p_offset, p_filesz)  # the kernel parses the last one
 
     interpreter = _read_interp(read, size, *interp_ph) if interp_ph else None
 
@@ -258,6 +352,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
 
     # -- section headers: only "is there a symbol table?" --------------------------------------
     stripped = True
+    section_table: tuple[int, bytes] | None = None
     if shoff:
         count = shnum if shnum else (sh0[0] if sh0 else 0)
         if count:
@@ -270,8 +365,12 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 stripped = (SHT_SYMTAB,) not in lay.shdr_type.iter_unpack(table)
             else:
                 stripped = all(lay.shdr_type.unpack_from(table, i * shentsize)[0] != SHT_SYMTAB for i in range(count))
+            section_table = (shentsize, table)
 
     build_id = _read_build_id(read, size, lay, notes) if notes else None
+    gnu_property: bytes | None = None
+    if prop_ph is not None and prop_ph[0] < size:
+        gnu_property = read(prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
 
     if e_type == ET_DYN:
         type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
@@ -289,6 +388,15 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
         load_segments=len(loads),
+        ident=head[:16],
+        ehsize=ehsize,
+        entry=entry,
+        phoff=phoff,
+        phentsize=phentsize,
+        phnum=e_phnum,
+        program_table=program_table,
+        section_table=section_table,
+        gnu_property=gnu_property,
         stripped=stripped,
         build_id=build_id,
         size=size,

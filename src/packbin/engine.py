@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 import tarfile
 import threading
@@ -38,6 +39,20 @@ log = logging.getLogger(__name__)
 OWNER_LABEL = "io.packbin.owner"
 KIND_LABEL = "io.packbin.kind"
 VOLUME_ID_LABEL = "io.packbin.volume-id"
+#: Which process made a container: a build finding one of its target's containers whose process
+#: on this host is gone (SIGKILL, a crashed runner) removes it instead of waiting on cargo's lock.
+HOST_LABEL = "io.packbin.host"
+PID_LABEL = "io.packbin.pid"
+
+
+def process_host() -> str:
+    """This host and PID namespace: pids are only comparable inside one (CI containers sharing a
+    docker socket each have their own)."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        ns = "?"
+    return f"{socket.gethostname()} {ns}"
 KEEP_ENV = "PACKBIN_KEEP_CONTAINERS"
 
 _DEFAULT_UNIX = "unix:///var/run/docker.sock"
@@ -414,7 +429,7 @@ class Engine:
                 environment=dict(environment or {}),
                 volumes=binds or None,
                 working_dir=working_dir,
-                labels={OWNER_LABEL: "packbin", KIND_LABEL: kind},
+                labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, HOST_LABEL: process_host(), PID_LABEL: str(os.getpid())},
                 detach=True,
                 platform=platform,
                 entrypoint=entrypoint,
@@ -436,6 +451,38 @@ class Engine:
                 log.warning("keeping container %s (%s=1)", c.name, KEEP_ENV)
             else:
                 _remove_container(c)
+
+    def remove_stale_containers(self, *, kind: str, volume: str) -> list[str]:
+        """Force-remove packbin containers of ``kind`` that mount ``volume`` and were made by a
+        process of this host that no longer exists; return their names.
+
+        Containers of another host, of a live process, or without the labels (an older packbin)
+        are left alone: whether they are still in use cannot be known from here.
+        """
+        host = process_host()
+        removed: list[str] = []
+        try:
+            found = self.client.containers.list(all=True, filters={"label": [f"{OWNER_LABEL}=packbin", f"{KIND_LABEL}={kind}"]})
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot list containers: {e.explanation}") from e
+        for c in found:
+            labels = dict(c.labels or {})
+            mounts = {str(m.get("Name", "")) for m in c.attrs.get("Mounts", []) if isinstance(m, dict)}
+            if volume not in mounts or labels.get(HOST_LABEL) != host or str(c.id) in self._live:
+                continue
+            try:
+                pid = int(labels.get(PID_LABEL, ""))
+                os.kill(pid, 0)
+                continue  # its process lives
+            except ValueError:
+                continue
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue  # a process of another user: alive
+            _remove_container(c)
+            removed.append(str(c.name))
+        return removed
 
     def remove_live_containers(self) -> int:
         """Force-remove every container this process has open (Ctrl-C from another thread)."""
@@ -591,4 +638,4 @@ def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0)
     return buf.getvalue()
 
 
-__all__ = ["KIND_LABEL", "OWNER_LABEL", "Endpoint", "Engine", "EngineInfo", "Interrupted", "connect", "resolve_endpoint", "tar_bytes"]
+__all__ = ["HOST_LABEL", "KIND_LABEL", "OWNER_LABEL", "PID_LABEL", "Endpoint", "Engine", "EngineInfo", "Interrupted", "connect", "resolve_endpoint", "tar_bytes"]

@@ -8,6 +8,8 @@ without a traceback (set ``PACKBIN_DEBUG=1`` to see one).
 
 from __future__ import annotations
 
+import os
+
 
 class PackbinError(Exception):
     """Base class: a failure with a user-facing message and an exit code."""
@@ -68,6 +70,48 @@ class InstallError(PackbinError):
 
 
 class Interrupted(PackbinError):
-    """Ctrl-C: cleaned up, nothing half-installed."""
+    """Ctrl-C, SIGTERM or SIGHUP: cleaned up, nothing half-installed. Exit 128 + the signal."""
 
     exit_code = 130
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        # Raised while handling a Terminated (see packbin.cli): exit as that signal says.
+        self.exit_code = 128 + _last_signal if _last_signal else 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C (containers removed, nothing installed)."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+
+#: The last terminating signal received (0: none, or Ctrl-C).
+_last_signal = 0
+
+
+def note_signal(signum: int) -> None:
+    """Record a terminating signal (called by the handlers in packbin.cli)."""
+    global _last_signal
+    _last_signal = signum
+
+
+def interrupt_exit_code(e: BaseException) -> int:
+    """130 for Ctrl-C, 128 + N for a Terminated by signal N (143 SIGTERM, 129 SIGHUP)."""
+    return 128 + e.signum if isinstance(e, Terminated) else 130
+
+
+def interrupt_words(e: BaseException) -> str:
+    return f"terminated ({e.name}); cleaned up" if isinstance(e, Terminated) else "interrupted"
+
+
+def display_path(path: str) -> str:
+    """``path`` printable on any terminal: bytes that are not UTF-8 and control characters appear
+    as ``\\xNN`` escapes (file names are bytes; a strict UTF-8 stdout cannot print the rest)."""
+    if path.isprintable() and path.isascii():
+        return path
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

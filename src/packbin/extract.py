@@ -28,7 +28,13 @@ from typing import IO
 
 from packbin.errors import ArtifactRejected, InstallError
 
-__all__ = ["ExtractedFile", "extract_archive"]
+__all__ = ["BoundedChunkReader", "ExtractedFile", "StreamRejected", "extract_archive"]
+
+#: Longest member path, and path component, accepted (bytes). Artifacts are out/<triple>/<name>;
+#: a longer name cannot be written on Linux anyway (NAME_MAX 255), and would fail as an
+#: install error halfway instead of as a rejected artifact.
+MAX_MEMBER_PATH = 1024
+MAX_NAME_COMPONENT = 255
 
 _COPY_CHUNK = 1 << 20
 # Tar headers (512 bytes, more for long names and pax records) and the end-of-archive padding are
@@ -190,6 +196,11 @@ class _Decoder:
             raise _StreamRejected(f"the compressed archive is corrupt ({e})") from e
 
 
+#: Public names for the bounded stream reader, for every reader of an engine archive (volume.py).
+BoundedChunkReader = _ChunkReader
+StreamRejected = _StreamRejected
+
+
 def _member_kind_problem(member: tarfile.TarInfo) -> str | None:
     if member.issym():
         return f"it is a symbolic link (to {member.linkname!r})"
@@ -220,7 +231,12 @@ def _normalize_name(raw: str) -> tuple[str, ...] | str:
         return "its name is not valid UTF-8"
     if raw.startswith("/"):
         return "it has an absolute path"
+    if len(raw.encode("utf-8")) > MAX_MEMBER_PATH:
+        return f"its path is {len(raw.encode('utf-8'))} bytes, longer than {MAX_MEMBER_PATH}"
     parts = PurePosixPath(raw).parts
+    long = next((p for p in parts if len(p.encode("utf-8")) > MAX_NAME_COMPONENT), None)
+    if long is not None:
+        return f"a component of its path is {len(long.encode('utf-8'))} bytes, longer than NAME_MAX ({MAX_NAME_COMPONENT})"
     if ".." in parts:
         return "its path contains a '..' component"
     # PurePosixPath already dropped empty and '.' components ('a//b', './a').

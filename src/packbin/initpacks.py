@@ -7,6 +7,7 @@ module only resolves the defaults and prints what happened.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -52,7 +53,7 @@ def run_init_packs(
     bin_tree: Path | None
     if binaries:
         bin_tree = Path(binaries)
-        if not bin_tree.is_dir():
+        if not os.path.isdir(bin_tree):  # (Path.is_dir raises for a name longer than NAME_MAX)
             raise UsageError(f"--binaries {binaries}: no such directory", hint="run build-pack-binaries first, or leave --binaries out")
     else:
         default = cfg.dist_dir / "pack-binaries"

@@ -3,15 +3,132 @@
 Small on purpose: it compares an :class:`~packbin.elf.ElfInfo` with what a pack binary must be and
 says, in plain words, every way it falls short. It never reads files.
 
-A file passes when it has no PT_INTERP, no DT_NEEDED, is ET_EXEC or a static-pie (ET_DYN with
-DF_1_PIE and no interpreter), and, when an architecture is given, has that architecture's
-machine, class and byte order.
+"Static" here means: Linux's ELF loader (fs/binfmt_elf.c, ``load_elf_binary``) would exec the
+file with no interpreter, and the file's own bytes say the same thing to this parser as to that
+loader. So a file passes when
+
+- it is ET_EXEC, or a static-pie (ET_DYN with DF_1_PIE), with no PT_INTERP and no DT_NEEDED;
+- its machine is one whose loader packbin models (:data:`KERNEL_LOADERS`), and its EI_CLASS and
+  EI_DATA are the ones that loader uses for that machine (the kernel never looks at EI_CLASS or
+  EI_DATA for its native machine: it reads the header in its own layout);
+- the program header table is what the loader accepts (entry size, count, inside the file), and
+  every PT_LOAD is one the loader can map and the program can use (see :func:`loader_problems`);
+- when an architecture is given, it has that architecture's machine, class and byte order.
+
+Anything the parser and the kernel could read differently is a failure with its reason, not a
+guess: being stricter than the kernel only ever refuses a file, never passes a bad one.
 """
 
 from __future__ import annotations
 
-from packbin.arch import Architecture, machine_label
-from packbin.elf import DF_1_PIE, ET_DYN, ElfInfo
+import itertools
+import struct
+from dataclasses import dataclass
+
+from packbin.arch import Architecture, ElfMachine, machine_label
+from packbin.elf import (
+    DF_1_PIE,
+    ET_DYN,
+    ET_EXEC,
+    MAX_PROPERTY_NOTE,
+    PF_X,
+    PT_DYNAMIC,
+    PT_GNU_EH_FRAME,
+    PT_GNU_PROPERTY,
+    PT_GNU_RELRO,
+    PT_INTERP,
+    PT_NOTE,
+    PT_PHDR,
+    PT_TLS,
+    ElfInfo,
+    Segment,
+)
+
+NT_GNU_PROPERTY_TYPE_0 = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class KernelLoader:
+    """How Linux's ELF loader reads the files of one e_machine."""
+
+    classes: tuple[int, ...]  # the EI_CLASS values whose header layout the accepting loader uses
+    endians: tuple[str, ...]  # the byte orders of the kernels that run this machine
+    user_top: int  # the smallest user address-space end (TASK_SIZE) among its common configurations
+    class_note: str = ""  # why a class is the only one, for the failure message
+
+
+#: e_machine -> the loader's reading of it. binfmt_elf reads ``bprm->buf`` as ``struct elfhdr`` of
+#: the kernel's own class and byte order; ``elf_check_arch`` decides whether a file is its own:
+#:
+#: - x86_64 (arch/x86/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_X86_64`` and
+#:   nothing else, so an ELFCLASS32 header with EM_X86_64 is read as an ELF64 header whenever its
+#:   bytes at the ELF64 offsets pass ``load_elf_phdrs`` (only when they do not does the x32 compat
+#:   loader get to read it as ELF32). The parser follows EI_CLASS: the two readings differ, so
+#:   EM_X86_64 must be ELFCLASS64. EM_386 is taken by the compat (or a 32-bit kernel's) loader,
+#:   always as ELF32.
+#: - arm64 (arch/arm64/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_AARCH64``;
+#:   EM_ARM goes to the 32-bit compat loader. Same reasoning: EM_AARCH64 is ELF64, EM_ARM ELF32.
+#: - powerpc: the native 64-bit check is ``e_machine == EM_PPC64``; EM_PPC is the 32-bit loader's.
+#: - riscv and s390 check ``e_ident[EI_CLASS] == ELF_CLASS`` themselves, so either class is read
+#:   the way it says (rv32/s390 31-bit by the compat loader).
+#: No loader checks EI_DATA: a file whose EI_DATA is not the byte order of a kernel of that
+#: machine is read byte-swapped by the kernel, which is not what the parser read.
+#: user_top is TASK_SIZE: x86_64 with 4-level paging; arm64 and riscv64 with 39-bit (3-level)
+#: address spaces, the smallest they ship with; 32-bit: the default 3 GiB user split.
+KERNEL_LOADERS: dict[int, KernelLoader] = {
+    ElfMachine.EM_X86_64: KernelLoader(
+        classes=(64,), endians=("little",), user_top=(1 << 47) - 4096,
+        class_note="the kernel's x86_64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
+    ),
+    ElfMachine.EM_386: KernelLoader(classes=(32,), endians=("little",), user_top=0xC000_0000,
+                                    class_note="EM_386 files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_AARCH64: KernelLoader(
+        classes=(64,), endians=("little", "big"), user_top=1 << 39,
+        class_note="the kernel's arm64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
+    ),
+    ElfMachine.EM_ARM: KernelLoader(classes=(32,), endians=("little", "big"), user_top=0xC000_0000,
+                                    class_note="EM_ARM files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_PPC64: KernelLoader(
+        classes=(64,), endians=("little", "big"), user_top=1 << 46,
+        class_note="the kernel's ppc64 loader checks only e_machine and reads the header as ELF64",
+    ),
+    ElfMachine.EM_PPC: KernelLoader(classes=(32,), endians=("big",), user_top=0xC000_0000,
+                                    class_note="EM_PPC files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_RISCV: KernelLoader(classes=(32, 64), endians=("little",), user_top=1 << 38),
+    ElfMachine.EM_S390: KernelLoader(classes=(32, 64), endians=("big",), user_top=1 << 42),
+}
+
+#: load_elf_phdrs(): ``e_phentsize != sizeof(struct elf_phdr)`` is refused; the table's size must be
+#: non-zero and at most 64 KiB, and kernels before 5.x also refused more than ELF_MIN_ALIGN (a 4 KiB
+#: page on x86). The smaller bound is used: 73 ELF64 headers, far more than any linker writes.
+MAX_PHDR_TABLE = 4096
+PHDR_SIZE = {32: 32, 64: 56}
+EHDR_SIZE = {32: 52, 64: 64}
+#: mmap() needs p_offset - PAGEOFFSET(p_vaddr) page-aligned (elf_map); 4 KiB is the smallest page
+#: of every architecture above. Bigger pages are covered by p_align (below).
+PAGE = 4096
+#: ET_EXEC is mapped at its own addresses with MAP_FIXED, which fails below vm.mmap_min_addr
+#: (Debian and most distributions: 65536).
+MMAP_MIN_ADDR = 65536
+#: Linkers lay the image out contiguously in the file (at most a page of padding between
+#: segments; node, the largest seen, has two). A bigger hole between two PT_LOADs means file
+#: bytes the program was linked to find in memory are not mapped: a PT_LOAD went missing.
+MAX_LOAD_GAP = 64 << 10
+#: No linker aligns a segment (or a TLS block) past this; the kernel must place an ET_DYN at a
+#: multiple of the largest p_align, and libc gives every thread a copy of the TLS block.
+MAX_ALIGN = 1 << 30
+MAX_TLS = 1 << 30
+#: Memory the PT_LOADs ask for at exec, bss included. The kernel maps it all before the program
+#: starts (vm_brk for the bss) and kills the process when the machine cannot commit it; qemu-user
+#: reserves it as guest address space up front. Pack binaries need megabytes; past 1 GiB the
+#: answer depends on the machine, so it is refused rather than guessed.
+MAX_IMAGE = 1 << 30
+#: Entries the program's own start code (libc: TLS set-up, RELRO, self-relocation, the unwinder)
+#: reads from its program headers, through AT_PHDR. There is one of each in a linked program.
+_ONCE = {PT_PHDR: "PT_PHDR", PT_TLS: "PT_TLS", PT_DYNAMIC: "PT_DYNAMIC", PT_GNU_RELRO: "PT_GNU_RELRO",
+         PT_GNU_EH_FRAME: "PT_GNU_EH_FRAME", PT_INTERP: "PT_INTERP", PT_GNU_PROPERTY: "PT_GNU_PROPERTY"}
+#: Entries that describe bytes of the image: they must be bytes some PT_LOAD maps.
+_MAPPED = {**_ONCE, PT_NOTE: "PT_NOTE"}
 
 
 def is_static(info: ElfInfo) -> bool:
@@ -73,4 +190,238 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                 problems.append(
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
+
+    if info.type_name in ("exec", "pie") and not any(p.startswith("wrong architecture") for p in problems):
+        # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP
+        # or every PT_LOAD from the parser). The segment checks, the costly part, only run for a
+        # file that passes everything else: a refused file needs no more reasons.
+        header = header_problems(info)
+        problems.extend(header)
+        if not problems:
+            problems.extend(segment_problems(info))
     return tuple(problems)
+
+
+def loader_problems(info: ElfInfo) -> list[str]:
+    """Every way the kernel's loader would refuse ``info``, read it differently, or map it unusably.
+
+    Only meaningful for ET_EXEC and ET_DYN (the types ``load_elf_binary`` accepts).
+    """
+    return header_problems(info) or segment_problems(info)
+
+
+def segment_problems(info: ElfInfo) -> list[str]:
+    """The PT_LOADs, the entry point and the entries the program's start code reads (see below)."""
+    loader = KERNEL_LOADERS[info.machine]
+    problems = _load_problems(info, loader)
+    problems.extend(_entry_problems(info))
+    problems.extend(_image_problems(info, loader))
+    return problems
+
+
+def header_problems(info: ElfInfo) -> list[str]:
+    """The ELF header as the kernel (and qemu-user) reads it: machine, class, byte order, table."""
+    problems: list[str] = []
+    loader = KERNEL_LOADERS.get(info.machine)
+    if loader is None:
+        # Without a model of its loader, packbin cannot say the kernel reads it as parsed.
+        return [f"unknown machine {machine_label(info.machine)}: packbin does not know how Linux loads it"]
+    if info.elf_class not in loader.classes:
+        # The class trick: the header the kernel reads is not the header the parser read.
+        return [f"ELF{info.elf_class} header with {machine_label(info.machine)}: {loader.class_note}, so it would not load as parsed"]
+    if info.endian not in loader.endians:
+        return [f"{info.endian}-endian header with {machine_label(info.machine)}: no Linux kernel of that machine reads it in that byte order"]
+
+    # Foreign-architecture runs (an arm64 image on an amd64 engine, and the reverse) go through
+    # binfmt_misc and qemu-user, which check more than the kernel: the binfmt entry's mask
+    # requires EI_ABIVERSION and EI_PAD to be zero, and qemu's elf_check_ident/elf_check_ehdr
+    # require EI_VERSION == EV_CURRENT and e_ehsize == sizeof(Elf_Ehdr).
+    if info.ident[6] != 1:
+        problems.append(f"EI_VERSION is {info.ident[6]}, not 1 (EV_CURRENT): qemu-user refuses it")
+    if any(info.ident[8:16]):
+        problems.append("EI_ABIVERSION or EI_PAD bytes are not zero: the binfmt_misc entries of qemu-user do not match it")
+    if info.ehsize != EHDR_SIZE[info.elf_class]:
+        problems.append(f"e_ehsize is {info.ehsize}, not {EHDR_SIZE[info.elf_class]} (ELF{info.elf_class} header): qemu-user refuses it")
+
+    # load_elf_phdrs(): the entry size must be the kernel's struct elf_phdr, exactly.
+    want = PHDR_SIZE[info.elf_class]
+    if info.phentsize != want:
+        problems.append(f"e_phentsize is {info.phentsize}, not {want} (ELF{info.elf_class} program header): the kernel refuses it")
+    table = info.phnum * want
+    if info.phnum == 0 or table > MAX_PHDR_TABLE:
+        problems.append(f"e_phnum is {info.phnum}: the kernel loads 1 to {MAX_PHDR_TABLE // want} program headers")
+    elif info.phoff + table > info.size:
+        problems.append(f"program header table ends at {info.phoff + table:#x}, past the end of the file ({info.size:#x} bytes)")
+    return problems
+
+
+def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
+    problems: list[str] = []
+    prev_end: int | None = None
+    for i, seg in enumerate(info.loads):
+        where = f"PT_LOAD #{i} (vaddr {seg.vaddr:#x})"
+        # load_elf_binary(): "p_filesz must always be <= p_memsz" (else -EINVAL after the point
+        # of no return: the process is killed).
+        if seg.filesz > seg.memsz:
+            problems.append(f"{where}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}: the kernel refuses it")
+        # The file bytes mapped must exist: past the end of the file, touching them is SIGBUS.
+        if seg.filesz and seg.offset + seg.filesz > info.size:
+            problems.append(f"{where}: file bytes {seg.offset:#x}..{seg.offset + seg.filesz:#x} run past the end of the file ({info.size:#x} bytes)")
+        # elf_map(): mmap at p_offset - PAGEOFFSET(p_vaddr) needs that offset page-aligned.
+        if seg.filesz and (seg.offset - seg.vaddr) % PAGE:
+            problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo the page size ({PAGE:#x}): mmap refuses it")
+        # gABI: p_align is 0, 1 or a power of two with p_vaddr = p_offset (mod p_align); kernels
+        # with bigger pages (arm64 16K/64K, ppc64 64K) rely on it, and so does the ET_DYN load bias.
+        if seg.align > 1:
+            if seg.align & (seg.align - 1):
+                problems.append(f"{where}: p_align {seg.align:#x} is not a power of two")
+            elif seg.align > MAX_ALIGN:
+                problems.append(f"{where}: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}: the kernel cannot place the image at such a multiple")
+            elif seg.filesz and (seg.offset - seg.vaddr) % seg.align:
+                problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo p_align {seg.align:#x}")
+        end = seg.vaddr + seg.memsz
+        # The kernel: BAD_ADDR(k) || p_memsz > TASK_SIZE || TASK_SIZE - p_memsz < k.
+        if end > loader.user_top:
+            problems.append(f"{where}: ends at {end:#x}, beyond the {loader.user_top:#x} bytes of user address space")
+        # gABI: PT_LOAD entries are sorted by p_vaddr; the kernel sizes an ET_DYN mapping from the
+        # first and the last one (total_mapping_size), and MAP_FIXED over an earlier segment
+        # would replace its pages. So: ascending, not overlapping.
+        if prev_end is not None and seg.vaddr < prev_end:
+            problems.append(f"{where}: overlaps or precedes the previous PT_LOAD (which ends at {prev_end:#x})")
+        prev_end = max(end, prev_end or 0)
+    total = sum(seg.memsz for seg in info.loads)
+    if total > MAX_IMAGE:
+        problems.append(f"the PT_LOADs need {total:#x} bytes of memory at exec, more than {MAX_IMAGE:#x}")
+    if info.e_type == ET_EXEC and info.loads:
+        low = min(seg.vaddr for seg in info.loads) & ~(PAGE - 1)
+        if low < MMAP_MIN_ADDR:
+            problems.append(f"ET_EXEC mapped at {low:#x}, below vm.mmap_min_addr ({MMAP_MIN_ADDR:#x}): the kernel cannot map it")
+    return problems
+
+
+def _entry_problems(info: ElfInfo) -> list[str]:
+    # start_thread() jumps to e_entry (+ load bias): it must be file-backed code of the image.
+    # ppc64 ELFv1's entry is a function descriptor in data, so only there PF_X is not required.
+    need_x = info.machine != ElfMachine.EM_PPC64
+    for seg in info.loads:
+        if seg.vaddr <= info.entry < seg.vaddr + seg.filesz:
+            if need_x and not seg.flags & PF_X:
+                return [f"entry point {info.entry:#x} is in a PT_LOAD that is not executable"]
+            return []
+    if not info.loads:
+        return []  # already "no loadable segment"
+    return [f"entry point {info.entry:#x} is not inside the file image of any PT_LOAD"]
+
+
+def _mapped_from_file(seg: Segment, loads: tuple[Segment, ...]) -> bool:
+    """True when one PT_LOAD maps ``seg``'s file bytes at ``seg``'s address (what the parser reads
+    at p_offset is what the program finds at p_vaddr)."""
+    return any(
+        ld.offset <= seg.offset and seg.offset + seg.filesz <= ld.offset + ld.filesz and seg.vaddr - ld.vaddr == seg.offset - ld.offset
+        for ld in loads
+    )
+
+
+def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
+    """The program headers describe the linked image as the program's start code will read it."""
+    problems: list[str] = []
+    loads = info.loads
+    if not loads:
+        return problems
+    # The kernel passes the program headers' address as AT_PHDR (the PT_LOAD holding e_phoff; older
+    # kernels: first PT_LOAD's p_vaddr - p_offset + e_phoff), and libc reads PT_TLS and the rest
+    # there. So the first PT_LOAD maps the file from offset 0, and the table is in its image.
+    first = loads[0]
+    table = info.phnum * info.phentsize
+    if first.offset != 0:
+        problems.append(f"the first PT_LOAD maps file offset {first.offset:#x}, not 0: the ELF and program headers are not in memory")
+    elif not (info.phoff + table <= first.filesz):
+        problems.append("the program header table is not inside the first PT_LOAD: the program's start code cannot read it (AT_PHDR)")
+    ordered = sorted(loads, key=lambda ld: ld.offset)
+    for a, b in itertools.pairwise(ordered):
+        gap = b.offset - (a.offset + a.filesz)
+        if gap > max(MAX_LOAD_GAP, b.align):
+            problems.append(f"{gap:#x} bytes of the file between PT_LOADs at {a.offset:#x} and {b.offset:#x} are not mapped: a segment is missing")
+    # The linker's sections say what the image holds; each must be memory some PT_LOAD provides
+    # (a PT_LOAD dropped from the table, or e_phnum cut short, leaves code or data unmapped).
+    for addr, size in info.alloc_sections:
+        if not any(ld.vaddr <= addr and addr + size <= ld.vaddr + ld.memsz for ld in loads):
+            problems.append(f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped")
+            break
+    seen: dict[int, int] = {}
+    for p_type, seg in info.others:
+        seen[p_type] = seen.get(p_type, 0) + 1
+        name = _MAPPED.get(p_type)
+        if name is None:
+            continue
+        if seg.filesz > seg.memsz:
+            problems.append(f"{name}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}")
+        elif seg.vaddr + seg.memsz > loader.user_top:
+            problems.append(f"{name}: ends at {seg.vaddr + seg.memsz:#x}, beyond the {loader.user_top:#x} bytes of user address space")
+        elif seg.filesz and not _mapped_from_file(seg, loads):
+            problems.append(f"{name} (offset {seg.offset:#x}, vaddr {seg.vaddr:#x}) is not mapped from its own file bytes by a PT_LOAD: "
+                            "the program would read other bytes than the ones checked")
+        if p_type == PT_TLS:
+            # The TLS block's layout is the thread pointer's: libc aligns it to p_align (musl
+            # computes sizes modulo p_align - 1, so 0 is not "no alignment" there).
+            if seg.align == 0 or seg.align & (seg.align - 1):
+                problems.append(f"PT_TLS: p_align {seg.align:#x} is not a power of two")
+            elif seg.align > MAX_ALIGN:
+                problems.append(f"PT_TLS: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}")
+            elif seg.align > 1 and seg.vaddr % seg.align:
+                problems.append(f"PT_TLS: p_vaddr {seg.vaddr:#x} is not aligned to its p_align {seg.align:#x}")
+            if seg.memsz > MAX_TLS:
+                problems.append(f"PT_TLS: p_memsz {seg.memsz:#x} is larger than {MAX_TLS:#x}: libc cannot give each thread such a TLS block")
+        elif p_type == PT_GNU_RELRO:
+            # mprotect()ed read-only after start-up: it must be memory some PT_LOAD provides.
+            if not any(ld.vaddr <= seg.vaddr and seg.vaddr + seg.memsz <= ld.vaddr + ld.memsz for ld in loads):
+                problems.append(f"PT_GNU_RELRO ({seg.vaddr:#x}, {seg.memsz:#x} bytes) is not inside a PT_LOAD")
+        elif p_type == PT_GNU_PROPERTY and seg is next(sg for t, sg in reversed(info.others) if t == PT_GNU_PROPERTY):
+            problems.extend(_property_problems(info, seg))
+        elif p_type == PT_PHDR and (seg.offset != info.phoff or seg.filesz < table):
+            problems.append(f"PT_PHDR (offset {seg.offset:#x}, {seg.filesz:#x} bytes) is not the program header table ({info.phoff:#x}, {table:#x} bytes)")
+    for p_type, count in seen.items():
+        if count > 1 and p_type in _ONCE:
+            problems.append(f"{count} {_ONCE[p_type]} entries: a linked program has one, and readers disagree on which one counts")
+    return problems
+
+
+def _property_problems(info: ElfInfo, seg: Segment) -> list[str]:
+    """The last PT_GNU_PROPERTY, checked as fs/binfmt_elf.c parse_elf_properties() checks it.
+
+    arm64 kernels (ARCH_USE_GNU_PROPERTY, for BTI) and qemu-user refuse the exec when it is
+    malformed: longer than 1 KiB, not one NT_GNU_PROPERTY_TYPE_0 "GNU" note, or properties that
+    overrun the note, are misaligned or not sorted by type.
+    """
+    note = info.gnu_property
+    bad = "PT_GNU_PROPERTY: "
+    if seg.filesz > MAX_PROPERTY_NOTE:
+        return [bad + f"{seg.filesz:#x} bytes, more than the {MAX_PROPERTY_NOTE} the kernel reads"]
+    if note is None or len(note) < seg.filesz:
+        return [bad + "its bytes are not in the file"]
+    e = "<" if info.endian == "little" else ">"
+    if len(note) < 16:
+        return [bad + f"{len(note)} bytes, too short for a note"]
+    namesz, descsz, n_type = struct.unpack_from(e + "III", note)
+    if n_type != NT_GNU_PROPERTY_TYPE_0 or namesz != 4 or note[12:16] != b"GNU\0":
+        return [bad + "not an NT_GNU_PROPERTY_TYPE_0 note named GNU"]
+    align = 8 if info.elf_class == 64 else 4
+    off = -(-16 // align) * align
+    n = len(note)
+    if off > n or descsz > n - off:
+        return [bad + "the note's descriptor runs past the segment"]
+    end = off + descsz
+    prev: int | None = None
+    while off < end:
+        if end - off < 8:
+            return [bad + "a property header runs past the note"]
+        pr_type, pr_datasz = struct.unpack_from(e + "II", note, off)
+        off += 8
+        step = -(-pr_datasz // align) * align
+        if pr_datasz > end - off or step > end - off:
+            return [bad + f"property {pr_type:#x} runs past the note"]
+        if prev is not None and pr_type <= prev:
+            return [bad + "properties are not sorted by type (or repeat one)"]
+        prev = pr_type
+        off += step
+    return []

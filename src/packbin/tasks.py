@@ -18,7 +18,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
-from packbin.errors import PackbinError, UsageError
+from packbin.errors import PackbinError, UsageError, display_path, interrupt_exit_code, interrupt_words
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,24 +61,56 @@ def _help_asked(value: str, name: str) -> bool:
 
 
 def _user_errors(fn: F) -> F:
-    """Turn PackbinError (and Ctrl-C) into invoke.Exit with the error's message and code."""
+    """Turn PackbinError (and Ctrl-C, SIGTERM, SIGHUP) into invoke.Exit with the error's message and code.
+
+    Under ``--json``, a usage error (exit 2) also prints ``{"error": {...}}`` on stdout, so a
+    consumer of the document always gets one.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from packbin.cli import install_signal_handlers
+
         logging.basicConfig(
             level=logging.DEBUG if os.environ.get("PACKBIN_DEBUG") else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
         )
+        install_signal_handlers()
+        # File names are bytes: a strict stdout (PYTHONIOENCODING=utf-8:strict) must not turn one
+        # into a traceback halfway through a report. Reports escape names; this is the backstop.
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="backslashreplace")
         try:
             return fn(*args, **kwargs)
         except PackbinError as e:
             if os.environ.get("PACKBIN_DEBUG"):
                 raise
+            if kwargs.get("json") and isinstance(e, UsageError):
+                print_json_error(e.message, e.exit_code, hint=e.hint)
             raise Exit(f"packbin: error: {e}", code=e.exit_code) from None
-        except KeyboardInterrupt:
-            raise Exit("packbin: interrupted", code=130) from None
+        except KeyboardInterrupt as e:
+            raise Exit(f"packbin: {interrupt_words(e)}", code=interrupt_exit_code(e)) from None
+        except OSError as e:
+            # The backstop for a path the user gave that the system refuses where no step
+            # expected it (a name longer than NAME_MAX, a file where a directory should be):
+            # one line and exit 2, never a traceback.
+            if os.environ.get("PACKBIN_DEBUG"):
+                raise
+            where = f"{display_path(os.fsdecode(e.filename))}: " if isinstance(e.filename, (str, bytes)) else ""
+            message = f"cannot use {where}{e.strerror or e}"
+            if kwargs.get("json"):
+                print_json_error(message, UsageError.exit_code)
+            raise Exit(f"packbin: error: {message}", code=UsageError.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_json_error(message: str, code: int, *, hint: str | None = None) -> None:
+    """The ``--json`` document of a run that could not start: ``{"error": {"message", "hint", "exit_code"}}``."""
+    import json as _json
+
+    sys.stdout.write(_json.dumps({"error": {"message": message, "hint": hint, "exit_code": code}}) + "\n")
+    sys.stdout.flush()
 
 
 def _config() -> Any:
@@ -231,18 +263,21 @@ def verify_static(c: Context, path: str, also: list[str] | None = None, arch: st
 
 
 def _arch_for_verify(name: str | None) -> Any:
+    """The --arch of verify-static: from buildcfg.toml when there is one, else the built-in table.
+
+    Only a missing buildcfg.toml selects the built-in table; a broken one is an error (exit 2), not
+    a silent fallback to other definitions.
+    """
     if name is None:
         return None
-    from packbin.config import BuildConfig
+    from packbin.config import BuildConfig, builtin_config, find_config
     from packbin.errors import ConfigError
 
     try:
-        cfg = BuildConfig.load()
+        path = find_config()
     except ConfigError:
-        from packbin.config import builtin_config
-
-        cfg = builtin_config()
-    return cfg.arch(name)
+        return builtin_config().arch(name)  # outside a repository
+    return BuildConfig.load(path).arch(name)
 
 
 @packbin_task(

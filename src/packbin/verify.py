@@ -17,7 +17,7 @@ from typing import TextIO
 
 from packbin.arch import Architecture
 from packbin.elf import ElfError, ElfInfo, NotElfError, parse_elf
-from packbin.errors import CheckFailed, UsageError
+from packbin.errors import CheckFailed, UsageError, display_path
 from packbin.policy import describe_linkage, is_static, static_problems
 
 NOT_ELF = "not an ELF file"
@@ -78,17 +78,28 @@ def verify_file(path: Path, arch: Architecture | None) -> VerifyResult:
 
 
 def _walk(top: str, arch: Architecture | None) -> Iterator[VerifyResult]:
-    """ELF files under ``top``, depth first in name order; symlinks and special files skipped."""
-    try:
-        with os.scandir(top) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as e:
-        yield _failed(top, f"cannot read directory: {e.strerror or e}")
+    """ELF files under ``top``, depth first in name order; symlinks and special files skipped.
+
+    Iterative (a stack of sorted listings), so no depth of directories exhausts the recursion limit.
+    """
+    stack: list[Iterator[os.DirEntry[str]]] = []
+    listing = _listing(top)
+    if isinstance(listing, VerifyResult):
+        yield listing
         return
-    for entry in entries:
+    stack.append(listing)
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(entry.path, arch)
+                sub = _listing(entry.path)
+                if isinstance(sub, VerifyResult):
+                    yield sub
+                else:
+                    stack.append(sub)
                 continue
             if not entry.is_file(follow_symlinks=False):
                 continue  # symlinks (their targets are checked where they live), FIFOs, sockets, devices
@@ -102,6 +113,17 @@ def _walk(top: str, arch: Architecture | None) -> Iterator[VerifyResult]:
             yield _failed(entry.path, f"cannot read: {e.strerror or e}")
             continue
         yield _judge(entry.path, info, arch)
+
+
+def _listing(path: str) -> Iterator[os.DirEntry[str]] | VerifyResult:
+    """The entries of ``path`` sorted by name, or the failure to read it."""
+    try:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        return _failed(path, f"cannot read directory: {e.strerror or e}")
+    return iter(entries)
+
 
 
 def verify_paths(paths: Sequence[str], arch: Architecture | None) -> list[VerifyResult]:
@@ -153,7 +175,7 @@ def render_table(results: Sequence[VerifyResult]) -> str:
     for r in results:
         info = r.info
         cells: tuple[str, ...] = (
-            r.path,
+            display_path(r.path),
             (info.arch or f"EM_{info.machine}") if info else "-",
             describe_linkage(info) if info else "-",
             _human_size(info.size) if info else "-",
@@ -192,10 +214,14 @@ def run_verify_static(paths: Sequence[str], arch: Architecture | None, *, as_jso
     if not paths:
         raise UsageError("no paths given", hint="name files or directories to check, e.g. `invoke verify-static --path dist/`")
     results = verify_paths(paths, arch)
+    if not results:
+        if not as_json:  # under --json the error document is the output (see tasks.py)
+            out.write(render_table(results))
+            out.flush()
+        raise UsageError("no ELF files found under " + ", ".join(display_path(p) for p in paths),
+                         hint="name an ELF file or a directory that holds one; non-ELF files in directories are skipped")
     out.write(render_json(results) if as_json else render_table(results))
     out.flush()
-    if not results:
-        raise UsageError("no ELF files found under " + ", ".join(paths))
     failed = [r for r in results if not r.ok]
     if failed:
         what = f" for {arch.name}" if arch else ""

@@ -54,6 +54,7 @@ from packbin.deploy import (
 )
 from packbin.engine import Engine
 from packbin.errors import EngineError, InstallError
+from packbin.extract import BoundedChunkReader, StreamRejected
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +68,9 @@ _TOP = posixpath.basename(MOUNT)
 _CHUNK = 1 << 20
 
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file over the engine's chunk iterator, for tarfile's streaming mode."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
-            try:
-                self._buf = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
+#: The volume's archive stream is read through extract.py's bounded reader: past this many bytes
+#: (headers included, so one huge pax header cannot hide there) the read stops with an error.
+MAX_VOLUME_STREAM = 8 << 30
 
 
 def _member_rel(name: str, top: str) -> str:
@@ -155,8 +139,9 @@ def _read_tar(chunks: Iterator[bytes], top: str, *, keep: Any) -> Iterator[tuple
 
     The stream is parsed, never extracted; data is read only for members ``keep`` asks for.
     """
+    reader = BoundedChunkReader(chunks, limit=MAX_VOLUME_STREAM)
     try:
-        with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks), _CHUNK), mode="r|") as tf:
+        with tarfile.open(fileobj=reader, mode="r|") as tf:  # type: ignore[call-overload]
             for m in tf:
                 rel = _member_rel(m.name, top)
                 if not m.isreg():
@@ -176,8 +161,13 @@ def _read_tar(chunks: Iterator[bytes], top: str, *, keep: Any) -> Iterator[tuple
                     if how == "all":
                         parts.append(chunk)
                 yield rel, m, (b"".join(parts) if how == "all" else None), h.hexdigest()
+    except StreamRejected as e:
+        raise EngineError(f"the engine's archive of the volume is too large: {e}",
+                          hint=f"init-packs reads at most {MAX_VOLUME_STREAM >> 30} GiB of a volume") from e
     except tarfile.TarError as e:
         raise EngineError(f"the engine's archive of the volume is not a valid tar stream: {e}") from e
+    finally:
+        reader.close()
 
 
 def read_volume(engine: Engine, container: Any, arch: Architecture, *, checksum: bool) -> _VolumeView:

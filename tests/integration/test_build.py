@@ -172,7 +172,13 @@ def test_two_builds_at_once(built: tuple[Path, dict[str, Any]], tmp_path: Path) 
         assert res.returncode == 0, res.stdout
 
 
-def test_ctrl_c_removes_containers_and_keeps_packs(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "code", "words"), [
+    (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "interrupted"), (signal.SIGHUP, 129, "interrupted"),
+])
+def test_ctrl_c_removes_containers_and_keeps_packs(
+    built: tuple[Path, dict[str, Any]], tmp_path: Path, sig: int, code: int, words: str,
+) -> None:
+    """Ctrl-C, and SIGTERM / SIGHUP (CI cancellation, `timeout`, a closed terminal) alike."""
     repo = clone_built(built[0], tmp_path)
     before = _sha(repo / PACK_BIN)
     dist_before = _sha(repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}")
@@ -190,10 +196,10 @@ def test_ctrl_c_removes_containers_and_keeps_packs(built: tuple[Path, dict[str, 
             break
     else:
         pytest.fail("the build never started compiling:\n" + "".join(seen))
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rest = proc.communicate(timeout=120)[0]
-    assert proc.returncode == 130, "".join(seen) + rest
-    assert "interrupted" in rest and "Traceback" not in rest
+    assert proc.returncode == code, "".join(seen) + rest
+    assert words in rest and "Traceback" not in rest
     assert _owned_containers() == []
     assert _sha(repo / PACK_BIN) == before
     assert _sha(repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}") == dist_before

@@ -11,6 +11,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -360,3 +361,29 @@ def test_engine_stream_errors_propagate_unchanged(staging: Path) -> None:
     with pytest.raises(ConnectionResetError):
         extract_archive(failing(), staging)
     assert_empty(staging)
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("out/" + "n" * 300, "longer than NAME_MAX (255)"),  # issue 8: was an InstallError (exit 6) halfway
+    ("out/" + "/".join(["d" * 100] * 50), "longer than 1024"),  # issue 8: a 5,000-character path was accepted
+])
+def test_over_long_member_names_are_a_rejected_artifact(staging: Path, name: str, words: str) -> None:
+    data = make_tar([("out/ok", b"fine", 0o644), (name, b"x", 0o644)])
+    with pytest.raises(ArtifactRejected, match=re.escape(words)) as info:
+        extract_archive([data], staging)
+    assert info.value.exit_code == 5
+    assert_empty(staging)
+
+
+def test_volume_reads_through_the_bounded_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """volume.py's archive reader stops at its cap, as extraction does (a real tar, a small cap)."""
+    from packbin import volume
+    from packbin.errors import EngineError
+
+    data = make_tar([("packbin-dest/big", b"x" * 200_000, 0o644)])
+    monkeypatch.setattr(volume, "MAX_VOLUME_STREAM", 64 << 10)
+    with pytest.raises(EngineError, match="too large"):
+        list(volume._read_tar(iter([data]), "packbin-dest", keep=lambda rel, m, head: "all"))
+    monkeypatch.setattr(volume, "MAX_VOLUME_STREAM", 1 << 20)
+    [(rel, _, got, _)] = list(volume._read_tar(iter([data]), "packbin-dest", keep=lambda rel, m, head: "all"))
+    assert rel == "big" and got == b"x" * 200_000

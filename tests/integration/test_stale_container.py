@@ -1,0 +1,61 @@
+"""A build container whose packbin died (SIGKILL, a crashed runner) is found and removed by the next build.
+
+Real engine, real containers (created, never started) from an image packbin already has, on a
+throwaway volume so that no real cache is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker.errors
+import pytest
+
+from packbin.engine import HOST_LABEL, KIND_LABEL, OWNER_LABEL, PID_LABEL, process_host
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+@pytest.fixture
+def volume(engine: Any) -> Iterator[str]:
+    name = f"packbin-test-stale-{uuid.uuid4().hex[:8]}"
+    engine.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin-test"})
+    yield name
+    engine.client.volumes.get(name).remove(force=True)
+
+
+def test_stale_build_container_is_removed_and_live_ones_are_not(engine: Any, volume: str) -> None:
+    images = [t for img in engine.client.images.list() for t in img.tags if t.startswith("packbin/")]
+    if not images:
+        pytest.skip("no packbin image on the engine to create a container from")
+    made = []
+
+    def make(host: str, pid: int) -> Any:
+        c = engine.client.containers.create(
+            images[0], command=["true"], volumes={volume: {"bind": "/cache", "mode": "rw"}},
+            labels={OWNER_LABEL: "packbin", KIND_LABEL: "build", HOST_LABEL: host, PID_LABEL: str(pid)},
+        )
+        made.append(c)
+        return c
+
+    try:
+        stale = make(process_host(), dead_pid())
+        live = make(process_host(), 1)  # pid 1 lives (in this PID namespace)
+        elsewhere = make("another-host pid:[1]", dead_pid())
+        removed = engine.remove_stale_containers(kind="build", volume=volume)
+        assert removed == [stale.name]
+        names = {c.name for c in engine.client.containers.list(all=True, filters={"volume": volume})}
+        assert names == {live.name, elsewhere.name}
+    finally:
+        for c in made:
+            with contextlib.suppress(docker.errors.NotFound):  # the code under test removed it
+                c.remove(force=True)
