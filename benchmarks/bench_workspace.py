@@ -153,6 +153,7 @@ def main() -> int:
                 ratio = pb / plain
                 ok &= ratio <= 1.5
                 rows.append((f"timer sensor cold, {arch}", f"{pb:.1f} s", f"{plain:.1f} s (plain cargo zigbuild)", f"{ratio:.2f}x (goal 1.5x)"))
+                say(" | ".join(rows[-1]))
 
         ws = workspace_repo(tmp / "ws")
         say("workspace: first build of both architectures")
@@ -170,7 +171,7 @@ def main() -> int:
             + "".join(f"ln -s /std-{a}/lib/rustlib/{t} /sysroot/lib/rustlib/{t}; " for a, t in TRIPLES.items())
             + "cd /ws/crates/sensor; "
             "while read -r _; do s=$(date +%s.%N); "
-            "SQLX_OFFLINE=true cargo zigbuild --offline --locked --release " + " ".join(f"--target {t}" for t in TRIPLES.values())
+            "SQLX_OFFLINE=true cargo zigbuild --config /build/.cargo/config.toml --offline --locked --release " + " ".join(f"--target {t}" for t in TRIPLES.values())
             + " --bin attune-core-timer-sensor >/tmp/log 2>&1 || { tail -20 /tmp/log; exit 1; }; "
             "e=$(date +%s.%N); echo \"took $s $e\"; done"
         )
@@ -213,6 +214,7 @@ def main() -> int:
         pbm, cm = statistics.median(pb_times), statistics.median(cargo_times)
         ok &= pbm / cm <= 1.5
         rows.append(("workspace one-line change, --arch=all", f"{pbm:.2f} s", f"{cm:.2f} s (cargo zigbuild, same image)", f"{pbm / cm:.2f}x (goal 1.5x)"))
+        say(" | ".join(rows[-1]))
 
         big = workspace_repo(tmp / "big", big=True)
         vendored = vendor_size(big)
