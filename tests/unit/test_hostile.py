@@ -81,25 +81,27 @@ def test_exit_code_table_is_read_from_the_readme() -> None:
 def test_a_thousand_deep_directory(repo: Path, tmp_path: Path) -> None:
     deep = tmp_path / "deep"
     deep.mkdir()
-    fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for _ in range(1000):  # through directory fds: pathlib and os.makedirs recurse themselves
-            os.mkdir("d", dir_fd=fd)
-            sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for _ in range(1000):  # through directory fds: pathlib and os.makedirs recurse themselves
+                os.mkdir("d", dir_fd=fd)
+                sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+            r = run("verify-static", str(deep), cwd=repo)
+            assert r.returncode == 2 and "no ELF files found" in r.stderr
+            out = os.open("prog", os.O_WRONLY | os.O_CREAT, 0o755, dir_fd=fd)
+            os.write(out, static_elf())
+            os.close(out)
+        finally:
             os.close(fd)
-            fd = sub
-        r = run("verify-static", str(deep), cwd=repo)
-        assert r.returncode == 2 and "no ELF files found" in r.stderr
-        out = os.open("prog", os.O_WRONLY | os.O_CREAT, 0o755, dir_fd=fd)
-        os.write(out, static_elf())
-        os.close(out)
+        r = run("verify-static", "--json", str(deep), cwd=repo)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["results"][0]["path"].endswith("/d/prog")
     finally:
-        os.close(fd)
-    r = run("verify-static", "--json", str(deep), cwd=repo)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["results"][0]["path"].endswith("/d/prog")
-    # pytest's own clean-up of old tmp dirs (shutil.rmtree) recurses too: remove it here, with find.
-    subprocess.run(["find", str(deep), "-depth", "-delete"], check=True)
+        # pytest's own clean-up of old tmp dirs (shutil.rmtree) recurses too: remove it here, with find.
+        subprocess.run(["find", str(deep), "-depth", "-delete"], check=True)
 
 
 def test_non_utf8_names_with_a_strict_utf8_stdout(repo: Path, tmp_path: Path) -> None:
