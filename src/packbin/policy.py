@@ -191,12 +191,12 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
 
-    if info.type_name in ("exec", "pie") and not any(p.startswith("wrong architecture") for p in problems):
+    if info.type_name in ("exec", "pie") and is_static(info) and not any(p.startswith("wrong architecture") for p in problems):
         # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP
-        # or every PT_LOAD from the parser). The segment checks, the costly part, only run for a
-        # file that passes everything else: a refused file needs no more reasons.
-        header = header_problems(info)
-        problems.extend(header)
+        # or every PT_LOAD from the parser). A file the parser already sees as dynamic is refused
+        # for that; the segment checks, the costly part, only run for a file that passes
+        # everything else: a refused file needs no more reasons.
+        problems.extend(header_problems(info))
         if not problems:
             problems.extend(segment_problems(info))
     return tuple(problems)
