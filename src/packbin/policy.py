@@ -21,6 +21,7 @@ guess: being stricter than the kernel only ever refuses a file, never passes a b
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import struct
 from dataclasses import dataclass
@@ -344,8 +345,11 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
             problems.append(f"{gap:#x} bytes of the file between PT_LOADs at {a.offset:#x} and {b.offset:#x} are not mapped: a segment is missing")
     # The linker's sections say what the image holds; each must be memory some PT_LOAD provides
     # (a PT_LOAD dropped from the table, or e_phnum cut short, leaves code or data unmapped).
+    ranges = sorted((ld.vaddr, ld.vaddr + ld.memsz) for ld in loads)
+    starts = [start for start, _ in ranges]
     for addr, size in info.alloc_sections:
-        if not any(ld.vaddr <= addr and addr + size <= ld.vaddr + ld.memsz for ld in loads):
+        i = bisect.bisect_right(starts, addr) - 1  # the PT_LOAD starting last at or before it
+        if i < 0 or addr + size > ranges[i][1]:
             problems.append(f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped")
             break
     seen: dict[int, int] = {}
