@@ -12,8 +12,14 @@ loader. So a file passes when
   EI_DATA are the ones that loader uses for that machine (the kernel never looks at EI_CLASS or
   EI_DATA for its native machine: it reads the header in its own layout);
 - the program header table is what the loader accepts (entry size, count, inside the file), and
-  every PT_LOAD is one the loader can map and the program can use (see :func:`loader_problems`);
+  what qemu-user also checks for foreign-architecture runs (:func:`header_problems`);
+- every PT_LOAD is one the loader can map and the program can use, the entry point is code of the
+  image, and the entries the program's own start code reads through AT_PHDR (PT_TLS,
+  PT_GNU_RELRO, PT_DYNAMIC, ...) describe bytes of that image (:func:`segment_problems`);
 - when an architecture is given, it has that architecture's machine, class and byte order.
+
+tests/unit/test_exec_oracle.py holds these rules to the kernel: every header mutant of a real
+program that passes here must run alone in an empty root.
 
 Anything the parser and the kernel could read differently is a failure with its reason, not a
 guess: being stricter than the kernel only ever refuses a file, never passes a bad one.
