@@ -77,7 +77,7 @@ def read_info(path: str) -> ElfInfo:
         # The loader-level checks take the two header tables as packbin's record holds them: raw
         # bytes, decoded by the shared record (the policy is shared on purpose, see above).
         f.seek(0)
-        ident = f.read(16)
+        head = f.read(64)
         program_table = section_table = None
         if header["e_phnum"]:
             f.seek(header["e_phoff"])
@@ -102,12 +102,7 @@ def read_info(path: str) -> ElfInfo:
             flags_1=flags_1,
             has_dynamic=has_dynamic,
             load_segments=load_segments,
-            ident=ident,
-            ehsize=header["e_ehsize"],
-            entry=header["e_entry"],
-            phoff=header["e_phoff"],
-            phentsize=header["e_phentsize"],
-            phnum=header["e_phnum"],
+            header=head,
             program_table=program_table,
             section_table=section_table,
             gnu_property=gnu_property,

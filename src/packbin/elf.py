@@ -98,13 +98,9 @@ class ElfInfo:
     flags_1: int
     has_dynamic: bool
     load_segments: int  # PT_LOAD entries: an executable without one cannot be run
-    # The header fields the kernel's loader reads, as they are in the file (see packbin.policy).
-    ident: bytes  # e_ident, all 16 bytes
-    ehsize: int  # e_ehsize
-    entry: int  # e_entry
-    phoff: int  # e_phoff
-    phentsize: int  # e_phentsize
-    phnum: int  # e_phnum as written (PN_XNUM stays 0xffff; the parser resolves it, the kernel does not)
+    #: The ELF header's bytes as the file has them: the loader's view of it is read from here on
+    #: demand (:attr:`ident`, :attr:`phentsize`, ...; see packbin.policy).
+    header: bytes = field(repr=False)
     #: (e_phentsize, the program header table's bytes as read), None without one. Decoded on
     #: demand (:attr:`segments`): the policy needs every field only for files that pass the rest.
     program_table: tuple[int, bytes] | None = field(repr=False)
@@ -117,6 +113,40 @@ class ElfInfo:
     stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
     build_id: str | None  # hex
     size: int  # file size in bytes
+
+    @functools.cached_property
+    def _ehdr(self) -> tuple[int, ...]:
+        return _LAYOUTS[(self.elf_class, self.endian)].ehdr.unpack_from(self.header, 16)
+
+    @property
+    def ident(self) -> bytes:
+        """e_ident, all 16 bytes."""
+        return self.header[:16]
+
+    @property
+    def entry(self) -> int:
+        """e_entry."""
+        return self._ehdr[3]
+
+    @property
+    def phoff(self) -> int:
+        """e_phoff."""
+        return self._ehdr[4]
+
+    @property
+    def ehsize(self) -> int:
+        """e_ehsize."""
+        return self._ehdr[7]
+
+    @property
+    def phentsize(self) -> int:
+        """e_phentsize."""
+        return self._ehdr[8]
+
+    @property
+    def phnum(self) -> int:
+        """e_phnum as written: PN_XNUM stays 0xffff (the parser resolves it, the kernel does not)."""
+        return self._ehdr[9]
 
     @functools.cached_property
     def segments(self) -> tuple[tuple[int, Segment], ...]:
@@ -292,9 +322,8 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     endian = "little" if ei_data == 1 else "big"
     lay = _LAYOUTS[(elf_class, endian)]
     _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
-    (e_type, machine, _version, entry, phoff, shoff, _flags, ehsize,
+    (e_type, machine, _version, _entry, phoff, shoff, _flags, _ehsize,
      phentsize, phnum, shentsize, shnum, _shstrndx) = lay.ehdr.unpack_from(head, 16)
-    e_phnum = phnum
 
     # Section 0 carries the real counts when they overflow the 16-bit header fields.
     sh0: tuple[int, int] | None = None
@@ -388,12 +417,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
         load_segments=len(loads),
-        ident=head[:16],
-        ehsize=ehsize,
-        entry=entry,
-        phoff=phoff,
-        phentsize=phentsize,
-        phnum=e_phnum,
+        header=head,
         program_table=program_table,
         section_table=section_table,
         gnu_property=gnu_property,

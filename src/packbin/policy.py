@@ -12,8 +12,14 @@ loader. So a file passes when
   EI_DATA are the ones that loader uses for that machine (the kernel never looks at EI_CLASS or
   EI_DATA for its native machine: it reads the header in its own layout);
 - the program header table is what the loader accepts (entry size, count, inside the file), and
-  every PT_LOAD is one the loader can map and the program can use (see :func:`loader_problems`);
+  what qemu-user also checks for foreign-architecture runs (:func:`header_problems`);
+- every PT_LOAD is one the loader can map and the program can use, the entry point is code of the
+  image, and the entries the program's own start code reads through AT_PHDR (PT_TLS,
+  PT_GNU_RELRO, PT_DYNAMIC, ...) describe bytes of that image (:func:`segment_problems`);
 - when an architecture is given, it has that architecture's machine, class and byte order.
+
+tests/unit/test_exec_oracle.py holds these rules to the kernel: every header mutant of a real
+program that passes here must run alone in an empty root.
 
 Anything the parser and the kernel could read differently is a failure with its reason, not a
 guess: being stricter than the kernel only ever refuses a file, never passes a bad one.
@@ -21,6 +27,7 @@ guess: being stricter than the kernel only ever refuses a file, never passes a b
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import struct
 from dataclasses import dataclass
@@ -191,12 +198,12 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
 
-    if info.type_name in ("exec", "pie") and not any(p.startswith("wrong architecture") for p in problems):
+    if info.type_name in ("exec", "pie") and is_static(info) and not any(p.startswith("wrong architecture") for p in problems):
         # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP
-        # or every PT_LOAD from the parser). The segment checks, the costly part, only run for a
-        # file that passes everything else: a refused file needs no more reasons.
-        header = header_problems(info)
-        problems.extend(header)
+        # or every PT_LOAD from the parser). A file the parser already sees as dynamic is refused
+        # for that; the segment checks, the costly part, only run for a file that passes
+        # everything else: a refused file needs no more reasons.
+        problems.extend(header_problems(info))
         if not problems:
             problems.extend(segment_problems(info))
     return tuple(problems)
@@ -344,8 +351,11 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
             problems.append(f"{gap:#x} bytes of the file between PT_LOADs at {a.offset:#x} and {b.offset:#x} are not mapped: a segment is missing")
     # The linker's sections say what the image holds; each must be memory some PT_LOAD provides
     # (a PT_LOAD dropped from the table, or e_phnum cut short, leaves code or data unmapped).
+    ranges = sorted((ld.vaddr, ld.vaddr + ld.memsz) for ld in loads)
+    starts = [start for start, _ in ranges]
     for addr, size in info.alloc_sections:
-        if not any(ld.vaddr <= addr and addr + size <= ld.vaddr + ld.memsz for ld in loads):
+        i = bisect.bisect_right(starts, addr) - 1  # the PT_LOAD starting last at or before it
+        if i < 0 or addr + size > ranges[i][1]:
             problems.append(f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped")
             break
     seen: dict[int, int] = {}

@@ -141,7 +141,7 @@ def test_arch_names() -> None:
     def info(machine: int, elf_class: int, endian: str) -> ElfInfo:
         return ElfInfo(elf_class=elf_class, endian=endian, machine=machine, e_type=2, type_name="exec",
                        interpreter=None, needed=(), soname=None, flags_1=0, has_dynamic=False, load_segments=1, stripped=True,
-                       build_id=None, size=0, ident=b"", ehsize=0, entry=0, phoff=0, phentsize=0, phnum=0, program_table=None,
+                       build_id=None, size=0, header=b"", program_table=None,
                        section_table=None, gnu_property=None)
 
     assert info(62, 64, "little").arch == "x86_64"

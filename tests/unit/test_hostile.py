@@ -9,6 +9,7 @@ Nothing here needs a Docker engine: tasks that would use one get an endpoint tha
 
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
 import json
 import os
@@ -81,25 +82,27 @@ def test_exit_code_table_is_read_from_the_readme() -> None:
 def test_a_thousand_deep_directory(repo: Path, tmp_path: Path) -> None:
     deep = tmp_path / "deep"
     deep.mkdir()
-    fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for _ in range(1000):  # through directory fds: pathlib and os.makedirs recurse themselves
-            os.mkdir("d", dir_fd=fd)
-            sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for _ in range(1000):  # through directory fds: pathlib and os.makedirs recurse themselves
+                os.mkdir("d", dir_fd=fd)
+                sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+            r = run("verify-static", str(deep), cwd=repo)
+            assert r.returncode == 2 and "no ELF files found" in r.stderr
+            out = os.open("prog", os.O_WRONLY | os.O_CREAT, 0o755, dir_fd=fd)
+            os.write(out, static_elf())
+            os.close(out)
+        finally:
             os.close(fd)
-            fd = sub
-        r = run("verify-static", str(deep), cwd=repo)
-        assert r.returncode == 2 and "no ELF files found" in r.stderr
-        out = os.open("prog", os.O_WRONLY | os.O_CREAT, 0o755, dir_fd=fd)
-        os.write(out, static_elf())
-        os.close(out)
+        r = run("verify-static", "--json", str(deep), cwd=repo)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["results"][0]["path"].endswith("/d/prog")
     finally:
-        os.close(fd)
-    r = run("verify-static", "--json", str(deep), cwd=repo)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["results"][0]["path"].endswith("/d/prog")
-    # pytest's own clean-up of old tmp dirs (shutil.rmtree) recurses too: remove it here, with find.
-    subprocess.run(["find", str(deep), "-depth", "-delete"], check=True)
+        # pytest's own clean-up of old tmp dirs (shutil.rmtree) recurses too: remove it here, with find.
+        subprocess.run(["find", str(deep), "-depth", "-delete"], check=True)
 
 
 def test_non_utf8_names_with_a_strict_utf8_stdout(repo: Path, tmp_path: Path) -> None:
@@ -276,7 +279,7 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(repo: Path, tmp_path: Path, sig
 def hostile_paths(tmp_path: Path) -> list[str]:
     fifo = tmp_path / "a-fifo"
     os.mkfifo(fifo)
-    return ["", "-", "\n", os.fsdecode(b"\xff\xfe"), "/dev/zero", str(fifo), "x" * 5000, "/" + "a/" * 2000]
+    return ["", "\n", os.fsdecode(b"\xff\xfe"), "/dev/zero", str(fifo), "x" * 5000]
 
 
 TASKS: list[list[str]] = [
@@ -302,6 +305,8 @@ TASKS: list[list[str]] = [
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: " ".join(t))
 def test_every_task_with_hostile_arguments(repo: Path, tmp_path: Path, task: list[str]) -> None:
     out = tmp_path / "out"
-    for value in hostile_paths(tmp_path):
-        args = [a.replace("OUT", str(out)).replace("{}", value) for a in task]
-        run(*args, cwd=repo, timeout=30)
+    cases = [[a.replace("OUT", str(out)).replace("{}", value) for a in task] for value in hostile_paths(tmp_path)]
+    # Independent runs, a few at a time: the suite stays fast on two cores.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for f in [pool.submit(run, *args, cwd=repo, timeout=30) for args in cases]:
+            f.result()

@@ -121,3 +121,20 @@ def test_a_dropped_pt_load_is_refused(tmp_path: Path) -> None:
     struct.pack_into("<I", data, phoff + index * phentsize, 0)  # the last PT_LOAD becomes PT_NULL
     problems = static_problems(parse_elf(_write(tmp_path, bytes(data))), X86_64)
     assert problems, "a program missing its data segment must not pass"
+
+
+def test_init_packs_keeps_the_static_binary_against_the_phentsize_trick(tmp_path: Path, gcc_dynamic: Path) -> None:
+    """Issue 8: init-packs let the e_phentsize-67 file replace the good static binary in DEST."""
+    from packbin.deploy import init_packs_dir
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    (src / "core" / "sensors").mkdir(parents=True)
+    (dest / "core" / "sensors").mkdir(parents=True)
+    good = elf_fixture("x86_64-static").path.read_bytes()
+    (dest / "core" / "sensors" / "sensor").write_bytes(good)
+    trick = bytearray(gcc_dynamic.read_bytes())
+    struct.pack_into("<H", trick, 54, 67)
+    (src / "core" / "sensors" / "sensor").write_bytes(bytes(trick))
+    report = init_packs_dir(source=src, dest=dest, binaries=None, arch=X86_64)
+    assert [p for p, _ in report.preserved] == ["core/sensors/sensor"]
+    assert (dest / "core" / "sensors" / "sensor").read_bytes() == good
