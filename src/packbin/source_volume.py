@@ -170,19 +170,27 @@ def _upload(
         # A file whose content changed is dated no earlier than now: cargo decides by mtime, and
         # a changed file with an old date (cp -p, tar, an editor restoring a backup) must rebuild.
         write_delta_tar(delta, files, stubs, send, not_before=0.0 if full else time.time())
-        with tarfile.open(fileobj=payload, mode="w") as tf:
-            ti = tarfile.TarInfo("packbin-sync/remove")
-            ti.size, ti.mode = len(remove_list), 0o644
-            tf.addfile(ti, io.BytesIO(remove_list))
-            ti = tarfile.TarInfo("packbin-sync/delta.tar")
-            ti.size, ti.mode = delta.tell(), 0o644
-            delta.seek(0)
-            tf.addfile(ti, delta)
-        size = payload.tell()
-        payload.seek(0)
+        if full or remove:
+            # Emptying the volume or removing files needs a process: the sync script.
+            with tarfile.open(fileobj=payload, mode="w") as tf:
+                ti = tarfile.TarInfo("packbin-sync/remove")
+                ti.size, ti.mode = len(remove_list), 0o644
+                tf.addfile(ti, io.BytesIO(remove_list))
+                ti = tarfile.TarInfo("packbin-sync/delta.tar")
+                ti.size, ti.mode = delta.tell(), 0o644
+                delta.seek(0)
+                tf.addfile(ti, delta)
+            upload, target, start = payload, "/tmp", True
+        else:
+            # Only new or changed files (the common case: an edit): the engine unpacks them
+            # straight into the volume of a container that never starts.
+            upload, target, start = delta, SRC_MOUNT, False
+        size = upload.tell()
+        upload.seek(0)
         what = "all sources" if full else f"{len(send)} changed file(s), {len(remove)} removed"
         echo(f"sources: sending {what} ({_size(size)}) into volume {volume}")
         _save_record(path, volume_id=volume_id, files=held or {}, dirty=True)
+        status, lines = 0, list[str]()
         with engine.container(
             image=image,
             command=["/bin/sh", "-c", _SYNC_SCRIPT, "sync", "full" if full else "delta"],
@@ -190,9 +198,9 @@ def _upload(
             volumes={volume: SRC_MOUNT},
             network_mode="none",
         ) as c:
-            engine.put_tar(c, "/tmp", payload)
-            lines: list[str] = []
-            status = engine.run_streaming(c, on_line=lines.append)
+            engine.put_tar(c, target, upload)
+            if start:
+                status = engine.run_streaming(c, on_line=lines.append)
     if status != 0:
         raise BuildError(f"could not update the sources volume {volume} (exit {status}): " + " / ".join(lines[-5:]), hint="run the build again; the next run sends everything")
     _save_record(path, volume_id=volume_id, files=want, dirty=False)

@@ -43,6 +43,13 @@ def _files(root: Path, tree: dict[str, bytes], executable: frozenset[str] = froz
     return out
 
 
+def _files_keep_dates(root: Path, files: list[InputFile]) -> list[InputFile]:
+    """The same files with the dates they have on disk now."""
+    from dataclasses import replace
+
+    return [replace(f, mtime_ns=(root / f.rel).stat().st_mtime_ns) for f in files]
+
+
 def _volume_listing(engine: Any, image: str, volume: str) -> dict[str, str]:
     """path -> 'mode sha256' of every file in the volume, read by a container."""
     script = f"cd {SRC_MOUNT} && find . -type f | sort | while read -r f; do echo \"$f $(stat -c %a \"$f\") $(stat -c %Y \"$f\") $(sha256sum < \"$f\" | cut -c1-64)\"; done"
@@ -72,6 +79,22 @@ def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engi
 
     again = sync_sources(engine, image, cfg, files, stubs, echo=echoed.append)
     assert (again.bytes_sent, again.files_sent, again.files_removed) == (0, 0, 0)
+
+    # A changed file alone goes straight into the volume (no process runs), dated no earlier
+    # than the upload even though its host date is old (cargo would take it for unchanged).
+    import time as _time
+
+    started = int(_time.time())
+    tree1 = dict(tree, **{"crates/a/src/main.rs": b"fn main() { println!(\"1\"); }\n"})
+    files1 = _files(src, tree1, frozenset({"run.sh"}))
+    os.utime(src / "crates/a/src/main.rs", (946684800, 946684800))
+    files1 = _files_keep_dates(src, files1)
+    edit = sync_sources(engine, image, cfg, files1, stubs, echo=echoed.append)
+    assert not edit.full and (edit.files_sent, edit.files_removed) == (1, 0) and edit.bytes_sent < 64 << 10
+    listing = _volume_listing(engine, image, edit.volume)
+    assert listing["crates/a/src/main.rs"].split()[2] == hashlib.sha256(tree1["crates/a/src/main.rs"]).hexdigest()
+    assert int(listing["crates/a/src/main.rs"].split()[1]) >= started
+    assert int(listing["Cargo.toml"].split()[1]) == int(os.stat(src / "Cargo.toml").st_mtime)
 
     # One changed file and one removed bin: only that goes over; the removed file (and its
     # now-empty directory, which cargo would take for a target) is gone from the volume.
