@@ -43,11 +43,14 @@ def _files(root: Path, tree: dict[str, bytes], executable: frozenset[str] = froz
     return out
 
 
-def _files_keep_dates(root: Path, files: list[InputFile]) -> list[InputFile]:
-    """The same files with the dates they have on disk now."""
+def _on_disk(root: Path, files: list[InputFile]) -> list[InputFile]:
+    """The same paths as they are on disk now (content, date)."""
     from dataclasses import replace
 
-    return [replace(f, mtime_ns=(root / f.rel).stat().st_mtime_ns) for f in files]
+    return [
+        replace(f, mtime_ns=(root / f.rel).stat().st_mtime_ns, size=(root / f.rel).stat().st_size, sha256=hashlib.sha256((root / f.rel).read_bytes()).hexdigest())
+        for f in files
+    ]
 
 
 def _volume_listing(engine: Any, image: str, volume: str) -> dict[str, str]:
@@ -86,9 +89,9 @@ def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engi
 
     started = int(_time.time())
     tree1 = dict(tree, **{"crates/a/src/main.rs": b"fn main() { println!(\"1\"); }\n"})
-    files1 = _files(src, tree1, frozenset({"run.sh"}))
+    (src / "crates/a/src/main.rs").write_bytes(tree1["crates/a/src/main.rs"])
     os.utime(src / "crates/a/src/main.rs", (946684800, 946684800))
-    files1 = _files_keep_dates(src, files1)
+    files1 = _on_disk(src, files)
     edit = sync_sources(engine, image, cfg, files1, stubs, echo=echoed.append)
     assert not edit.full and (edit.files_sent, edit.files_removed) == (1, 0) and edit.bytes_sent < 64 << 10
     listing = _volume_listing(engine, image, edit.volume)
