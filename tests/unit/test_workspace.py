@@ -744,7 +744,7 @@ def cache_file(cache_env: Path) -> Path:
 def test_stat_cache_is_used_and_notices_same_size_changes(repo: Path, cache_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     main = repo / "standalone/src/main.rs"
     os.utime(main, ns=(OLD_NS, OLD_NS))
-    monkeypatch.setattr(wsmod, "RACY_NS", 0)  # the files were just written: let them be cached now
+    monkeypatch.setattr("packbin.workspace.hashcache.RACY_NS", 0)  # the files were just written: let them be cached now
     first = inputs(repo, "solo")
     real = next(f.sha256 for f in first.files if f.rel == "standalone/src/main.rs")
     # Prove an unchanged file is not read again: a planted hash is believed.
@@ -761,7 +761,7 @@ def test_stat_cache_is_used_and_notices_same_size_changes(repo: Path, cache_env:
 
 
 def test_corrupt_stat_cache_is_ignored(repo: Path, cache_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wsmod, "RACY_NS", 0)
+    monkeypatch.setattr("packbin.workspace.hashcache.RACY_NS", 0)
     good = inputs(repo, "sensor-bin").digest
     cache_file(cache_env).write_bytes(b"\x00{not json")
     assert inputs(repo, "sensor-bin").digest == good

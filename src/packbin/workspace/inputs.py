@@ -1,0 +1,218 @@
+"""A bin's build inputs: what cargo reads to build it, hashed (the entry points of
+packbin.workspace), and the payloads of the build and fetch containers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from packbin.config import BuildConfig, PackBinary
+from packbin.errors import ConfigError
+from packbin.workspace.hashcache import _HashCache
+from packbin.workspace.layout import read_workspace
+from packbin.workspace.model import LIB_STUB, MAIN_STUB, BinaryInputs, InputFile, Stub, Workspace
+from packbin.workspace.paths import _join, _under
+from packbin.workspace.repo import _Repo
+from packbin.workspace.sources import _lock_endpoints, _lock_names, load_source_map, source_configs
+from packbin.workspace.targets import _find_bin, _needed_dirs
+
+#: Lock packages whose presence means the workspace root's .sqlx/ (offline query data) is read.
+SQLX_MACROS = frozenset({"sqlx-macros", "sqlx-macros-core"})
+
+
+# -- entry points --------------------------------------------------------------------------
+class Scan:
+    """One look at the repository, shared by the bins of one build: each manifest is parsed,
+    each directory walked and each file stat'ed once, however many bins read it (a workspace's
+    bins share its vendor tree). A file that changes while the build is being planned is the next
+    build's business, as it would be for cargo. Use a new Scan for each build."""
+
+    def __init__(self) -> None:
+        self._repos: dict[Path, _Repo] = {}
+        self._caches: dict[str, _HashCache] = {}
+        self._walks: dict[tuple[str, str, bool, frozenset[str]], dict[str, InputFile]] = {}
+
+    def _repo(self, cfg: BuildConfig) -> _Repo:
+        root = cfg.root.resolve()
+        repo = self._repos.get(root)
+        if repo is None or repo.cfg is not cfg:
+            repo = self._repos[root] = _Repo(cfg)
+        return repo
+
+    def _cache(self, root: Path) -> _HashCache:
+        c = self._caches.get(str(root))
+        if c is None:
+            c = self._caches[str(root)] = _HashCache.open(root)
+        return c
+
+    def _walk(self, repo: _Repo, rel: str, prune: bool, skip_rels: frozenset[str], cache: _HashCache) -> dict[str, InputFile]:
+        key = (str(repo.root), rel, prune, skip_rels)
+        found = self._walks.get(key)
+        if found is None:
+            found = {}
+            repo.walk(rel, prune, skip_rels, found, cache)
+            self._walks[key] = found
+        return found
+
+
+def collect_all(cfg: BuildConfig, binaries: Iterable[PackBinary]) -> tuple[BinaryInputs, ...]:
+    """:func:`collect_inputs` for several bins, sharing one :class:`Scan`."""
+    scan = Scan()
+    return tuple(collect_inputs(cfg, b, scan=scan) for b in binaries)
+
+
+def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = None) -> BinaryInputs:
+    """What cargo reads to build ``binary``, hashed; raises ConfigError for anything cargo (or
+    packbin's safety rules) would refuse. Pass one ``scan`` to the calls of one build (or use
+    :func:`collect_all`) so shared trees are walked once."""
+    scan = scan or Scan()
+    repo = scan._repo(cfg)
+    manifest_rel = repo.rel_of(binary.manifest, f"manifest of binary {binary.name!r}")
+    ws = read_workspace(repo, manifest_rel)
+    owner = _find_bin(ws, binary, manifest_rel)
+    configs = source_configs(repo, owner.dir)
+    ws = replace(ws, source_configs=tuple(repo.abs(c) for c in configs))
+    pkgs = {p.dir: p for p in ws.packages}
+    needed = _needed_dirs(ws, owner)
+
+    files: dict[str, Path] = {}
+    stubs: dict[str, bytes] = {}
+    lock_rel = _join(ws.root_rel, "Cargo.lock")
+    files[ws.manifest_rel] = repo.abs(ws.manifest_rel)
+    files[lock_rel] = repo.abs(lock_rel)
+    for c in configs:
+        files[c] = repo.abs(c)
+    source_map = load_source_map(repo, configs)
+    endpoints = _lock_endpoints(repo, lock_rel, source_map)
+    vendor_dirs = sorted({e.rel for e in endpoints if e.rel is not None})
+    for v in vendor_dirs:
+        if not repo.abs(v).is_dir():
+            raise ConfigError(
+                f"vendor directory {v or '.'} (a source replacement in {', '.join(configs)}) does not exist",
+                hint="run `cargo vendor` there and commit it, or fix the [source] table",
+            )
+
+    pkg_dirs = {p.dir for p in ws.packages}
+    skip_rels = (pkg_dirs | set(vendor_dirs)) - {""}
+    for p in ws.packages:
+        files[p.manifest] = repo.abs(p.manifest)
+        if p.dir not in needed:
+            for t in p.targets:
+                stubs[t.rel] = LIB_STUB if t.kind == "lib" else MAIN_STUB
+    walk: list[tuple[str, bool]] = []  # (dir, prune build outputs/VCS/editor dirs)
+    for d in sorted(needed):
+        p = pkgs[d]
+        if d == "" or (d == ws.root_rel and ws.is_workspace):
+            # The workspace root (or the repository root) holds everything else too: only what
+            # the package itself is made of.
+            files[p.manifest] = repo.abs(p.manifest)
+            walk.append((_join(d, "src"), True))
+            for t in p.targets:
+                if (t.kind in ("lib", "bin", "build") or t.explicit) and repo.abs(t.rel).is_file():
+                    files[t.rel] = repo.abs(t.rel)
+        else:
+            walk.append((d, True))
+    for v in vendor_dirs:
+        walk.append((v, False))  # a vendored crate's checksum covers every file in it
+    sqlx = _join(ws.root_rel, ".sqlx")
+    if _lock_names(repo, lock_rel) & SQLX_MACROS and repo.abs(sqlx).is_dir():
+        # sqlx's query macros read the workspace root's .sqlx/ in offline mode (SQLX_OFFLINE=true).
+        walk.append((sqlx, True))
+    for entry in binary.inputs:
+        rel = repo.rel_of(cfg.root / entry, f"inputs entry {entry!r} of binary {binary.name!r}")
+        target = repo.abs(rel)
+        if target.is_dir():
+            walk.append((rel, True))
+        elif target.is_file():
+            files[rel] = target
+        else:
+            raise ConfigError(
+                f"{cfg.source.name}: binary {binary.name!r}: inputs entry {entry!r} does not exist",
+                hint="inputs are files or directories relative to the repository root",
+            )
+
+    cache = scan._cache(repo.root)
+    try:
+        found: dict[str, InputFile] = {}
+        for rel, path in files.items():
+            found[rel] = repo.input_file(rel, path, cache)
+        for d, prune in walk:
+            for rel, f in scan._walk(repo, d, prune, frozenset(skip_rels - {d}), cache).items():
+                found.setdefault(rel, f)
+    finally:
+        cache.save()
+    for rel in found:
+        stubs.pop(rel, None)
+    out_files = tuple(found[k] for k in sorted(found))
+    out_stubs = tuple(Stub(rel=k, data=stubs[k]) for k in sorted(stubs))
+    fetch = hashlib.sha256()
+    for rel in (lock_rel, *configs):
+        fetch.update(rel.encode() + b"\0" + found[rel].sha256.encode() + b"\n")
+    network = [e for e in endpoints if e.rel is None]
+    return BinaryInputs(
+        binary_name=binary.name,
+        package=owner.name,
+        manifest_rel=owner.manifest,
+        workspace=ws,
+        files=out_files,
+        stubs=out_stubs,
+        digest=_digest(out_files, out_stubs),
+        fetch_key=fetch.hexdigest(),
+        needs_fetch=bool(network),
+        registry_hosts=tuple(sorted({h for e in network for h in e.hosts})),
+        total_bytes=sum(f.size for f in out_files) + sum(len(s.data) for s in out_stubs),
+        vendor_dirs=tuple(vendor_dirs),
+        package_dir=owner.dir,
+    )
+
+
+def load_workspace(cfg: BuildConfig, manifest: Path) -> Workspace:
+    """The workspace ``manifest`` (a Cargo.toml under cfg.root) belongs to, as cargo sees it."""
+    repo = _Repo(cfg)
+    return read_workspace(repo, repo.rel_of(manifest, "manifest"))
+
+
+def merge_payload(inputs: Iterable[BinaryInputs]) -> tuple[tuple[InputFile, ...], tuple[Stub, ...]]:
+    """Union for one container (several bins of one or more workspaces): dedup by rel; a real file wins over a stub."""
+    files: dict[str, InputFile] = {}
+    stubs: dict[str, Stub] = {}
+    for bi in inputs:
+        for f in bi.files:
+            files.setdefault(f.rel, f)
+        for s in bi.stubs:
+            stubs.setdefault(s.rel, s)
+    return (
+        tuple(files[k] for k in sorted(files)),
+        tuple(stubs[k] for k in sorted(stubs) if k not in files),
+    )
+
+
+def fetch_payload(inputs: Iterable[BinaryInputs]) -> tuple[tuple[InputFile, ...], tuple[Stub, ...]]:
+    """What ``cargo fetch --locked`` needs for these bins: the manifests, lock files, source
+    configs and vendor trees, with a stub for every target of every package. No package's
+    sources: the fetch step compiles nothing, so it gets no code that could run."""
+    files: dict[str, InputFile] = {}
+    stubs: dict[str, Stub] = {}
+    for bi in inputs:
+        ws = bi.workspace
+        keep = {ws.manifest_rel, _join(ws.root_rel, "Cargo.lock"), *(p.manifest for p in ws.packages)}
+        repo_root = bi.files[0].root  # every InputFile carries the (resolved) repository root
+        keep.update(c.relative_to(repo_root).as_posix() for c in ws.source_configs)
+        for f in bi.files:
+            if f.rel in keep or any(_under(f.rel, v) for v in bi.vendor_dirs):
+                files.setdefault(f.rel, f)
+        for p in ws.packages:
+            for t in p.targets:
+                stubs.setdefault(t.rel, Stub(rel=t.rel, data=LIB_STUB if t.kind == "lib" else MAIN_STUB))
+    return (
+        tuple(files[k] for k in sorted(files)),
+        tuple(stubs[k] for k in sorted(stubs) if k not in files),
+    )
+
+
+def _digest(files: Iterable[InputFile], stubs: Iterable[Stub]) -> str:
+    lines = [f"F{f.rel}\0{'x' if f.executable else '-'}{f.sha256}\n" for f in files]
+    lines += [f"S{s.rel}\0{hashlib.sha256(s.data).hexdigest()}\n" for s in stubs]
+    return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
