@@ -8,15 +8,17 @@ does not, because what is kept there (locks, records of what the tool created) i
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from packbin.atomic import atomic_write_bytes
 from packbin.errors import PackbinError
 
-__all__ = ["CACHEDIR_TAG", "CACHEDIR_TAG_SIGNATURE", "cache_dir", "state_dir"]
+__all__ = ["CACHEDIR_TAG", "CACHEDIR_TAG_SIGNATURE", "cache_dir", "read_record", "state_dir"]
 
 APP_NAME = "packbin"
 CACHE_ENV = "PACKBIN_CACHE_DIR"
@@ -84,3 +86,13 @@ def _unusable(path: Path, env: str, error: OSError) -> PackbinError:
         f"cannot use {path} as packbin's directory: {error.strerror or error}",
         hint=f"make it writable, or point ${env} at a writable directory",
     )
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A JSON object kept in the cache dir; {} when missing, unreadable or not an object (a
+    record is only ever a shortcut: losing it costs work, never correctness)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

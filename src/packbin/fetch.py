@@ -16,10 +16,9 @@ import ipaddress
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from packbin.atomic import atomic_write_bytes
-from packbin.cache import cache_dir
+from packbin.cache import cache_dir, read_record
 from packbin.config import BuildConfig
 from packbin.engine import Engine
 from packbin.errors import BuildError
@@ -50,14 +49,6 @@ def _record_path(engine: Engine) -> Path:
     return cache_dir() / "fetch" / f"{endpoint_key(engine)}.json"
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def workspaces_to_fetch(inputs: Sequence[BinaryInputs]) -> dict[str, BinaryInputs]:
     """workspace root (rel) -> one of its binaries' inputs, for the workspaces that need a fetch."""
     out: dict[str, BinaryInputs] = {}
@@ -80,7 +71,7 @@ def fetch_dependencies(
     wanted = workspaces_to_fetch(inputs)
     home_created = engine.ensure_volume(CARGO_HOME_VOLUME, kind="cache")
     path = _record_path(engine)
-    record = _load(path)
+    record = read_record(path)
 
     def key(root_rel: str) -> str:
         return hashlib.sha256(f"{cfg.root}\0{root_rel}".encode()).hexdigest()[:16]

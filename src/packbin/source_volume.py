@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from packbin.atomic import atomic_write_bytes
-from packbin.cache import cache_dir
+from packbin.cache import cache_dir, read_record
 from packbin.config import BuildConfig
 from packbin.engine import Engine
 from packbin.errors import BuildError
@@ -75,11 +75,8 @@ def _record_path(engine: Engine, volume: str) -> Path:
 
 
 def _load_record(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
+    data = read_record(path)
+    return data if isinstance(data.get("files"), dict) else {}
 
 
 def _save_record(path: Path, *, volume_id: str, files: dict[str, str], dirty: bool) -> None:

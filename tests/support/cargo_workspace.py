@@ -320,14 +320,10 @@ def host_cargo() -> str:
 
 
 def cache_root() -> Path:
-    """$PACKBIN_TEST_CACHE, else ~/.cache/packbin-tests."""
-    override = os.environ.get("PACKBIN_TEST_CACHE")
-    root = Path(override) if override else Path.home() / ".cache" / "packbin-tests"
-    root.mkdir(parents=True, exist_ok=True)
-    tag = root / "CACHEDIR.TAG"
-    if not tag.exists():
-        tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n# packbin test fixtures (safe to delete)\n")
-    return root
+    """$PACKBIN_TEST_CACHE, else ~/.cache/packbin-tests (the ELF fixtures' cache)."""
+    from elf_fixtures import cache_dir
+
+    return cache_dir()
 
 
 def _check_registry(*, big: bool) -> list[str]:
