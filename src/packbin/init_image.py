@@ -35,8 +35,13 @@ INIT_REPO = "packbin/pack-binaries-init"
 RUNTIME_REPO = "packbin/pack-runtime"
 NATIVE_TAG = "native"
 _SKIP = {"target", "__pycache__", ".git"}
-#: Modules the init image needs: the deploy rules and what they import (stdlib only).
-_DEPLOY_MODULES = ("__init__.py", "_compat.py", "apt_sources.py", "arch.py", "atomic.py", "config.py", "deploy.py", "elf.py", "errors.py", "policy.py")
+#: Modules the init image needs: the deploy package (every file of it) and what it imports (stdlib only),
+#: as paths below src/packbin/.
+_DEPLOY_MODULES = (
+    "__init__.py", "_compat.py", "apt_sources.py", "arch.py", "atomic.py", "config.py", "elf.py", "errors.py", "policy.py",
+    "deploy/__init__.py", "deploy/__main__.py", "deploy/cli.py", "deploy/directory.py", "deploy/entries.py",
+    "deploy/planner.py", "deploy/report.py", "deploy/scan.py", "deploy/verdicts.py", "deploy/writer.py",
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,19 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from packbin.arch import Architecture
-from packbin.deploy import (
-    ELF_MAGIC,
-    NOT_ELF,
-    DeployReport,
-    Entry,
-    Kind,
-    Plan,
-    SourceItem,
-    Verdict,
-    judge_stream,
-    plan_deploy,
-    scan_source,
-)
+from packbin.deploy import DeployReport, Entry, Plan, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
+from packbin.deploy.entries import Kind, _ancestors, _Refuse
+from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF
 from packbin.engine import Engine
 from packbin.errors import EngineError, InstallError
 from packbin.extract import BoundedChunkReader, StreamRejected
@@ -249,12 +239,6 @@ def _rebuild_dirs(plan: Plan, view: _VolumeView) -> tuple[tuple[str, ...], dict[
     return tuple(sorted(minimal)), refused
 
 
-def _ancestors(rel: str) -> Iterator[str]:
-    while "/" in rel:
-        rel = rel.rsplit("/", 1)[0]
-        yield rel
-
-
 def _add_rebuild(engine: Engine, container: Any, tar: tarfile.TarFile, d: str, gone: set[str]) -> None:
     """Append to ``tar``: an empty file replacing directory ``d``, then ``d`` and its kept content as read back now."""
     top = posixpath.basename(d)
@@ -313,10 +297,6 @@ def _source_member(item: SourceItem, name: str) -> tuple[tarfile.TarInfo, bytes 
             raise _Refuse(f"cannot read the source file: {ex.strerror}") from ex
     ti.size, ti.mode, ti.mtime = len(data), stat.S_IMODE(st.st_mode), st.st_mtime_ns / 1e9
     return ti, data
-
-
-class _Refuse(Exception):
-    pass
 
 
 def init_packs_volume(

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 import deploy_fixtures as fx
 
-import packbin.deploy
+import packbin.deploy.writer
 from packbin.arch import Architecture
 from packbin.config import builtin_config
 from packbin.deploy import DeployReport, init_packs_dir, main
@@ -101,7 +101,7 @@ def test_second_run_does_nothing_and_reads_no_file(tree: tuple[Path, Path, Path]
             opened.append(str(path))
         return real_open(path, flags, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(packbin.deploy.os, "open", spy)
+    monkeypatch.setattr(packbin.deploy.writer.os, "open", spy)  # the os module itself: every os.open
     report = run(src, dest)
     assert report.copied == () and report.deleted == () and report.refused == ()
     assert len(report.unchanged) == 5

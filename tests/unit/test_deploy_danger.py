@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 import deploy_fixtures as fx
 
-from packbin import deploy
 from packbin.config import builtin_config
-from packbin.deploy import DeployReport, init_packs_dir, plan_deploy, scan_source
+from packbin.deploy import DeployReport, Plan, init_packs_dir, plan_deploy, scan_source
+from packbin.deploy.writer import _apply_dir, _DirView
 
 X86 = builtin_config().arch("x86_64")
 SENSOR = "core/sensors/attune-core-timer-sensor"
@@ -225,10 +225,10 @@ def test_unreadable_file_and_directory_are_refused_and_the_rest_continues(world:
 # -- changes between planning and writing (TOCTOU) ----------------------------------------------
 
 
-def _plan(src: Path, dest: Path, *, delete: bool = False) -> tuple[int, deploy.Plan]:
+def _plan(src: Path, dest: Path, *, delete: bool = False) -> tuple[int, Plan]:
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     tree = scan_source(src, None, X86)
-    view = deploy._DirView(fd, descend=None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}, arch=X86)
+    view = _DirView(fd, descend=None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}, arch=X86)
     return fd, plan_deploy(tree, view, X86, delete=delete)
 
 
@@ -243,7 +243,7 @@ def test_directory_swapped_for_a_symlink_after_planning_is_not_followed(world: t
         shutil.rmtree(dest / "core/sensors")
         (dest / "core/sensors").symlink_to(outside / "sensors")
         before = snapshot(outside)
-        report = deploy._apply_dir(fd, plan)
+        report = _apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert snapshot(outside) == before
@@ -262,7 +262,7 @@ def test_static_binary_planted_after_planning_is_not_overwritten(world: tuple[Pa
         static = fx.static_x86_64()
         put(dest / SENSOR, static, 0o755)  # arrives between the plan and the write
         put(dest / "core/pack.yaml", "edited at DEST meanwhile\n")
-        report = deploy._apply_dir(fd, plan)
+        report = _apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert (dest / SENSOR).read_bytes() == static
@@ -279,7 +279,7 @@ def test_source_file_swapped_for_a_fifo_after_listing_is_refused_without_hanging
     try:
         os.unlink(src / "core/pack.yaml")
         os.mkfifo(src / "core/pack.yaml")
-        report = deploy._apply_dir(fd, plan)
+        report = _apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert "changed while init-packs ran" in refused(report)["core/pack.yaml"]
@@ -296,7 +296,7 @@ def test_delete_after_a_swap_leaves_the_new_thing_alone(world: tuple[Path, Path,
         shutil.rmtree(dest / "core/old")
         (dest / "core/old").symlink_to(outside)
         before = snapshot(outside)
-        report = deploy._apply_dir(fd, plan)
+        report = _apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert snapshot(outside) == before

@@ -1,0 +1,185 @@
+"""The planner shared by the directory destination and the Docker volume: what to write, keep, refuse, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from packbin.arch import Architecture
+from packbin.deploy.entries import Entry, SourceItem, SourceTree, _add_reason, _ancestors, _kind_words, _parts
+from packbin.deploy.report import DeployReport
+from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF, Verdict, _judge_path
+
+
+class DestView(Protocol):
+    """What DEST holds, as the planner sees it: a listing plus lazy reads for the few files it must judge.
+
+    ``entries`` holds every path below every DEST directory that the source also has as a
+    directory (and, for ``delete``, below every DEST directory). A path missing from it whose
+    ancestors are all listed directories is absent.
+    """
+
+    #: How finely DEST keeps mtimes: 1 for a filesystem, 10**9 for a tar read back from the engine.
+    mtime_granularity_ns: int
+
+    @property
+    def entries(self) -> Mapping[str, Entry]: ...
+
+    def verdict(self, rel: str) -> Verdict:
+        """The verifier's verdict on the regular file at ``rel`` (read now, cached)."""
+        ...
+
+    def same_content(self, rel: str, item: SourceItem) -> bool:
+        """Whether the regular file at ``rel`` has exactly the bytes of ``item``."""
+        ...
+
+
+Op = Literal["mkdir", "chmod", "write", "delete"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Action:
+    """One change to DEST. ``expect`` is what DEST held at ``rel`` when planned (None: nothing)."""
+
+    op: Op
+    rel: str
+    item: SourceItem | None = None  # mkdir, chmod, write
+    expect: Entry | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """The changes, in the order to apply them, and the report they produce if all succeed."""
+
+    actions: tuple[Action, ...]
+    report: DeployReport
+
+
+def plan_deploy(
+    source: SourceTree,
+    dest: DestView,
+    arch: Architecture,
+    *,
+    delete: bool = False,
+    checksum: bool = False,
+    source_verdict: Callable[[SourceItem], Verdict] | None = None,
+) -> Plan:
+    """Apply the rules to (source, what DEST holds): no writes, reads only where a rule needs content.
+
+    Reads happen only when a file differs and DEST's file might be a protected binary, for
+    ``checksum``, and for ``delete`` candidates; the unchanged path reads nothing.
+    """
+    entries = dest.entries
+    judge_source = source_verdict or (lambda item: _judge_path(item.path, arch))
+    refused: dict[str, str] = dict(source.refused)
+    blocked: set[str] = set()  # source directories that DEST holds as something else
+    actions: list[Action] = []
+    chmods: list[Action] = []
+    unchanged: list[str] = []
+    preserved: list[tuple[str, str]] = []
+    copied: list[str] = []
+    gran = max(1, dest.mtime_granularity_ns)
+
+    for rel in source.order:
+        if blocked and any(a in blocked for a in _ancestors(rel)):
+            continue
+        item = source.items[rel]
+        src = item.entry
+        have = entries.get(rel)
+        if src.kind == "dir":
+            if have is None:
+                actions.append(Action(op="mkdir", rel=rel, item=item))
+                chmods.append(Action(op="chmod", rel=rel, item=item))
+            elif have.kind == "dir":
+                if have.mode != src.mode:
+                    chmods.append(Action(op="chmod", rel=rel, item=item, expect=have))
+            else:
+                blocked.add(rel)
+                _add_reason(refused, rel, f"DEST has {_kind_words(have.kind)} where the source has a directory; left alone, nothing below it copied")
+            continue
+        if have is None:
+            actions.append(Action(op="write", rel=rel, item=item))
+            copied.append(rel)
+            continue
+        if have.kind in ("dir", "other"):
+            _add_reason(refused, rel, f"DEST has {_kind_words(have.kind)} where the source has {_kind_words(src.kind)}; left alone")
+            continue
+        if _unchanged(item, have, dest, gran, checksum):
+            unchanged.append(rel)
+            continue
+        held = dest.verdict(rel) if have.kind == "file" and have.size >= len(ELF_MAGIC) else NOT_ELF
+        if held.ok or held.undecided:
+            # DEST holds a static executable of ARCH (or maybe one): only a verified one may replace it.
+            cand = item.verdict if item.verdict is not None else (judge_source(item) if src.kind == "file" else None)
+            if cand is not None and cand.undecided and not held.undecided:
+                _add_reason(refused, rel, f"the source's file cannot be judged ({cand.undecided}); DEST's static executable kept")
+                continue
+            if held.undecided and (cand is None or not cand.ok):
+                _add_reason(refused, rel, f"DEST's file cannot be judged ({held.undecided}) and the source's is not a verified static executable; left alone")
+                continue
+            if cand is None or not cand.ok:
+                what = cand.describe() if cand is not None else f"a symlink to {src.link!r}"
+                preserved.append((rel, f"DEST has a static {arch.describe_machine()} executable and the source's file is not one ({what}); kept"))
+                continue
+        actions.append(Action(op="write", rel=rel, item=item, expect=have))
+        copied.append(rel)
+
+    deleted: list[str] = []
+    if delete:
+        deleted = _plan_deletions(source, dest, arch, refused, blocked, actions, preserved)
+    # Directory modes last, deepest first, so a read-only source directory does not stop its own filling.
+    actions.extend(sorted(chmods, key=lambda a: _parts(a.rel), reverse=True))
+    report = DeployReport(
+        copied=tuple(copied),
+        unchanged=tuple(unchanged),
+        preserved=tuple(sorted(preserved)),
+        refused=tuple(sorted(refused.items())),
+        deleted=tuple(deleted),
+    )
+    return Plan(actions=tuple(actions), report=report)
+
+
+def _unchanged(item: SourceItem, have: Entry, dest: DestView, gran: int, checksum: bool) -> bool:
+    src = item.entry
+    if src.kind == "symlink":
+        return have.kind == "symlink" and have.link == src.link
+    if have.kind != "file" or have.size != src.size or have.mode != src.mode:
+        return False
+    if checksum:
+        return dest.same_content(item.rel, item)
+    return have.mtime_ns // gran == src.mtime_ns // gran
+
+
+def _plan_deletions(
+    source: SourceTree,
+    dest: DestView,
+    arch: Architecture,
+    refused: dict[str, str],
+    blocked: set[str],
+    actions: list[Action],
+    preserved: list[tuple[str, str]],
+) -> list[str]:
+    # Paths the source has but refused (and what DEST holds below them) are the source's: not deleted.
+    hands_off = set(refused) | blocked
+    entries = dest.entries
+    kept_dirs: set[str] = set()
+    deleted: list[str] = []
+    candidates = [r for r in entries if r not in source.items and r not in hands_off and not any(a in hands_off for a in _ancestors(r))]
+    for rel in sorted(candidates, key=_parts, reverse=True):  # children before their directory
+        have = entries[rel]
+        held = dest.verdict(rel) if have.kind == "file" and have.size >= len(ELF_MAGIC) else NOT_ELF
+        if held.undecided:
+            _add_reason(refused, rel, f"DEST's file cannot be judged ({held.undecided}); not deleted")
+            kept_dirs.update(_ancestors(rel))
+            continue
+        if held.ok:
+            preserved.append((rel, f"a static {arch.describe_machine()} executable the source does not have; --delete keeps it"))
+            kept_dirs.update(_ancestors(rel))
+            continue
+        if have.kind == "dir" and rel in kept_dirs:
+            continue
+        actions.append(Action(op="delete", rel=rel, expect=have))
+        deleted.append(rel)
+    deleted.reverse()
+    return deleted
