@@ -421,6 +421,11 @@ def test_merge_payload_real_files_win_over_stubs(repo: Path) -> None:
     stub_rels = {s.rel for s in stubs}
     assert not stub_rels & set(file_rels)
     assert stub_rels == {"ws/crates/testutil/src/lib.rs", "ws/tools/gen/src/main.rs"}
+    # bins of different workspaces share a container too
+    files, stubs = merge_payload([sensor, inputs(repo, "rootpkg"), inputs(repo, "solo")])
+    file_rels = [f.rel for f in files]
+    assert {"rootws/src/main.rs", "standalone/src/main.rs", "ws/crates/sensor/src/main.rs", "rootws/Cargo.lock", "ws/Cargo.lock"} <= set(file_rels)
+    assert len(file_rels) == len(set(file_rels))
 
 
 def test_digests_change_only_with_what_the_bin_reads(repo: Path) -> None:
