@@ -46,7 +46,6 @@ HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
 BUILD_ROOT = "/build"
 CACHE_ROOT = "/cache"  # XDG_CACHE_HOME: zig's and cargo-zigbuild's caches (a volume per target)
 CARGO_HOME = "/usr/local/cargo"
-CARGO_REGISTRY = f"{CARGO_HOME}/registry"
 RECIPE_LABEL = "io.packbin.recipe"
 
 
@@ -223,11 +222,12 @@ BUILD_SCRIPT = r"""#!/bin/sh
 # TARGET is built in /sysroot (a volume: once per engine, toolchain and target).
 set -eu
 target="$1"; strip="$2"; shift 2
-echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$(python3 -m ziglang version)"
+zig_version=$(python3 -m ziglang version)  # a Python start-up: once per build
+echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$zig_version"
 profile="${PACKBIN_CARGO_PROFILE:-release}"
 
 std_sysroot() {
-  stamp="std-v2 $(rustc -vV | tr '\n' ' ') zig=$(python3 -m ziglang version)"
+  stamp="std-v2 $(rustc -vV | tr '\n' ' ') zig=$zig_version"
   if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi
   echo "::packbin-step building the musl std for $target (once per engine and toolchain; kept in a volume)"
   rm -rf /sysroot/lib /sysroot/.packbin-std
