@@ -174,7 +174,9 @@ def check_host_toolchain(zig_pin: str, czb_pin: str, venv: Path) -> tuple[HostTo
     if missing or found is None:
         return None, missing
     rustc = (_out([HOST_RUSTC, "--version"]) or "").split(" ")[1:2]
-    return HostToolchain(zig_bin_dir=found[0], rustc=rustc[0] if rustc else "?", cargo_zigbuild=found[1][0], zig=found[1][1]), []
+    return HostToolchain(
+        zig_bin_dir=found[0], rustc=rustc[0] if rustc else "?", cargo_zigbuild=found[1][0], zig=found[1][1]
+    ), []
 
 
 def _run_setup(cmd: list[str]) -> None:
@@ -205,7 +207,15 @@ def setup_host_toolchain(zig_pin: str, czb_pin: str, venv: Path) -> None:
     if not any(_zig_tools_in(d, zig_pin, czb_pin) for d in _zig_bin_candidates(venv)):
         if not (venv / "bin" / "pip").is_file():
             _run_setup([sys.executable, "-m", "venv", str(venv)])
-        _run_setup([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", f"ziglang=={zig_pin}", f"cargo-zigbuild=={czb_pin}"])
+        _run_setup(
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "--disable-pip-version-check",
+                f"ziglang=={zig_pin}",
+                f"cargo-zigbuild=={czb_pin}",
+            ]
+        )
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -216,7 +226,9 @@ def timed(cmd: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float,
     proc = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise BenchError(f"{' '.join(cmd)} (in {cwd}) failed with exit status {proc.returncode}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+        raise BenchError(
+            f"{' '.join(cmd)} (in {cwd}) failed with exit status {proc.returncode}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        )
     return elapsed, proc
 
 
@@ -225,7 +237,7 @@ def set_trigger(main_rs: Path, value: str) -> None:
     text = main_rs.read_text(encoding="utf-8")
     new, n = TRIGGER_RE.subn(lambda m: f"{m[1]}{value}{m[3]}", text)
     if n != 1:
-        raise BenchError(f"{main_rs}: expected one `const DEFAULT_TRIGGER: &str = \"...\";` line, found {n}")
+        raise BenchError(f'{main_rs}: expected one `const DEFAULT_TRIGGER: &str = "...";` line, found {n}')
     if new == text:
         raise BenchError(f"{main_rs}: DEFAULT_TRIGGER is already {value!r}")
     main_rs.write_text(new, encoding="utf-8")
@@ -277,7 +289,13 @@ class Packbin:
     invoke: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        drop = ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET", "GITHUB_STEP_SUMMARY", "PACKBIN_KEEP_CONTAINERS")
+        drop = (
+            "PACKBIN_CONFIG",
+            "RUST_TARGET",
+            "PACK_BINARIES_RUST_TARGET",
+            "GITHUB_STEP_SUMMARY",
+            "PACKBIN_KEEP_CONTAINERS",
+        )
         self.env = {k: v for k, v in os.environ.items() if k not in drop}
         bindir = Path(sys.executable).parent
         script = bindir / "packbin"
@@ -363,7 +381,9 @@ class ColdRun:
 def cold_build(pb: Packbin, triples: Sequence[str], *, jobs: int | None, via_api: bool = False) -> ColdRun:
     removed = remove_cache_volumes(triples)
     how = " (through the Python API)" if via_api else ""
-    say(f"removed {', '.join(removed) or 'no volumes'}; cold --arch=all --force{'' if jobs is None else f' --jobs {jobs}'}{how} ...")
+    say(
+        f"removed {', '.join(removed) or 'no volumes'}; cold --arch=all --force{'' if jobs is None else f' --jobs {jobs}'}{how} ..."
+    )
     if via_api:
         seconds, proc = pb.run_api(arch="all", force=True, jobs=jobs)
     else:
@@ -414,7 +434,9 @@ def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, 
             if status != 0:
                 raise BenchError(f"{command} in {image_tag} exited with {status}")
     t_import = [
-        timed([sys.executable, "-c", "import packbin.cli, packbin.build_container"], cwd=cfg.root, env=dict(os.environ))[0]
+        timed(
+            [sys.executable, "-c", "import packbin.cli, packbin.build_container"], cwd=cfg.root, env=dict(os.environ)
+        )[0]
         for _ in range(runs)
     ]
     rows = [
@@ -422,9 +444,17 @@ def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, 
         ("engine connect + builder image lookup", median(t_setup), ""),
     ]
     if t_pull:
-        rows.append((f"  of which the pull attempt of {cfg.builder.rustup.base_image}", median(t_pull), "profile auto, image absent"))
+        rows.append(
+            (
+                f"  of which the pull attempt of {cfg.builder.rustup.base_image}",
+                median(t_pull),
+                "profile auto, image absent",
+            )
+        )
     rows.append(("container create/start/wait/remove (/bin/true)", median(t_empty), ""))
-    rows.append(("the build script's toolchain version probe", median(t_probe) - median(t_empty), "extra over /bin/true"))
+    rows.append(
+        ("the build script's toolchain version probe", median(t_probe) - median(t_empty), "extra over /bin/true")
+    )
     return rows
 
 
@@ -524,9 +554,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold builds (they take minutes)")
     ap.add_argument("--runs", type=int, default=5, help="incremental runs, each side (default 5)")
     ap.add_argument("--noop-runs", type=int, default=7, help="no-op runs, each entry point (default 7)")
-    ap.add_argument("--setup-host-toolchain", action="store_true", help="apt-get/pip install the native toolchain when missing")
-    ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help=f"venv for ziglang/cargo-zigbuild if this env lacks them (default {DEFAULT_VENV})")
-    ap.add_argument("--dir", type=Path, default=None, help="where to put the repository copy and native build (default: $TMPDIR)")
+    ap.add_argument(
+        "--setup-host-toolchain", action="store_true", help="apt-get/pip install the native toolchain when missing"
+    )
+    ap.add_argument(
+        "--venv",
+        type=Path,
+        default=DEFAULT_VENV,
+        help=f"venv for ziglang/cargo-zigbuild if this env lacks them (default {DEFAULT_VENV})",
+    )
+    ap.add_argument(
+        "--dir", type=Path, default=None, help="where to put the repository copy and native build (default: $TMPDIR)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = ap.parse_args(argv)
     if args.runs < 3 or args.noop_runs < 3:
@@ -553,7 +592,8 @@ def _main(args: argparse.Namespace) -> int:
     tools, missing = check_host_toolchain(zig_pin, czb_pin, args.venv)
     if tools is None:
         raise BenchError(
-            "the native side needs a host toolchain that is missing:\n  - " + "\n  - ".join(missing)
+            "the native side needs a host toolchain that is missing:\n  - "
+            + "\n  - ".join(missing)
             + "\nrerun with --setup-host-toolchain to install it (apt-get from bookworm-security, pip into "
             + f"{args.venv}), or install it yourself"
         )
@@ -580,15 +620,22 @@ def _main(args: argparse.Namespace) -> int:
         else:
             jobs_api = not pb.jobs_flag_works()
             if jobs_api:
-                say("warning: `build-pack-binaries --jobs=1` fails on the command line; the sequential run goes "
-                    "through packbin's Python API (BuildRequest(jobs=1)) in a fresh interpreter instead")
+                say(
+                    "warning: `build-pack-binaries --jobs=1` fails on the command line; the sequential run goes "
+                    "through packbin's Python API (BuildRequest(jobs=1)) in a fresh interpreter instead"
+                )
             par = cold_build(pb, triples, jobs=None)
             seq = cold_build(pb, triples, jobs=1, via_api=jobs_api)
             figs.row("cold --arch=all, parallel (default jobs)", par.seconds, f"container steps: {par.detail()}")
-            seq_label = "cold --arch=all, sequential (jobs=1, Python API)" if jobs_api else "cold --arch=all, sequential (--jobs 1)"
+            seq_label = (
+                "cold --arch=all, sequential (jobs=1, Python API)"
+                if jobs_api
+                else "cold --arch=all, sequential (--jobs 1)"
+            )
             figs.row(seq_label, seq.seconds, f"container steps: {seq.detail()}")
             figs.verdict(
-                "cold --arch=all: parallel no slower than sequential", par.seconds <= seq.seconds,
+                "cold --arch=all: parallel no slower than sequential",
+                par.seconds <= seq.seconds,
                 f"{par.seconds:.1f} s vs {seq.seconds:.1f} s ({par.seconds / seq.seconds:.2f}x)",
             )
 
@@ -599,7 +646,9 @@ def _main(args: argparse.Namespace) -> int:
         for arch in cfg.architectures:
             result = verify_file(native.artifact(arch.rust_target), arch)
             if not result.ok:
-                raise BenchError(f"native {arch.name} build is not a static {arch.name} executable: {'; '.join(result.problems)}")
+                raise BenchError(
+                    f"native {arch.name} build is not a static {arch.name} executable: {'; '.join(result.problems)}"
+                )
         say(f"  {native_cold:.1f} s; load {loadavg()}")
 
         # 2. no-op
@@ -619,7 +668,11 @@ def _main(args: argparse.Namespace) -> int:
         figs.row(f"no-op --arch=all, `invoke`, median of {args.noop_runs}", median(noop_inv), spread(noop_inv))
         figs.row("  (python + import packbin.cli alone)", t_import)
         worst = max(median(noop_pb), median(noop_inv))
-        figs.verdict(f"no-op --arch=all under {NOOP_GOAL_S} s", worst < NOOP_GOAL_S, f"packbin {median(noop_pb):.3f} s, invoke {median(noop_inv):.3f} s")
+        figs.verdict(
+            f"no-op --arch=all under {NOOP_GOAL_S} s",
+            worst < NOOP_GOAL_S,
+            f"packbin {median(noop_pb):.3f} s, invoke {median(noop_inv):.3f} s",
+        )
 
         # 3 + 4b. incremental, interleaved
         pb_main = pb.root / MAIN_RS_REL
@@ -651,14 +704,19 @@ def _main(args: argparse.Namespace) -> int:
             nat_s.append(n_seconds)
             if n_cargo is not None:
                 nat_cargo.append(n_cargo)
-            say(f"  round {i + 1}: packbin {seconds:.2f} s (container step {pb_step[-1] if pb_step else float('nan'):.2f}, "
-                f"cargo {pb_cargo[-1] if pb_cargo else float('nan'):.2f}); native {n_seconds:.2f} s (cargo {n_cargo or float('nan'):.2f})")
+            say(
+                f"  round {i + 1}: packbin {seconds:.2f} s (container step {pb_step[-1] if pb_step else float('nan'):.2f}, "
+                f"cargo {pb_cargo[-1] if pb_cargo else float('nan'):.2f}); native {n_seconds:.2f} s (cargo {n_cargo or float('nan'):.2f})"
+            )
         inc_load = loadavg()
         m_pb, m_nat = median(pb_s), median(nat_s)
-        figs.row(f"incremental {NATIVE_ARCH}, packbin, median of {args.runs}", m_pb,
-                 spread(pb_s) + (f"; {waited} run(s) waited for another run's lock" if waited else ""))
+        figs.row(
+            f"incremental {NATIVE_ARCH}, packbin, median of {args.runs}",
+            m_pb,
+            spread(pb_s) + (f"; {waited} run(s) waited for another run's lock" if waited else ""),
+        )
         if pb_step:
-            figs.row("  container step (packbin's \"done in\")", median(pb_step), spread(pb_step))
+            figs.row('  container step (packbin\'s "done in")', median(pb_step), spread(pb_step))
         if pb_cargo:
             figs.row("  cargo zigbuild inside the container", median(pb_cargo), spread(pb_cargo))
         say("packbin's fixed costs (in-process) ...")
@@ -667,13 +725,22 @@ def _main(args: argparse.Namespace) -> int:
             figs.row(f"    {label}", seconds, note)
         figs.row(f"incremental {NATIVE_ARCH}, native cargo zigbuild, median of {args.runs}", m_nat, spread(nat_s))
         if nat_cargo:
-            figs.row("  cargo's own \"Finished in\"", median(nat_cargo), spread(nat_cargo))
-        figs.row(f"native cold, {' + '.join(a.name for a in cfg.architectures)} in one cargo call (reference)", native_cold)
+            figs.row('  cargo\'s own "Finished in"', median(nat_cargo), spread(nat_cargo))
+        figs.row(
+            f"native cold, {' + '.join(a.name for a in cfg.architectures)} in one cargo call (reference)", native_cold
+        )
         figs.verdict(
-            f"incremental within {INCREMENTAL_GOAL_RATIO}x of native", m_pb <= INCREMENTAL_GOAL_RATIO * m_nat,
+            f"incremental within {INCREMENTAL_GOAL_RATIO}x of native",
+            m_pb <= INCREMENTAL_GOAL_RATIO * m_nat,
             f"{m_pb:.2f} s vs {m_nat:.2f} s ({m_pb / m_nat:.2f}x)",
         )
-        _print(figs, cfg_name=builder, image_tc=image_tc, host_tc=host_tc, loads=(start_load, noop_load, inc_load, loadavg()))
+        _print(
+            figs,
+            cfg_name=builder,
+            image_tc=image_tc,
+            host_tc=host_tc,
+            loads=(start_load, noop_load, inc_load, loadavg()),
+        )
         return 0 if all(met is not False for _, met, _ in figs.verdicts) else 1
     finally:
         if args.keep:
@@ -688,7 +755,9 @@ def _print(figs: Figures, *, cfg_name: str, image_tc: str, host_tc: str, loads: 
     emit(f"packbin build benchmark: {u.sysname} {u.release} {u.machine}, {os.cpu_count()} CPUs")
     emit(f"builder {cfg_name}: {image_tc}")
     emit(f"host (native): {host_tc}")
-    emit(f"load average (1/5/15 min): start {loads[0]}; after no-op {loads[1]}; after incremental {loads[2]}; end {loads[3]}")
+    emit(
+        f"load average (1/5/15 min): start {loads[0]}; after no-op {loads[1]}; after incremental {loads[2]}; end {loads[3]}"
+    )
     width = max(len(r[0]) for r in figs.rows)
     emit(f"{'':{width}}  {'seconds':>8}")
     for label, seconds, note in figs.rows:

@@ -97,11 +97,15 @@ def main() -> int:
         m_cp, m_first, m_noop = statistics.median(cp), statistics.median(first), statistics.median(noop)
         ratio = m_first / m_cp
         ok_first, ok_noop = ratio <= 2.0, m_noop < 0.5
-        print(f"tree: {args.files} files, {size / 1e6:.1f} MB, in {base} ({os.uname().sysname} {os.uname().release}); median of {args.runs}")
+        print(
+            f"tree: {args.files} files, {size / 1e6:.1f} MB, in {base} ({os.uname().sysname} {os.uname().release}); median of {args.runs}"
+        )
         print(f"{'':28}{'seconds':>9}")
         print(f"{'cp -a':28}{m_cp:9.3f}")
         print(f"{'cp -a; sync (for reference)':28}{statistics.median(cp_sync):9.3f}")
-        print(f"{'init-packs, first run':28}{m_first:9.3f}   {ratio:.2f}x cp -a   goal <= 2x: {'met' if ok_first else 'MISSED'}")
+        print(
+            f"{'init-packs, first run':28}{m_first:9.3f}   {ratio:.2f}x cp -a   goal <= 2x: {'met' if ok_first else 'MISSED'}"
+        )
         print(f"{'init-packs, no-op rerun':28}{m_noop:9.3f}   goal < 0.5 s: {'met' if ok_noop else 'MISSED'}")
         print(f"{'  (python + import alone)':28}{start:9.3f}")
         return 0 if ok_first and ok_noop else 1

@@ -67,8 +67,12 @@ def make_workspace(root: Path, vendor_from: Path, bins: int) -> None:
         shutil.copytree(crate, vendor / crate.name, symlinks=False, ignore_dangling_symlinks=True)
         lock += f'\n[[package]]\nname = "{name}"\nversion = "{version}"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n'
     (ws / ".cargo").mkdir()
-    (ws / ".cargo/config.toml").write_text('[source.crates-io]\nreplace-with = "vendored-sources"\n\n[source.vendored-sources]\ndirectory = "vendor"\n')
-    (ws / "Cargo.toml").write_text('[workspace]\nresolver = "2"\nmembers = ["crates/*"]\n\n[workspace.dependencies]\nshared = { path = "crates/shared" }\n')
+    (ws / ".cargo/config.toml").write_text(
+        '[source.crates-io]\nreplace-with = "vendored-sources"\n\n[source.vendored-sources]\ndirectory = "vendor"\n'
+    )
+    (ws / "Cargo.toml").write_text(
+        '[workspace]\nresolver = "2"\nmembers = ["crates/*"]\n\n[workspace.dependencies]\nshared = { path = "crates/shared" }\n'
+    )
     (ws / "Cargo.lock").write_text(lock)
     (ws / "crates/shared/src").mkdir(parents=True)
     (ws / "crates/shared/Cargo.toml").write_text('[package]\nname = "shared"\nversion = "0.1.0"\nedition = "2021"\n')
@@ -77,8 +81,10 @@ def make_workspace(root: Path, vendor_from: Path, bins: int) -> None:
     for i in range(bins):
         crate = ws / f"crates/sensor{i}"
         (crate / "src").mkdir(parents=True)
-        (crate / "Cargo.toml").write_text(f'[package]\nname = "sensor{i}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nshared.workspace = true\n')
-        (crate / "src/main.rs").write_text("fn main() { println!(\"{}\", shared::tick()); }\n")
+        (crate / "Cargo.toml").write_text(
+            f'[package]\nname = "sensor{i}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nshared.workspace = true\n'
+        )
+        (crate / "src/main.rs").write_text('fn main() { println!("{}", shared::tick()); }\n')
         config += f'\n[[binaries]]\nname = "sensor{i}"\npack = "core"\nmanifest = "ws/crates/sensor{i}/Cargo.toml"\n'
     (root / "buildcfg.toml").write_text(config)
     (root / "docs").mkdir()
@@ -110,7 +116,10 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     args = ap.parse_args()
     if not args.vendor_from.is_dir():
-        print(f"{args.vendor_from}: no such directory (apt-get install librust-tokio-dev librust-serde-json-dev)", file=sys.stderr)
+        print(
+            f"{args.vendor_from}: no such directory (apt-get install librust-tokio-dev librust-serde-json-dev)",
+            file=sys.stderr,
+        )
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="packbin-bench-inputs-"))
     try:
@@ -131,12 +140,25 @@ def main() -> int:
         one = best(root, env, args.repeat)
         d0, d1, d2 = (r["digests"] for r in (noop, shared, one))
         assert isinstance(d0, dict) and isinstance(d1, dict) and isinstance(d2, dict)
-        ok = all(d0[b] != d1[b] for b in d0) and d2["sensor0"] != d1["sensor0"] and all(d2[b] == d1[b] for b in d1 if b != "sensor0")
+        ok = (
+            all(d0[b] != d1[b] for b in d0)
+            and d2["sensor0"] != d1["sensor0"]
+            and all(d2[b] == d1[b] for b in d1 if b != "sensor0")
+        )
         ok = ok and cold["digests"] == d0
-        print(f"workspace: {args.bins} bins, {cold['files']} input files per bin, {int(cold['bytes']) / 1e6:.1f} MB (vendor from {args.vendor_from})")  # type: ignore[call-overload]
+        print(
+            f"workspace: {args.bins} bins, {cold['files']} input files per bin, {int(cold['bytes']) / 1e6:.1f} MB (vendor from {args.vendor_from})"
+        )  # type: ignore[call-overload]
         print(f"{'run':<28}{'collect_all wall':>18}{'cpu':>10}{'process wall':>15}")
-        for label, r in (("cold (empty hash cache)", cold), ("no-op", noop), ("shared crate edited", shared), ("one bin edited", one)):
-            print(f"{label:<28}{float(r['collect_s']):>17.3f}s{float(r['collect_cpu_s']):>9.3f}s{float(r['process_s']):>14.3f}s")  # type: ignore[arg-type]
+        for label, r in (
+            ("cold (empty hash cache)", cold),
+            ("no-op", noop),
+            ("shared crate edited", shared),
+            ("one bin edited", one),
+        ):
+            print(
+                f"{label:<28}{float(r['collect_s']):>17.3f}s{float(r['collect_cpu_s']):>9.3f}s{float(r['process_s']):>14.3f}s"
+            )  # type: ignore[arg-type]
         print(f"digests: {'as expected' if ok else 'WRONG'} (shared edit changes every bin, a bin edit only that bin)")
         return 0 if ok else 1
     finally:

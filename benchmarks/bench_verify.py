@@ -42,9 +42,31 @@ from packbin.policy import static_problems
 
 DEFAULT_DIRS = ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"]
 #: The facts both parsers must agree on (build_id: pyelftools side does not read it).
-FACTS = ("elf_class", "endian", "machine", "e_type", "type_name", "interpreter", "needed", "soname",
-         "flags_1", "has_dynamic", "stripped", "size", "ident", "ehsize", "entry", "phoff", "phentsize", "phnum",
-         "loads", "dynamic", "others", "alloc_sections", "gnu_property")
+FACTS = (
+    "elf_class",
+    "endian",
+    "machine",
+    "e_type",
+    "type_name",
+    "interpreter",
+    "needed",
+    "soname",
+    "flags_1",
+    "has_dynamic",
+    "stripped",
+    "size",
+    "ident",
+    "ehsize",
+    "entry",
+    "phoff",
+    "phentsize",
+    "phnum",
+    "loads",
+    "dynamic",
+    "others",
+    "alloc_sections",
+    "gnu_property",
+)
 
 Verdict = tuple[bool, tuple[str, ...]]
 
@@ -72,8 +94,9 @@ def pyelftools_one(path: str) -> tuple[ElfInfo | None, Verdict]:
     return info, (not problems, problems)
 
 
-def timed(fn: Callable[[str], tuple[ElfInfo | None, Verdict]], files: list[str], repeat: int
-          ) -> tuple[float, list[tuple[ElfInfo | None, Verdict]]]:
+def timed(
+    fn: Callable[[str], tuple[ElfInfo | None, Verdict]], files: list[str], repeat: int
+) -> tuple[float, list[tuple[ElfInfo | None, Verdict]]]:
     best = float("inf")
     out: list[tuple[ElfInfo | None, Verdict]] = []
     for _ in range(repeat):
@@ -106,7 +129,13 @@ def packbin_command(dirs: list[str]) -> tuple[list[str], str]:
     if exe is None:
         return fallback, "python -c 'from packbin.verify import run_verify_static ...' (no packbin on PATH)"
     forms = {
-        "packbin verify-static --json DIR --also DIR ...": [exe, "verify-static", "--json", dirs[0], *(a for d in dirs[1:] for a in ("--also", d))],
+        "packbin verify-static --json DIR --also DIR ...": [
+            exe,
+            "verify-static",
+            "--json",
+            dirs[0],
+            *(a for d in dirs[1:] for a in ("--also", d)),
+        ],
         "packbin verify-static --json DIR -- DIR ...": [exe, "verify-static", "--json", dirs[0], "--", *dirs[1:]],
     }
     for label, cmd in forms.items():
@@ -153,8 +182,11 @@ def main() -> int:
         if pb_verdict != pe_verdict:
             diffs.append(f"verdict packbin={pb_verdict} pyelftools={pe_verdict}")
         if pb_info and pe_info:
-            diffs += [f"{k}: packbin={getattr(pb_info, k)!r} pyelftools={getattr(pe_info, k)!r}"
-                      for k in FACTS if getattr(pb_info, k) != getattr(pe_info, k)]
+            diffs += [
+                f"{k}: packbin={getattr(pb_info, k)!r} pyelftools={getattr(pe_info, k)!r}"
+                for k in FACTS
+                if getattr(pb_info, k) != getattr(pe_info, k)
+            ]
         if diffs:
             disagreements += 1
             print(f"DISAGREE {path}: " + "; ".join(diffs))

@@ -56,7 +56,14 @@ def say(msg: str) -> None:
 def packbin(*args: str, cwd: Path) -> tuple[float, dict[str, Any]]:
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "packbin", "build-pack-binaries", "--json", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "packbin", "build-pack-binaries", "--json", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     dt = time.monotonic() - t0
     if proc.returncode != 0:
         raise SystemExit(f"packbin {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -93,9 +100,16 @@ def plain_cold(engine: Any, image: str, crate: Path, triple: str) -> float:
         f"cargo zigbuild --offline --locked --release --target {triple} >/dev/null 2>&1"
     )
     with engine.container(
-        image=image, command=["/bin/sh", "-c", script], kind="bench",
-        environment={"CFG": target_cargo_config([triple], profile="debian"), "XDG_CACHE_HOME": "/tmp/zigcache", "CARGO_TARGET_DIR": "/tmp/target"},
-        volumes={std_volume(triple): SYSROOT}, network_mode="none",
+        image=image,
+        command=["/bin/sh", "-c", script],
+        kind="bench",
+        environment={
+            "CFG": target_cargo_config([triple], profile="debian"),
+            "XDG_CACHE_HOME": "/tmp/zigcache",
+            "CARGO_TARGET_DIR": "/tmp/target",
+        },
+        volumes={std_volume(triple): SYSROOT},
+        network_mode="none",
     ) as c:
         engine.put_tar(c, "/build/src", tar_dir(crate))
         t0 = time.monotonic()
@@ -152,7 +166,14 @@ def main() -> int:
                 plain = plain_cold(engine, image.tag, timer / "packs/core/sensors/timer-sensor", triple)
                 ratio = pb / plain
                 ok &= ratio <= 1.5
-                rows.append((f"timer sensor cold, {arch}", f"{pb:.1f} s", f"{plain:.1f} s (plain cargo zigbuild)", f"{ratio:.2f}x (goal 1.5x)"))
+                rows.append(
+                    (
+                        f"timer sensor cold, {arch}",
+                        f"{pb:.1f} s",
+                        f"{plain:.1f} s (plain cargo zigbuild)",
+                        f"{ratio:.2f}x (goal 1.5x)",
+                    )
+                )
                 say(" | ".join(rows[-1]))
 
         ws = workspace_repo(tmp / "ws")
@@ -171,15 +192,23 @@ def main() -> int:
             + "".join(f"ln -s /std-{a}/lib/rustlib/{t} /sysroot/lib/rustlib/{t}; " for a, t in TRIPLES.items())
             + "cd /ws/crates/sensor; "
             "while read -r _; do s=$(date +%s.%N); "
-            "SQLX_OFFLINE=true cargo zigbuild --config /build/.cargo/config.toml --offline --locked --release " + " ".join(f"--target {t}" for t in TRIPLES.values())
+            "SQLX_OFFLINE=true cargo zigbuild --config /build/.cargo/config.toml --offline --locked --release "
+            + " ".join(f"--target {t}" for t in TRIPLES.values())
             + " --bin attune-core-timer-sensor >/tmp/log 2>&1 || { tail -20 /tmp/log; exit 1; }; "
-            "e=$(date +%s.%N); echo \"took $s $e\"; done"
+            'e=$(date +%s.%N); echo "took $s $e"; done'
         )
         client = engine.client
         native = client.containers.run(
-            image.tag, ["/bin/sh", "-c", script], detach=True, stdin_open=True, network_mode="none",
+            image.tag,
+            ["/bin/sh", "-c", script],
+            detach=True,
+            stdin_open=True,
+            network_mode="none",
             environment={"CFG": cfg_text, "XDG_CACHE_HOME": "/tmp/zigcache", "CARGO_TARGET_DIR": "/tmp/target"},
-            volumes={str(native_ws): {"bind": "/ws", "mode": "rw"}, **{std_volume(t): {"bind": f"/std-{a}", "mode": "ro"} for a, t in TRIPLES.items()}},
+            volumes={
+                str(native_ws): {"bind": "/ws", "mode": "rw"},
+                **{std_volume(t): {"bind": f"/std-{a}", "mode": "ro"} for a, t in TRIPLES.items()},
+            },
             labels={"io.packbin.owner": "packbin-bench"},
         )
         try:
@@ -213,7 +242,14 @@ def main() -> int:
             native.remove(force=True)
         pbm, cm = statistics.median(pb_times), statistics.median(cargo_times)
         ok &= pbm / cm <= 1.5
-        rows.append(("workspace one-line change, --arch=all", f"{pbm:.2f} s", f"{cm:.2f} s (cargo zigbuild, same image)", f"{pbm / cm:.2f}x (goal 1.5x)"))
+        rows.append(
+            (
+                "workspace one-line change, --arch=all",
+                f"{pbm:.2f} s",
+                f"{cm:.2f} s (cargo zigbuild, same image)",
+                f"{pbm / cm:.2f}x (goal 1.5x)",
+            )
+        )
         say(" | ".join(rows[-1]))
 
         big = workspace_repo(tmp / "big", big=True)
@@ -223,8 +259,22 @@ def main() -> int:
         _, unchanged = packbin("--arch=x86_64", "--force", cwd=big)
         set_marker(big, COMMON_MARKER + "-changed")
         _, changed = packbin("--arch=x86_64", cwd=big)
-        rows.append((f"bytes sent, {vendored / 1e6:.0f} MB vendored: first build", f"{first['bytes_sent'] / 1e6:.1f} MB", "", ""))
-        rows.append(("bytes sent: unchanged --force rebuild", f"{unchanged['bytes_sent'] / 1e3:.1f} kB", "", "build script + per-build config only"))
+        rows.append(
+            (
+                f"bytes sent, {vendored / 1e6:.0f} MB vendored: first build",
+                f"{first['bytes_sent'] / 1e6:.1f} MB",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "bytes sent: unchanged --force rebuild",
+                f"{unchanged['bytes_sent'] / 1e3:.1f} kB",
+                "",
+                "build script + per-build config only",
+            )
+        )
         rows.append(("bytes sent: one-line change", f"{changed['bytes_sent'] / 1e3:.1f} kB", "", ""))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

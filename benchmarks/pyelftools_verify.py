@@ -29,7 +29,9 @@ from packbin.elf import DF_1_PIE, MAX_PROPERTY_NOTE, PT_GNU_PROPERTY, ElfInfo
 from packbin.policy import is_static, static_problems
 
 #: Every p_type name pyelftools may give (it names them per machine).
-_P_TYPES: dict[str, int] = {k: v for n in dir(_enums) if n.startswith("ENUM_P_TYPE") for k, v in getattr(_enums, n).items()}
+_P_TYPES: dict[str, int] = {
+    k: v for n in dir(_enums) if n.startswith("ENUM_P_TYPE") for k, v in getattr(_enums, n).items()
+}
 _TYPES = {"ET_REL": "relocatable", "ET_EXEC": "exec", "ET_CORE": "core"}
 
 

@@ -99,8 +99,11 @@ install_path = "sensors/attune-core-timer-sensor"
 #: buildcfg.toml for a repository whose root is the attune-shaped Cargo workspace of
 #: tests/support/cargo_workspace.py: its sensor bin is a member with a build script that needs
 #: SQLX_OFFLINE and reads .sqlx/ at the root.
-WORKSPACE_BUILDCFG = 'default_arch = "x86_64"\ndeploy_arch = "x86_64"\n[builder.env]\nSQLX_OFFLINE = "true"\n' + SMALL_BUILDCFG.replace(
-    'manifest = "crate/Cargo.toml"', 'manifest = "crates/sensor/Cargo.toml"\ninputs = [".sqlx"]'
+WORKSPACE_BUILDCFG = (
+    'default_arch = "x86_64"\ndeploy_arch = "x86_64"\n[builder.env]\nSQLX_OFFLINE = "true"\n'
+    + SMALL_BUILDCFG.replace(
+        'manifest = "crate/Cargo.toml"', 'manifest = "crates/sensor/Cargo.toml"\ninputs = [".sqlx"]'
+    )
 )
 
 
@@ -115,15 +118,32 @@ def copy_repo(dest: Path) -> Path:
     """A minimal copy of the repository (config + packs) to build in, without touching the checkout."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "buildcfg.toml", dest / "buildcfg.toml")
-    shutil.copytree(REPO / "packs", dest / "packs", symlinks=True, ignore=shutil.ignore_patterns("target", "attune-core-timer-sensor"))
+    shutil.copytree(
+        REPO / "packs",
+        dest / "packs",
+        symlinks=True,
+        ignore=shutil.ignore_patterns("target", "attune-core-timer-sensor"),
+    )
     return dest
 
 
-def packbin(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+def packbin(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
     """Run the real `packbin` command line (python -m packbin) in ``cwd``."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")
+    }
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "packbin", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "packbin", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -37,8 +37,19 @@ class Recipe:
         if self.arch == "x86_64":
             return ["gcc", "-O1", *(["-static"] if self.static else []), "-o", str(out), str(src)]
         target = "aarch64-linux-musl" if self.static else "aarch64-linux-gnu"
-        return [sys.executable, "-m", "ziglang", "cc", "-target", target, *(["-static"] if self.static else []),
-                "-O1", "-o", str(out), str(src)]
+        return [
+            sys.executable,
+            "-m",
+            "ziglang",
+            "cc",
+            "-target",
+            target,
+            *(["-static"] if self.static else []),
+            "-O1",
+            "-o",
+            str(out),
+            str(src),
+        ]
 
 
 def cache_root() -> Path:
@@ -66,8 +77,11 @@ def build(arch: str, *, static: bool, variant: str = "v1") -> Path:
         src.write_text(source)
         built = Path(tmp) / "a.out"
         # zig keeps a global cache; point it inside our cache so tests never write elsewhere.
-        env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "zig-cache"),
-               "ZIG_LOCAL_CACHE_DIR": str(Path(tmp) / "zig-local")}
+        env = {
+            **os.environ,
+            "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "zig-cache"),
+            "ZIG_LOCAL_CACHE_DIR": str(Path(tmp) / "zig-local"),
+        }
         proc = subprocess.run(recipe.command(src, built), capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             if tool == "ziglang" and "No module named ziglang" in proc.stderr:

@@ -93,23 +93,71 @@ class ZigTarget:
 
 
 TARGETS: tuple[ZigTarget, ...] = (
-    ZigTarget(arch="x86_64", triple="x86_64-linux-musl", machine=62, elf_class=64, endian="little",
-              interpreter="/lib/ld-musl-x86_64.so.1"),
-    ZigTarget(arch="arm64", triple="aarch64-linux-musl", machine=183, elf_class=64, endian="little",
-              interpreter="/lib/ld-musl-aarch64.so.1"),
-    ZigTarget(arch="arm", triple="arm-linux-musleabihf", machine=40, elf_class=32, endian="little",
-              interpreter="/lib/ld-musl-armhf.so.1"),
-    ZigTarget(arch="i386", triple="x86-linux-musl", machine=3, elf_class=32, endian="little",
-              interpreter="/lib/ld-musl-i386.so.1"),
-    ZigTarget(arch="riscv64", triple="riscv64-linux-musl", machine=243, elf_class=64, endian="little",
-              interpreter="/lib/ld-musl-riscv64.so.1"),
-    ZigTarget(arch="ppc64le", triple="powerpc64le-linux-musl", machine=21, elf_class=64, endian="little",
-              interpreter="/lib/ld-musl-powerpc64le.so.1"),
-    ZigTarget(arch="s390x", triple="s390x-linux-musl", machine=22, elf_class=64, endian="big",
-              interpreter="/lib/ld-musl-s390x.so.1"),
+    ZigTarget(
+        arch="x86_64",
+        triple="x86_64-linux-musl",
+        machine=62,
+        elf_class=64,
+        endian="little",
+        interpreter="/lib/ld-musl-x86_64.so.1",
+    ),
+    ZigTarget(
+        arch="arm64",
+        triple="aarch64-linux-musl",
+        machine=183,
+        elf_class=64,
+        endian="little",
+        interpreter="/lib/ld-musl-aarch64.so.1",
+    ),
+    ZigTarget(
+        arch="arm",
+        triple="arm-linux-musleabihf",
+        machine=40,
+        elf_class=32,
+        endian="little",
+        interpreter="/lib/ld-musl-armhf.so.1",
+    ),
+    ZigTarget(
+        arch="i386",
+        triple="x86-linux-musl",
+        machine=3,
+        elf_class=32,
+        endian="little",
+        interpreter="/lib/ld-musl-i386.so.1",
+    ),
+    ZigTarget(
+        arch="riscv64",
+        triple="riscv64-linux-musl",
+        machine=243,
+        elf_class=64,
+        endian="little",
+        interpreter="/lib/ld-musl-riscv64.so.1",
+    ),
+    ZigTarget(
+        arch="ppc64le",
+        triple="powerpc64le-linux-musl",
+        machine=21,
+        elf_class=64,
+        endian="little",
+        interpreter="/lib/ld-musl-powerpc64le.so.1",
+    ),
+    ZigTarget(
+        arch="s390x",
+        triple="s390x-linux-musl",
+        machine=22,
+        elf_class=64,
+        endian="big",
+        interpreter="/lib/ld-musl-s390x.so.1",
+    ),
     # The 32-bit big-endian one.
-    ZigTarget(arch="ppc", triple="powerpc-linux-musleabihf", machine=20, elf_class=32, endian="big",
-              interpreter="/lib/ld-musl-powerpc.so.1"),
+    ZigTarget(
+        arch="ppc",
+        triple="powerpc-linux-musleabihf",
+        machine=20,
+        elf_class=32,
+        endian="big",
+        interpreter="/lib/ld-musl-powerpc.so.1",
+    ),
 )
 
 #: kind -> (source, zig cc flags, stripped). Build ids vary in length (sha1 20 bytes, md5 16,
@@ -170,8 +218,9 @@ def cache_dir() -> Path:
 
 @functools.cache
 def zig_version() -> str:
-    return subprocess.run([sys.executable, "-m", "ziglang", "version"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-m", "ziglang", "version"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @functools.cache
@@ -237,17 +286,38 @@ def _build_zig_target(target: ZigTarget, base: Path) -> list[Fixture]:
             path = base / "elf" / f"{name}-{_key(zig_version(), target.triple, flags, source)}"
             if not path.is_file():
                 _progress(f"  zig cc -target {target.triple} {' '.join(flags)}")
-                cmd = [sys.executable, "-m", "ziglang", "cc", "-target", target.triple, *flags, "-O2", "SRC", "-o", "OUT"]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "ziglang",
+                    "cc",
+                    "-target",
+                    target.triple,
+                    *flags,
+                    "-O2",
+                    "SRC",
+                    "-o",
+                    "OUT",
+                ]
                 _compile(path, source, ".c", cmd, env)
-            out.append(Fixture(
-                name=name, path=path, toolchain="zig", kind=kind, arch=target.arch, machine=target.machine,
-                elf_class=target.elf_class, endian=target.endian,
-                type_name=_TYPE_NAMES[kind],
-                interpreter=target.interpreter if kind == "dynamic" else None,
-                needed=("libc.so",) if kind in ("dynamic", "shared") else (),
-                soname=SONAME if kind == "shared" else None,
-                stripped=stripped, build_id=kind not in ("shared", "object"),
-            ))
+            out.append(
+                Fixture(
+                    name=name,
+                    path=path,
+                    toolchain="zig",
+                    kind=kind,
+                    arch=target.arch,
+                    machine=target.machine,
+                    elf_class=target.elf_class,
+                    endian=target.endian,
+                    type_name=_TYPE_NAMES[kind],
+                    interpreter=target.interpreter if kind == "dynamic" else None,
+                    needed=("libc.so",) if kind in ("dynamic", "shared") else (),
+                    soname=SONAME if kind == "shared" else None,
+                    stripped=stripped,
+                    build_id=kind not in ("shared", "object"),
+                )
+            )
     return out
 
 
@@ -264,13 +334,24 @@ def _build_rust(base: Path) -> list[Fixture]:
             _progress(f"  rustc {' '.join(flags)}")
             cmd = [rustc, "--edition", "2021", "-O", "--target", "x86_64-unknown-linux-gnu", *flags, "SRC", "-o", "OUT"]
             _compile(path, MAIN_RS, ".rs", cmd, env)
-        out.append(Fixture(
-            name=name, path=path, toolchain="rustc", kind=kind, arch="x86_64", machine=62, elf_class=64,
-            endian="little", type_name="pie",
-            interpreter="/lib64/ld-linux-x86-64.so.2" if kind == "dynamic" else None,
-            needed=("libc.so.6",) if kind == "dynamic" else (),
-            soname=None, stripped=False, build_id=True,
-        ))
+        out.append(
+            Fixture(
+                name=name,
+                path=path,
+                toolchain="rustc",
+                kind=kind,
+                arch="x86_64",
+                machine=62,
+                elf_class=64,
+                endian="little",
+                type_name="pie",
+                interpreter="/lib64/ld-linux-x86-64.so.2" if kind == "dynamic" else None,
+                needed=("libc.so.6",) if kind == "dynamic" else (),
+                soname=None,
+                stripped=False,
+                build_id=True,
+            )
+        )
     return out
 
 
@@ -328,8 +409,13 @@ class ReadelfFacts:
 
 def readelf_facts(path: Path) -> ReadelfFacts:
     """Run ``readelf -h -l -d -S -n --wide`` and pick out the facts ElfInfo also reports."""
-    text = subprocess.run(["readelf", "-h", "-l", "-d", "-S", "-n", "--wide", str(path)], check=True,
-                          capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"}).stdout
+    text = subprocess.run(
+        ["readelf", "-h", "-l", "-d", "-S", "-n", "--wide", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LC_ALL": "C"},
+    ).stdout
 
     def field(label: str) -> str:
         m = re.search(rf"^\s*{re.escape(label)}:\s*(.*?)\s*$", text, re.MULTILINE)

@@ -21,10 +21,22 @@ from pathlib import Path
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 #: Debian release names and aliases a main-archive entry carries (not a derivative's).
-DEBIAN_SUITES = frozenset({
-    "buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
-    "oldoldstable", "oldstable", "stable", "testing", "unstable",
-})
+DEBIAN_SUITES = frozenset(
+    {
+        "buster",
+        "bullseye",
+        "bookworm",
+        "trixie",
+        "forky",
+        "duke",
+        "sid",
+        "oldoldstable",
+        "oldstable",
+        "stable",
+        "testing",
+        "unstable",
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,15 @@ from packbin.arch import Architecture
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 #: qemu-user handler names by architecture name.
-QEMU_NAMES = {"x86_64": "qemu-x86_64", "arm64": "qemu-aarch64", "arm": "qemu-arm", "i386": "qemu-i386", "riscv64": "qemu-riscv64", "ppc64le": "qemu-ppc64le", "s390x": "qemu-s390x"}
+QEMU_NAMES = {
+    "x86_64": "qemu-x86_64",
+    "arm64": "qemu-aarch64",
+    "arm": "qemu-arm",
+    "i386": "qemu-i386",
+    "riscv64": "qemu-riscv64",
+    "ppc64le": "qemu-ppc64le",
+    "s390x": "qemu-s390x",
+}
 _HOST = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -38,13 +46,20 @@ def foreign_exec(arch: Architecture, *, native: str, local_engine: bool, binfmt_
     if not local_engine:
         return ForeignExec(arch=arch.name, runnable=None, reason="remote engine: cannot inspect its binfmt_misc")
     if platform.system() == "Darwin":
-        return ForeignExec(arch=arch.name, runnable=None, reason="Docker Desktop/colima VM: emulation is configured inside the VM", hint="enable Rosetta or QEMU emulation in the VM's settings")
+        return ForeignExec(
+            arch=arch.name,
+            runnable=None,
+            reason="Docker Desktop/colima VM: emulation is configured inside the VM",
+            hint="enable Rosetta or QEMU emulation in the VM's settings",
+        )
     qemu = QEMU_NAMES.get(arch.name)
     if qemu is None:
         return ForeignExec(arch=arch.name, runnable=False, reason=f"no known qemu handler for {arch.name}")
     if not (binfmt_dir / "status").exists():
         return ForeignExec(
-            arch=arch.name, runnable=False, reason="binfmt_misc is not mounted",
+            arch=arch.name,
+            runnable=False,
+            reason="binfmt_misc is not mounted",
             hint=f"as root: mount -t binfmt_misc binfmt_misc {binfmt_dir}, then register {qemu} (apt-get install qemu-user-static; see README)",
         )
     try:
@@ -52,27 +67,35 @@ def foreign_exec(arch: Architecture, *, native: str, local_engine: bool, binfmt_
     except OSError:
         status = "enabled"
     if status != "enabled":
-        return ForeignExec(arch=arch.name, runnable=False, reason="binfmt_misc is disabled", hint=f"echo 1 > {binfmt_dir / 'status'}")
+        return ForeignExec(
+            arch=arch.name, runnable=False, reason="binfmt_misc is disabled", hint=f"echo 1 > {binfmt_dir / 'status'}"
+        )
     entry = binfmt_dir / qemu
     try:
         text = entry.read_text()
     except FileNotFoundError:
         return ForeignExec(
-            arch=arch.name, runnable=False, reason=f"no binfmt handler {qemu} registered",
+            arch=arch.name,
+            runnable=False,
+            reason=f"no binfmt handler {qemu} registered",
             hint=f"apt-get install qemu-user-static, then write the line of /usr/lib/binfmt.d/{qemu}.conf into {binfmt_dir}/register",
         )
     except OSError as e:
         return ForeignExec(arch=arch.name, runnable=None, reason=f"cannot read {entry}: {e.strerror}")
     lines = text.splitlines()
     if not lines or lines[0].strip() != "enabled":
-        return ForeignExec(arch=arch.name, runnable=False, reason=f"binfmt handler {qemu} is disabled", hint=f"echo 1 > {entry}")
+        return ForeignExec(
+            arch=arch.name, runnable=False, reason=f"binfmt handler {qemu} is disabled", hint=f"echo 1 > {entry}"
+        )
     flags = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("flags:")), "")
     interp = next((ln.split(" ", 1)[1].strip() for ln in lines if ln.startswith("interpreter ")), "?")
     if "F" not in flags:
         # Without F (fix binary) the interpreter path is resolved inside each container, where
         # it does not exist; runs from scratch images then fail.
         return ForeignExec(
-            arch=arch.name, runnable=False, reason=f"binfmt handler {qemu} lacks the F flag (interpreter {interp} is looked up inside containers)",
+            arch=arch.name,
+            runnable=False,
+            reason=f"binfmt handler {qemu} lacks the F flag (interpreter {interp} is looked up inside containers)",
             hint=f"re-register {qemu} with flags F (the line in /usr/lib/binfmt.d/{qemu}.conf has them)",
         )
     return ForeignExec(arch=arch.name, runnable=True, reason=f"binfmt {qemu} ({interp}, flags {flags})")

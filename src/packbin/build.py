@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 # path must answer well under half a second.
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class BuildRequest:
     """What the user asked for (the task's flags, already parsed)."""
@@ -96,7 +95,9 @@ def resolve_deploy_arch(cfg: BuildConfig, requested: str | None, engine: Engine 
     return arch
 
 
-def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> BuildReport | None:
+def build_pack_binaries(
+    cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> BuildReport | None:
     """Run the whole job; raises a PackbinError subclass on failure (nothing installed then).
 
     None for a dry run, which only prints the plan.
@@ -119,9 +120,14 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         return sha256_file(p) if p.is_file() else None
 
     plan = make_plan(
-        cfg, arches, binaries,
+        cfg,
+        arches,
+        binaries,
         source_hashes={n: i.digest for n, i in inputs.items()},
-        manifest=manifest, deploy_arch=deploy.name, file_sha256=file_sha, force=req.force,
+        manifest=manifest,
+        deploy_arch=deploy.name,
+        file_sha256=file_sha,
+        force=req.force,
     )
     if req.dry_run:
         from packbin.report import write_plan
@@ -148,11 +154,19 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
         files, stubs = merge_payload(needed)
         volume = source_volume_name(cfg)
         # One run at a time per sources volume: its content must not change under a build.
-        with file_lock(cache_dir() / "locks" / f"{endpoint_key(engine)}-{volume}.lock", what="the sources volume", on_wait=console), \
-                tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
+        with (
+            file_lock(
+                cache_dir() / "locks" / f"{endpoint_key(engine)}-{volume}.lock",
+                what="the sources volume",
+                on_wait=console,
+            ),
+            tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root,
+        ):
             sync = sync_sources(engine, image.tag, cfg, files, stubs, echo=console)
             bytes_sent += sync.bytes_sent
-            fetch_dependencies(engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: console(f"[fetch] {line}"))
+            fetch_dependencies(
+                engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: console(f"[fetch] {line}")
+            )
             outcomes = _run_steps(engine, image, cfg, plan, inputs, sync, Path(staging_root), req.jobs, console)
             bytes_sent += sum(o.bytes_sent for o in outcomes)
             verified = _verify(outcomes, image, console)
@@ -162,8 +176,14 @@ def build_pack_binaries(cfg: BuildConfig, req: BuildRequest, *, out: TextIO = sy
     elif plan.reinstall:
         manifest, written = install(cfg, [], plan.reinstall, manifest)
     report = BuildReport.make(
-        cfg=cfg, plan=plan, manifest=manifest, written=written, warnings=warnings,
-        builder_image=image.tag if image else None, seconds=time.monotonic() - started, bytes_sent=bytes_sent,
+        cfg=cfg,
+        plan=plan,
+        manifest=manifest,
+        written=written,
+        warnings=warnings,
+        builder_image=image.tag if image else None,
+        seconds=time.monotonic() - started,
+        bytes_sent=bytes_sent,
     )
     for w in warnings:
         console(f"warning: {w}")
@@ -196,8 +216,16 @@ def _run_steps(
         staging.mkdir()
         t0 = time.monotonic()
         outcome = run_build(
-            engine, image, cfg, step, inputs, source_volume=sync.volume, sources_id=sync.volume_id, staging=staging,
-            on_line=lambda line: console(prefix + line), cancelled=cancelled,
+            engine,
+            image,
+            cfg,
+            step,
+            inputs,
+            source_volume=sync.volume,
+            sources_id=sync.volume_id,
+            staging=staging,
+            on_line=lambda line: console(prefix + line),
+            cancelled=cancelled,
         )
         console(f"{prefix}done in {time.monotonic() - t0:.1f}s")
         return outcome
@@ -232,7 +260,9 @@ def _run_steps(
     return [f.result() for f in futures]
 
 
-def _verify(outcomes: list[BuildOutcome], image: BuilderImage, console: Callable[[str], None]) -> list[VerifiedArtifact]:
+def _verify(
+    outcomes: list[BuildOutcome], image: BuilderImage, console: Callable[[str], None]
+) -> list[VerifiedArtifact]:
     """Verify every artifact of the run before any is installed."""
     verified: list[VerifiedArtifact] = []
     problems: list[str] = []
@@ -246,8 +276,11 @@ def _verify(outcomes: list[BuildOutcome], image: BuilderImage, console: Callable
             console(f"verified {t.arch.name}/{t.binary.name}: static {t.arch.name} executable, {f.size} bytes")
             verified.append(
                 VerifiedArtifact(
-                    target=t, staged=f.path, stripped=bool(result.info and result.info.stripped),
-                    toolchain=o.toolchain, builder_image=image.tag,
+                    target=t,
+                    staged=f.path,
+                    stripped=bool(result.info and result.info.stripped),
+                    toolchain=o.toolchain,
+                    builder_image=image.tag,
                 )
             )
     if problems:

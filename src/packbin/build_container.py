@@ -123,7 +123,9 @@ def run_build(
             "PACKBIN_CARGO_PROFILE": cfg.builder.cargo_profile,
             "XDG_CACHE_HOME": CACHE_ROOT,
             "PACKBIN_SOURCES_ID": sources_id,
-            "PACKBIN_LOCAL_PACKAGES": " ".join(sorted({p.name for t in step.targets for p in inputs[t.binary.name].workspace.packages})),
+            "PACKBIN_LOCAL_PACKAGES": " ".join(
+                sorted({p.name for t in step.targets for p in inputs[t.binary.name].workspace.packages})
+            ),
         }
     )
     env.update(target_rustflags_env(triple, profile=image.profile, env=env))
@@ -153,7 +155,10 @@ def run_build(
         del state.tail[:-60]
         on_line(line)
 
-    with open(log_path, "w", encoding="utf-8") as lf, file_lock(lock_path, what=f"the {triple} build cache", on_wait=on_line):
+    with (
+        open(log_path, "w", encoding="utf-8") as lf,
+        file_lock(lock_path, what=f"the {triple} build cache", on_wait=on_line),
+    ):
         if cancelled is not None and cancelled.is_set():
             raise KeyboardInterrupt
         # Holding the lock, no live packbin of this host builds this target: a container still

@@ -171,11 +171,15 @@ WORKDIR {build_root}
 """
 
 
-def render_dockerfile(builder: BuilderConfig, profile: str, base_image: str, arches: tuple[Architecture, ...], *, has_ca: bool) -> str:
+def render_dockerfile(
+    builder: BuilderConfig, profile: str, base_image: str, arches: tuple[Architecture, ...], *, has_ca: bool
+) -> str:
     """The builder Dockerfile (classic-builder compatible: no ``RUN --mount``)."""
     suite = builder.debian_suite
     security = builder.debian_mirror.rstrip("/")
-    security = security[: -len("/debian")] + "/debian-security" if security.endswith("/debian") else security + "-security"
+    security = (
+        security[: -len("/debian")] + "/debian-security" if security.endswith("/debian") else security + "-security"
+    )
     ca = ""
     pip_env = ""
     if has_ca:
@@ -336,7 +340,12 @@ def _present_or_pullable(engine: Engine, ref: str, *, pull: bool, retry_failed: 
 
 
 def resolve_profile(
-    engine: Engine, cfg: BuildConfig, *, pull: bool = True, retry_failed_pulls: bool = False, echo: Callable[[str], None] = print
+    engine: Engine,
+    cfg: BuildConfig,
+    *,
+    pull: bool = True,
+    retry_failed_pulls: bool = False,
+    echo: Callable[[str], None] = print,
 ) -> tuple[str, str]:
     """(profile, base image ref) for this engine, bootstrapping a Debian base when needed.
 
@@ -350,7 +359,7 @@ def resolve_profile(
         if b.profile == "rustup":
             raise BuildError(
                 f"builder profile 'rustup' needs {b.rustup.base_image}, which is neither present nor pullable",
-                hint="set [builder] profile = \"auto\" or \"debian\" in buildcfg.toml (works offline), or make the image available",
+                hint='set [builder] profile = "auto" or "debian" in buildcfg.toml (works offline), or make the image available',
             )
         echo(f"builder: {b.rustup.base_image} not available; using the offline debian profile")
     if _present_or_pullable(engine, b.debian.base_image, pull=pull, retry_failed=retry_failed_pulls):
@@ -380,11 +389,21 @@ def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Calla
             hint="install debootstrap (`apt-get install debootstrap`), or make the base image available to the engine",
         )
     if os.geteuid() != 0:
-        raise BuildError("debootstrap needs root to make the Debian base image", hint="run once as root (sudo), or make the base image available")
+        raise BuildError(
+            "debootstrap needs root to make the Debian base image",
+            hint="run once as root (sudo), or make the base image available",
+        )
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host_platform.machine(), host_platform.machine())
     with tempfile.TemporaryDirectory(prefix="packbin-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        cmd = [debootstrap, "--variant=minbase", f"--arch={arch}", builder.debian_suite, str(rootfs), builder.debian_mirror]
+        cmd = [
+            debootstrap,
+            "--variant=minbase",
+            f"--arch={arch}",
+            builder.debian_suite,
+            str(rootfs),
+            builder.debian_mirror,
+        ]
         echo("builder: bootstrapping a Debian base image: " + " ".join(cmd))
         returncode, output = _run_with_heartbeat(cmd, echo=echo, prefix="builder:   debootstrap: ")
         if returncode != 0:
@@ -395,11 +414,18 @@ def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Calla
         tarball = Path(tmp) / "rootfs.tar"
         echo(f"builder: importing {tag}")
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "--numeric-owner", "."], check=True)
-        engine.import_rootfs(tarball, repository=tag.split(":")[0], tag=tag.split(":")[1], changes=[f'LABEL {OWNER_LABEL}="packbin" {KIND_LABEL}="base"', 'CMD ["/bin/bash"]'])
+        engine.import_rootfs(
+            tarball,
+            repository=tag.split(":")[0],
+            tag=tag.split(":")[1],
+            changes=[f'LABEL {OWNER_LABEL}="packbin" {KIND_LABEL}="base"', 'CMD ["/bin/bash"]'],
+        )
     return tag
 
 
-def _run_with_heartbeat(cmd: list[str], *, echo: Callable[[str], None], prefix: str, every: float = 5.0) -> tuple[int, str]:
+def _run_with_heartbeat(
+    cmd: list[str], *, echo: Callable[[str], None], prefix: str, every: float = 5.0
+) -> tuple[int, str]:
     """Run ``cmd``, echoing its latest output line every few seconds; (exit status, last output)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
@@ -456,7 +482,9 @@ def ensure_builder_image(
             )
         except BuildError as e:
             tail = _tail(log_path, 40)
-            raise BuildError(f"{e.message}\n--- last lines of {log_path} ---\n{tail}", hint=f"the full log is {log_path}") from e
+            raise BuildError(
+                f"{e.message}\n--- last lines of {log_path} ---\n{tail}", hint=f"the full log is {log_path}"
+            ) from e
     echo(f"builder: built {recipe.tag} (log: {log_path})")
     _remove_stale_builders(engine, keep=recipe.tag, profile=profile, echo=echo)
     return BuilderImage(tag=recipe.tag, image_id=image_id, profile=profile, built=True)

@@ -44,7 +44,11 @@ def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
     try:
         engine = connect()
     except EngineError as e:
-        done = f"removed {', '.join(removed)} from {cfg.dist_dir}" if removed else f"nothing of packbin's in {cfg.dist_dir}"
+        done = (
+            f"removed {', '.join(removed)} from {cfg.dist_dir}"
+            if removed
+            else f"nothing of packbin's in {cfg.dist_dir}"
+        )
         raise EngineError(f"{done}; containers, volumes and images not removed: {e.message}", hint=e.hint) from e
     for c in engine.owned_containers():
         out.write(f"removing container {c.name}\n")

@@ -28,7 +28,15 @@ USAGE_EXIT = 2
 #: no shell commands, so they would be accepted and do nothing (``-R`` would still build).
 #: Hidden from ``packbin --help`` and refused when given.
 IGNORED_CORE_FLAGS = (
-    "command-timeout", "config", "dry", "echo", "hide", "prompt-for-sudo-password", "pty", "warn-only", "write-pyc",
+    "command-timeout",
+    "config",
+    "dry",
+    "echo",
+    "hide",
+    "prompt-for-sudo-password",
+    "pty",
+    "warn-only",
+    "write-pyc",
 )
 
 HELP_TOKENS = ("-h", "--help")
@@ -109,7 +117,12 @@ class PackbinProgram(Program):
         except SystemExit as e:
             if self._parse_failed and e.code == 1:
                 if "--json" in (argv if argv is not None else sys.argv):
-                    sys.stdout.write(json.dumps({"error": {"message": "bad arguments (see stderr)", "hint": None, "exit_code": USAGE_EXIT}}) + "\n")
+                    sys.stdout.write(
+                        json.dumps(
+                            {"error": {"message": "bad arguments (see stderr)", "hint": None, "exit_code": USAGE_EXIT}}
+                        )
+                        + "\n"
+                    )
                 raise SystemExit(USAGE_EXIT) from None
             raise
 
@@ -134,7 +147,9 @@ class PackbinProgram(Program):
         args = task.get_arguments()
         positional = [a for a in args if a.positional]
         flags = [a for a in args if not a.positional]
-        usage = " ".join(["Usage:", self.binary, name, *(["[--options]"] if flags else []), *(a.name.upper() for a in positional)])
+        usage = " ".join(
+            ["Usage:", self.binary, name, *(["[--options]"] if flags else []), *(a.name.upper() for a in positional)]
+        )
         print(usage)
         print()
         doc = inspect.getdoc(task)

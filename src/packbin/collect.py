@@ -81,7 +81,9 @@ class CollectReport:
             "ok": True,
             "manifest": self.manifest,
             "artifacts": [c.artifact.to_json() for c in self.collected],
-            "trees": [{"dir": t.given, "root": str(t.root), "artifacts": len(t.manifest.artifacts)} for t in self.trees],
+            "trees": [
+                {"dir": t.given, "root": str(t.root), "artifacts": len(t.manifest.artifacts)} for t in self.trees
+            ],
             "ignored": list(self.ignored),
             "duplicates": list(self.duplicates),
         }
@@ -105,7 +107,10 @@ def run_collect(
     """
     log = err if err is not None else (sys.stderr if as_json else out)
     if not dirs:
-        raise UsageError("collect-pack-binaries needs at least one DIR", hint="pass the downloaded artifact directories, e.g. collected/pack-binaries-x86_64")
+        raise UsageError(
+            "collect-pack-binaries needs at least one DIR",
+            hint="pass the downloaded artifact directories, e.g. collected/pack-binaries-x86_64",
+        )
     selected = _selected(cfg, require)
     problems: list[str] = []
     trees = _find_trees(dirs, problems, log)
@@ -130,7 +135,9 @@ def run_collect(
                 earlier = collected.get(art.key)
                 if earlier is not None:
                     if earlier.artifact.sha256 == art.sha256:
-                        duplicates.append(f"{art.arch}/{art.binary}: {_show(tree.root)} has the same file as {_show(earlier.tree.root)}")
+                        duplicates.append(
+                            f"{art.arch}/{art.binary}: {_show(tree.root)} has the same file as {_show(earlier.tree.root)}"
+                        )
                     else:
                         problems.append(
                             f"{where}: conflicts with {_show(earlier.tree.root)}: sha256 {art.sha256[:16]} here, "
@@ -140,7 +147,9 @@ def run_collect(
                 staged = _stage(cfg, tree, art, arch, staging, where, problems)
                 if staged is not None:
                     collected[art.key] = Collected(artifact=art, tree=tree, staged=staged)
-                    log.write(f"verified {art.arch}/{art.binary} from {_show(tree.root)}: static {arch.name} executable, sha256 {art.sha256[:16]}\n")
+                    log.write(
+                        f"verified {art.arch}/{art.binary} from {_show(tree.root)}: static {arch.name} executable, sha256 {art.sha256[:16]}\n"
+                    )
         problems.extend(_missing(cfg, selected, collected, dirs))
 
         if problems:
@@ -161,8 +170,11 @@ def run_collect(
         merged.save(out_manifest_path)
 
     report = CollectReport(
-        collected=tuple(ordered), trees=tuple(trees), ignored=tuple(ignored),
-        duplicates=tuple(duplicates), manifest=manifest_relpath(cfg),
+        collected=tuple(ordered),
+        trees=tuple(trees),
+        ignored=tuple(ignored),
+        duplicates=tuple(duplicates),
+        manifest=manifest_relpath(cfg),
     )
     _write(report, out=out, as_json=as_json)
     append_step_summary(SUMMARY_TITLE, [c.artifact for c in ordered])
@@ -186,10 +198,14 @@ def _find_trees(dirs: Sequence[str], problems: list[str], log: TextIO) -> list[S
     for given in dirs:
         top = Path(given)
         if not top.is_dir():
-            raise UsageError(f"{given}: not a directory", hint="pass the directories the build artifacts were downloaded to")
+            raise UsageError(
+                f"{given}: not a directory", hint="pass the directories the build artifacts were downloaded to"
+            )
         found = _manifests_under(top, problems)
         if not found:
-            problems.append(f"{given}: no {MANIFEST_NAME} within {SEARCH_DEPTH} levels (is this a downloaded pack-binaries artifact?)")
+            problems.append(
+                f"{given}: no {MANIFEST_NAME} within {SEARCH_DEPTH} levels (is this a downloaded pack-binaries artifact?)"
+            )
         for path in found:
             key = path.resolve()
             if key in seen:
@@ -223,7 +239,9 @@ def _manifests_under(top: Path, problems: list[str]) -> list[Path]:
         for entry in entries:
             if entry.name == MANIFEST_NAME:
                 if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-                    problems.append(f"{_show(Path(entry.path))}: not a regular file (a symlink or special file is refused)")
+                    problems.append(
+                        f"{_show(Path(entry.path))}: not a regular file (a symlink or special file is refused)"
+                    )
                 else:
                     found.append(Path(entry.path))
                 return
@@ -258,7 +276,9 @@ def _check_entry(cfg: BuildConfig, art: Artifact, where: str, problems: list[str
         return None
     expected = f"{dist_tree(cfg)}/{arch.name}/{binary.pack}/{binary.install_path}"
     if art.path != expected or art.pack != binary.pack:
-        problems.append(f"{where}: path {art.path!r} (pack {art.pack!r}) is not where build-pack-binaries puts it: {expected!r}")
+        problems.append(
+            f"{where}: path {art.path!r} (pack {art.pack!r}) is not where build-pack-binaries puts it: {expected!r}"
+        )
         ok = False
     if not art.static:
         problems.append(f"{where}: recorded as not static; pack binaries must be static executables")
@@ -266,7 +286,15 @@ def _check_entry(cfg: BuildConfig, art: Artifact, where: str, problems: list[str
     return arch if ok else None
 
 
-def _stage(cfg: BuildConfig, tree: SourceTree, art: Artifact, arch: Architecture, staging: Path, where: str, problems: list[str]) -> Path | None:
+def _stage(
+    cfg: BuildConfig,
+    tree: SourceTree,
+    art: Artifact,
+    arch: Architecture,
+    staging: Path,
+    where: str,
+    problems: list[str],
+) -> Path | None:
     """Copy the entry's file into ``staging`` and check the copy; the copy's path, or None."""
     parts = _tree_parts(cfg, art)
     src = tree.root
@@ -282,7 +310,9 @@ def _stage(cfg: BuildConfig, tree: SourceTree, art: Artifact, arch: Architecture
             return None
         if stat.S_ISLNK(st.st_mode):
             target = os.readlink(src)
-            problems.append(f"{where}: {_show(src)} is a symlink (to {target!r}); refused: files must be inside their tree, reached without links")
+            problems.append(
+                f"{where}: {_show(src)} is a symlink (to {target!r}); refused: files must be inside their tree, reached without links"
+            )
             return None
         last = i == len(parts) - 1
         if not last and not stat.S_ISDIR(st.st_mode):
@@ -327,10 +357,15 @@ def _tree_parts(cfg: BuildConfig, art: Artifact) -> tuple[str, ...]:
     Recorded paths are relative to the repository root (``dist/pack-binaries/<arch>/...``, which
     :func:`_check_entry` enforced); inside a tree they are relative to its manifest's directory.
     """
-    return PurePosixPath(art.path).parts[len(PurePosixPath(dist_tree(cfg)).parts):]
+    return PurePosixPath(art.path).parts[len(PurePosixPath(dist_tree(cfg)).parts) :]
 
 
-def _missing(cfg: BuildConfig, selected: tuple[Architecture, ...], collected: dict[tuple[str, str], Collected], dirs: Sequence[str]) -> list[str]:
+def _missing(
+    cfg: BuildConfig,
+    selected: tuple[Architecture, ...],
+    collected: dict[tuple[str, str], Collected],
+    dirs: Sequence[str],
+) -> list[str]:
     problems: list[str] = []
     where = ", ".join(dirs)
     for arch in selected:
@@ -357,7 +392,9 @@ def _write(report: CollectReport, *, out: TextIO, as_json: bool) -> None:
     out.writelines(f"ignored (architecture not selected): {line}\n" for line in report.ignored)
     out.writelines(f"duplicate, identical: {line}\n" for line in report.duplicates)
     arches = sorted({a.arch for a in arts})
-    out.write(f"collected {len(arts)} binaries ({', '.join(arches)}) from {len(report.trees)} tree(s); manifest {report.manifest}\n")
+    out.write(
+        f"collected {len(arts)} binaries ({', '.join(arches)}) from {len(report.trees)} tree(s); manifest {report.manifest}\n"
+    )
     out.flush()
 
 

@@ -206,7 +206,10 @@ class BuildConfig:
         for name in names:
             matches = [b for b in self.binaries if b.name == name]
             if not matches:
-                raise ConfigError(f"{self.source.name}: unknown binary {name!r}{_suggest(name, known)}", hint="configured: " + ", ".join(known))
+                raise ConfigError(
+                    f"{self.source.name}: unknown binary {name!r}{_suggest(name, known)}",
+                    hint="configured: " + ", ".join(known),
+                )
             out.extend(m for m in matches if m not in out)
         return tuple(out)
 
@@ -239,7 +242,9 @@ class BuildConfig:
 
         default_name = top.get("default_arch", str, arches[0].name)
         if default_name.lower() not in names:
-            raise top.fail("default_arch", f"{default_name!r} is not a configured architecture" + _suggest(default_name, names))
+            raise top.fail(
+                "default_arch", f"{default_name!r} is not a configured architecture" + _suggest(default_name, names)
+            )
         default_arch = names[default_name.lower()].name
         default_source = f"{source.name} default_arch"
         for var in TARGET_ENV_VARS:
@@ -260,7 +265,9 @@ class BuildConfig:
         deploy_arch: str | None = None
         if deploy.lower() != "native":
             if deploy.lower() not in names:
-                raise top.fail("deploy_arch", f"{deploy!r} is not 'native' or a configured architecture" + _suggest(deploy, names))
+                raise top.fail(
+                    "deploy_arch", f"{deploy!r} is not 'native' or a configured architecture" + _suggest(deploy, names)
+                )
             deploy_arch = names[deploy.lower()].name
 
         packs_dir = _rel_dir(top, "packs_dir", "packs", root)
@@ -288,7 +295,9 @@ def _read_config_bytes(source: Path) -> bytes:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file", hint="run from the repository root, or set PACKBIN_CONFIG") from None
+        raise ConfigError(
+            f"{source}: no such file", hint="run from the repository root, or set PACKBIN_CONFIG"
+        ) from None
     except OSError as e:
         raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
     try:
@@ -345,7 +354,10 @@ def _parse_machine(t: _Table) -> int:
     try:
         return int(ElfMachine[value.upper()])
     except KeyError:
-        raise t.fail("elf_machine", f"unknown machine {value!r}" + _suggest(value, ElfMachine.__members__) + " (or give e_machine as a number)") from None
+        raise t.fail(
+            "elf_machine",
+            f"unknown machine {value!r}" + _suggest(value, ElfMachine.__members__) + " (or give e_machine as a number)",
+        ) from None
 
 
 def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
@@ -362,7 +374,9 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
             raise at.fail("elf_class", f"must be 32 or 64, got {elf_class}")
         order = at.get("byte_order", str, required=True)
         if order not in ("little", "big"):
-            raise at.fail("byte_order", f"must be 'little' or 'big', got {order!r}" + _suggest(order, ("little", "big")))
+            raise at.fail(
+                "byte_order", f"must be 'little' or 'big', got {order!r}" + _suggest(order, ("little", "big"))
+            )
         arch = Architecture(
             name=name,
             aliases=at.str_list("aliases"),
@@ -375,10 +389,15 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
         at.reject_unknown()
         for alias in arch.aliases:
             if not _NAME_RE.match(alias) or alias.lower() == "all":
-                raise at.fail("aliases", f"{alias!r} is not a valid alias (letters, digits, '.', '_' or '-'; not 'all', which means every architecture)")
+                raise at.fail(
+                    "aliases",
+                    f"{alias!r} is not a valid alias (letters, digits, '.', '_' or '-'; not 'all', which means every architecture)",
+                )
         for n in arch.names:
             if n.lower() in seen_names:
-                raise at.fail("aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}")
+                raise at.fail(
+                    "aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}"
+                )
             seen_names[n.lower()] = name
         # The Rust target selects an architecture (RUST_TARGET, collect, the init images): one each.
         twin = next((a for a in arches if a.rust_target == arch.rust_target), None)
@@ -456,11 +475,16 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         if manifest.name != "Cargo.toml":
             manifest = manifest / "Cargo.toml"
         if not manifest.is_file():
-            raise bt.fail("manifest", f"crate manifest not found: {manifest}", )
+            raise bt.fail(
+                "manifest",
+                f"crate manifest not found: {manifest}",
+            )
         # A symlink inside the repository must not smuggle in a crate from elsewhere.
         real_root = root.resolve()
         if not manifest.resolve().is_relative_to(real_root):
-            raise bt.fail("manifest", f"{manifest_rel!r} leads outside the repository (to {manifest.resolve()}) through a symlink")
+            raise bt.fail(
+                "manifest", f"{manifest_rel!r} leads outside the repository (to {manifest.resolve()}) through a symlink"
+            )
         install_path = bt.get("install_path", str, f"sensors/{name}")
         ip = Path(install_path)
         if ip.is_absolute() or ".." in ip.parts or install_path.endswith("/") or not ip.parts:
@@ -480,7 +504,16 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         clash = next((b for b in out if b.pack == pack and b.install_path == ip.as_posix()), None)
         if clash is not None:
             raise bt.fail("install_path", f"{pack}/{ip.as_posix()} is already where binary {clash.name!r} goes")
-        out.append(PackBinary(name=name, pack=pack, manifest=manifest, install_path=ip.as_posix(), package=package, inputs=tuple(inputs)))
+        out.append(
+            PackBinary(
+                name=name,
+                pack=pack,
+                manifest=manifest,
+                install_path=ip.as_posix(),
+                package=package,
+                inputs=tuple(inputs),
+            )
+        )
     return tuple(out)
 
 

@@ -31,7 +31,12 @@ def _disk(path: Path, what: str) -> Finding:
     except OSError as e:
         return Finding(level="warn", what=what, detail=f"cannot check {path}: {e.strerror}")
     level = "ok" if free >= LOW_DISK else "warn"
-    return Finding(level=level, what=what, detail=f"{free / (1 << 30):.1f} GiB free at {path}", hint="" if level == "ok" else "free some space: the builder image needs about 2.4 GB, caches more")
+    return Finding(
+        level=level,
+        what=what,
+        detail=f"{free / (1 << 30):.1f} GiB free at {path}",
+        hint="" if level == "ok" else "free some space: the builder image needs about 2.4 GB, caches more",
+    )
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -47,20 +52,41 @@ def findings() -> list[Finding]:
     try:
         cfg: BuildConfig | None = BuildConfig.load()
         assert cfg is not None
-        out.append(Finding(level="ok", what="config", detail=f"{cfg.source} ({_plural(len(cfg.architectures), 'architecture')}, {_plural(len(cfg.binaries), 'binary', 'binaries')}, default {cfg.default_arch} from {cfg.default_arch_source})"))
+        out.append(
+            Finding(
+                level="ok",
+                what="config",
+                detail=f"{cfg.source} ({_plural(len(cfg.architectures), 'architecture')}, {_plural(len(cfg.binaries), 'binary', 'binaries')}, default {cfg.default_arch} from {cfg.default_arch_source})",
+            )
+        )
     except ConfigError as e:
         cfg = None
         out.append(Finding(level="FAIL", what="config", detail=e.message, hint=e.hint or ""))
     engine: Engine | None = None
     try:
         for warning in resolve_endpoint().warnings:
-            out.append(Finding(level="warn", what="docker config", detail=warning, hint="fix or remove the file (the docker CLI warns about it too)"))
+            out.append(
+                Finding(
+                    level="warn",
+                    what="docker config",
+                    detail=warning,
+                    hint="fix or remove the file (the docker CLI warns about it too)",
+                )
+            )
         engine = connect(warn=False)
     except EngineError as e:
-        out.append(Finding(level="FAIL", what="engine", detail=e.message, hint=(e.hint or "").removesuffix(DOCTOR_HINT)))
+        out.append(
+            Finding(level="FAIL", what="engine", detail=e.message, hint=(e.hint or "").removesuffix(DOCTOR_HINT))
+        )
     if engine is not None:
         info = engine.info()
-        out.append(Finding(level="ok", what="engine", detail=f"{info.endpoint} (from {info.source}), Docker {info.server_version}, API {info.api_version}, {info.ncpu} CPUs"))
+        out.append(
+            Finding(
+                level="ok",
+                what="engine",
+                detail=f"{info.endpoint} (from {info.source}), Docker {info.server_version}, API {info.api_version}, {info.ncpu} CPUs",
+            )
+        )
         out.append(Finding(level="ok", what="native platform", detail=info.platform))
         platform = info.platform
         local = info.endpoint.startswith("unix://") or info.endpoint.startswith("npipe://")
@@ -74,15 +100,36 @@ def findings() -> list[Finding]:
             fe = foreign_exec(arch, native=native.name if native else "", local_engine=local)
             level = "ok" if fe.runnable else "warn"
             what = f"run {arch.name} binaries" + ("" if engine is not None else " (on this host)")
-            detail = fe.reason if fe.runnable is not False else f"no: {fe.reason} (builds still work; smoke runs of {arch.name} are skipped)"
+            detail = (
+                fe.reason
+                if fe.runnable is not False
+                else f"no: {fe.reason} (builds still work; smoke runs of {arch.name} are skipped)"
+            )
             out.append(Finding(level=level, what=what, detail=detail, hint=fe.hint))
         if engine is not None:
             from packbin.builder_image import BASE_REPO, IMAGE_REPO
 
             images = engine.image_tags(IMAGE_REPO)
-            out.append(Finding(level="ok", what="builder image", detail=", ".join(images) if images else "not built yet (the first build makes it: a few minutes)"))
-            if cfg.builder.profile != "rustup" and shutil.which("debootstrap") is None and not engine.image_tags(BASE_REPO):
-                out.append(Finding(level="warn", what="debootstrap", detail="not installed; needed only when no Debian base image can be pulled", hint="apt-get install debootstrap"))
+            out.append(
+                Finding(
+                    level="ok",
+                    what="builder image",
+                    detail=", ".join(images) if images else "not built yet (the first build makes it: a few minutes)",
+                )
+            )
+            if (
+                cfg.builder.profile != "rustup"
+                and shutil.which("debootstrap") is None
+                and not engine.image_tags(BASE_REPO)
+            ):
+                out.append(
+                    Finding(
+                        level="warn",
+                        what="debootstrap",
+                        detail="not installed; needed only when no Debian base image can be pulled",
+                        hint="apt-get install debootstrap",
+                    )
+                )
         out.append(_disk(cfg.root, "disk (repository)"))
     if engine is not None:
         info = engine.info()
@@ -100,7 +147,9 @@ def run_doctor(out: TextIO = sys.stdout) -> None:
             out.write(f"      -> {f.hint}\n")
     failed = [f for f in found if f.level == "FAIL"]
     if failed:
-        message = f"{_plural(len(failed), 'problem')} {'needs' if len(failed) == 1 else 'need'} fixing: " + ", ".join(f.what for f in failed)
+        message = f"{_plural(len(failed), 'problem')} {'needs' if len(failed) == 1 else 'need'} fixing: " + ", ".join(
+            f.what for f in failed
+        )
         if any(f.what == "engine" for f in failed):
             raise EngineError(message)
         raise CheckFailed(message)

@@ -193,8 +193,11 @@ class ElfInfo:
         else:
             shdrs = [lay.shdr_alloc.unpack_from(table, i * entsize) for i in range(count)]
         # .tbss (SHF_TLS + SHT_NOBITS) takes no room in the image: each thread gets its own.
-        return tuple((addr, size) for typ, fl, addr, size in shdrs
-                     if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS))
+        return tuple(
+            (addr, size)
+            for typ, fl, addr, size in shdrs
+            if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS)
+        )
 
     @property
     def arch(self) -> str | None:
@@ -239,7 +242,9 @@ Reader = Callable[[int, int], bytes]
 
 def _check_table(what: str, count: int, entsize: int) -> None:
     if count * entsize > MAX_TABLE_BYTES:
-        raise ElfError(f"{what} has {count} entries ({count * entsize:#x} bytes), more than the {MAX_TABLE_BYTES >> 20} MiB packbin reads")
+        raise ElfError(
+            f"{what} has {count} entries ({count * entsize:#x} bytes), more than the {MAX_TABLE_BYTES >> 20} MiB packbin reads"
+        )
 
 
 def _check_end(what: str, start: int, length: int, size: int) -> None:
@@ -267,7 +272,9 @@ def parse_elf(path: str | os.PathLike[str]) -> ElfInfo:
         def read(offset: int, length: int) -> bytes:
             data = os.pread(fd, length, offset)
             if len(data) != length:
-                raise ElfError(f"short read at {offset:#x}: wanted {length} bytes, got {len(data)} (file changed while reading?)")
+                raise ElfError(
+                    f"short read at {offset:#x}: wanted {length} bytes, got {len(data)} (file changed while reading?)"
+                )
             return data
 
         return _parse(read, size)
@@ -290,7 +297,9 @@ def parse_elf_stream(f: BinaryIO, size: int) -> ElfInfo:
             want -= len(chunk)
         data = b"".join(chunks)
         if len(data) != length:
-            raise ElfError(f"short read at {offset:#x}: wanted {length} bytes, got {len(data)} (stream shorter than {size:#x} bytes?)")
+            raise ElfError(
+                f"short read at {offset:#x}: wanted {length} bytes, got {len(data)} (stream shorter than {size:#x} bytes?)"
+            )
         return data
 
     return _parse(read, size)
@@ -322,14 +331,29 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     endian = "little" if ei_data == 1 else "big"
     lay = _LAYOUTS[(elf_class, endian)]
     _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
-    (e_type, machine, _version, _entry, phoff, shoff, _flags, _ehsize,
-     phentsize, phnum, shentsize, shnum, _shstrndx) = lay.ehdr.unpack_from(head, 16)
+    (
+        e_type,
+        machine,
+        _version,
+        _entry,
+        phoff,
+        shoff,
+        _flags,
+        _ehsize,
+        phentsize,
+        phnum,
+        shentsize,
+        shnum,
+        _shstrndx,
+    ) = lay.ehdr.unpack_from(head, 16)
 
     # Section 0 carries the real counts when they overflow the 16-bit header fields.
     sh0: tuple[int, int] | None = None
     if shoff and (shnum == 0 or phnum == PN_XNUM):
         if shentsize < lay.shdr_type.size:
-            raise ElfError(f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)")
+            raise ElfError(
+                f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)"
+            )
         _check_end("section header 0", shoff, lay.shdr0.size, size)
         sh0 = lay.shdr0.unpack(read(shoff, lay.shdr0.size))
     if phnum == PN_XNUM:
@@ -346,7 +370,9 @@ def _parse(read: Reader, size: int) -> ElfInfo:
     program_table: tuple[int, bytes] | None = None
     if phnum:
         if phentsize < lay.phdr.size:
-            raise ElfError(f"e_phentsize {phentsize} is smaller than an ELF{elf_class} program header ({lay.phdr.size} bytes)")
+            raise ElfError(
+                f"e_phentsize {phentsize} is smaller than an ELF{elf_class} program header ({lay.phdr.size} bytes)"
+            )
         # Checking the end against the file size also caps phnum by the file size.
         _check_end("program header table", phoff, phnum * phentsize, size)
         _check_table("program header table", phnum, phentsize)
@@ -386,7 +412,9 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         count = shnum if shnum else (sh0[0] if sh0 else 0)
         if count:
             if shentsize < lay.shdr_type.size:
-                raise ElfError(f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)")
+                raise ElfError(
+                    f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)"
+                )
             _check_end("section header table", shoff, count * shentsize, size)
             _check_table("section header table", count, shentsize)
             table = read(shoff, count * shentsize)
@@ -508,7 +536,9 @@ def _read_dynamic(
         if whole is not None:
             end = whole.find(b"\0", index, index + MAX_NAME + 1)
             if end < 0:
-                raise ElfError(f"{what} name at string table offset {index:#x} is not NUL-terminated within {MAX_NAME} bytes")
+                raise ElfError(
+                    f"{what} name at string table offset {index:#x} is not NUL-terminated within {MAX_NAME} bytes"
+                )
             return _decode(whole[index:end])
         # A big table: read a small window, growing to MAX_NAME, only where the name is.
         window = 256
@@ -519,7 +549,9 @@ def _read_dynamic(
             if end >= 0:
                 return _decode(raw[:end])
             if length < window or window > MAX_NAME:
-                raise ElfError(f"{what} name at string table offset {index:#x} is not NUL-terminated within {MAX_NAME} bytes")
+                raise ElfError(
+                    f"{what} name at string table offset {index:#x} is not NUL-terminated within {MAX_NAME} bytes"
+                )
             window *= 4
 
     needed = tuple(name(i, "DT_NEEDED") for i in needed_offsets)
@@ -549,7 +581,9 @@ def _read_build_id(read: Reader, size: int, lay: _Layout, notes: list[tuple[int,
             if desc_end > length:
                 if length < filesz:
                     break  # cut off by the budget, not malformed
-                raise ElfError(f"note at {offset + pos:#x} runs past the end of its PT_NOTE segment ({filesz:#x} bytes)")
+                raise ElfError(
+                    f"note at {offset + pos:#x} runs past the end of its PT_NOTE segment ({filesz:#x} bytes)"
+                )
             if n_type == NT_GNU_BUILD_ID and data[name_at : name_at + namesz] == b"GNU\0":
                 return data[desc_at:desc_end].hex()
             pos = -(-desc_end // align) * align

@@ -53,6 +53,8 @@ def process_host() -> str:
     except OSError:
         ns = "?"
     return f"{socket.gethostname()} {ns}"
+
+
 KEEP_ENV = "PACKBIN_KEEP_CONTAINERS"
 
 _DEFAULT_UNIX = "unix:///var/run/docker.sock"
@@ -107,13 +109,24 @@ def resolve_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
             host = data["Endpoints"]["docker"]["Host"]
         except (OSError, ValueError, KeyError, TypeError) as e:
             # OSError's str() repeats the path; say it once.
-            why = e.strerror if isinstance(e, OSError) and e.strerror else f"no {e}" if isinstance(e, KeyError) else str(e)
+            why = (
+                e.strerror
+                if isinstance(e, OSError) and e.strerror
+                else f"no {e}"
+                if isinstance(e, KeyError)
+                else str(e)
+            )
             raise EngineError(
                 f"docker context {name!r} (from {source}) cannot be read at {meta}: {why}",
                 hint="run `docker context ls` to check it, or set DOCKER_HOST to the engine's socket",
             ) from e
         skip_verify = bool(data["Endpoints"]["docker"].get("SkipTLSVerify", False))
-        return Endpoint(host=str(host), source=f"{source} {name!r}", tls=_context_tls(env, name, skip_verify=skip_verify), warnings=warnings)
+        return Endpoint(
+            host=str(host),
+            source=f"{source} {name!r}",
+            tls=_context_tls(env, name, skip_verify=skip_verify),
+            warnings=warnings,
+        )
     for candidate in _default_sockets(env):
         if Path(candidate).exists():
             return Endpoint(host=f"unix://{candidate}", source="default socket", warnings=warnings)
@@ -189,7 +202,10 @@ def _engine_hint(endpoint: Endpoint) -> str:
         )
     if sys.platform == "darwin":
         return "start Docker Desktop or colima (`colima start`), or point DOCKER_HOST at a running engine" + DOCTOR_HINT
-    return "start the engine (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at a running engine" + DOCTOR_HINT
+    return (
+        "start the engine (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at a running engine"
+        + DOCTOR_HINT
+    )
 
 
 class Engine:
@@ -296,7 +312,10 @@ class Engine:
                 if "error" in chunk or "errorDetail" in chunk:
                     msg = str(chunk.get("error") or chunk.get("errorDetail", {}).get("message", "build failed"))
                     lines.append(msg)
-                    raise BuildError(f"image build for {tag} failed: {msg.strip()}", hint="the build log above shows the failing step")
+                    raise BuildError(
+                        f"image build for {tag} failed: {msg.strip()}",
+                        hint="the build log above shows the failing step",
+                    )
         except docker.errors.APIError as e:
             raise BuildError(f"image build for {tag} failed: {e.explanation}") from e
         except requests.exceptions.ConnectionError as e:
@@ -331,7 +350,10 @@ class Engine:
     def owned_images(self) -> list[tuple[str, list[str]]]:
         """(image id, tags) of every image labelled as packbin's."""
         try:
-            return [(str(img.id), [str(t) for t in img.tags]) for img in self.client.images.list(filters={"label": f"{OWNER_LABEL}=packbin"})]
+            return [
+                (str(img.id), [str(t) for t in img.tags])
+                for img in self.client.images.list(filters={"label": f"{OWNER_LABEL}=packbin"})
+            ]
         except docker.errors.APIError as e:
             raise EngineError(f"cannot list images: {e.explanation}") from e
 
@@ -390,7 +412,9 @@ class Engine:
                 v = self.client.volumes.get(name)
             except docker.errors.NotFound:
                 ident = uuid.uuid4().hex
-                self.client.volumes.create(name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, VOLUME_ID_LABEL: ident})
+                self.client.volumes.create(
+                    name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, VOLUME_ID_LABEL: ident}
+                )
                 return ident
         except docker.errors.APIError as e:
             raise EngineError(f"cannot create volume {name}: {e.explanation}") from e
@@ -420,7 +444,10 @@ class Engine:
         Removal also runs on KeyboardInterrupt. With PACKBIN_KEEP_CONTAINERS=1 the container is
         kept for debugging and its name is logged.
         """
-        binds = {src: {"bind": dst.split(":")[0], "mode": dst.split(":")[1] if ":" in dst else "rw"} for src, dst in (volumes or {}).items()}
+        binds = {
+            src: {"bind": dst.split(":")[0], "mode": dst.split(":")[1] if ":" in dst else "rw"}
+            for src, dst in (volumes or {}).items()
+        }
         try:
             c = self.client.containers.create(
                 image,
@@ -429,7 +456,12 @@ class Engine:
                 environment=dict(environment or {}),
                 volumes=binds or None,
                 working_dir=working_dir,
-                labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, HOST_LABEL: process_host(), PID_LABEL: str(os.getpid())},
+                labels={
+                    OWNER_LABEL: "packbin",
+                    KIND_LABEL: kind,
+                    HOST_LABEL: process_host(),
+                    PID_LABEL: str(os.getpid()),
+                },
                 detach=True,
                 platform=platform,
                 entrypoint=entrypoint,
@@ -462,7 +494,9 @@ class Engine:
         host = process_host()
         removed: list[str] = []
         try:
-            found = self.client.containers.list(all=True, filters={"label": [f"{OWNER_LABEL}=packbin", f"{KIND_LABEL}={kind}"]})
+            found = self.client.containers.list(
+                all=True, filters={"label": [f"{OWNER_LABEL}=packbin", f"{KIND_LABEL}={kind}"]}
+            )
         except docker.errors.APIError as e:
             raise EngineError(f"cannot list containers: {e.explanation}") from e
         for c in found:
@@ -586,7 +620,9 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: b
             client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout, use_ssh_client=ssh)
         else:
             base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
-            client = docker.DockerClient(base_url=base_url, timeout=timeout, tls=endpoint.tls or False, use_ssh_client=ssh)
+            client = docker.DockerClient(
+                base_url=base_url, timeout=timeout, tls=endpoint.tls or False, use_ssh_client=ssh
+            )
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise EngineError(
@@ -617,7 +653,13 @@ def _check_ssh_support(endpoint: Endpoint) -> None:
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     # docker-py nests the requests error; keep the reason, drop the repr noise.
-    for marker in ("Connection refused", "No such file or directory", "Permission denied", "timed out", "Name or service not known"):
+    for marker in (
+        "Connection refused",
+        "No such file or directory",
+        "Permission denied",
+        "timed out",
+        "Name or service not known",
+    ):
         if marker in str(e):
             return marker
     return text[:200]
@@ -638,4 +680,16 @@ def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0)
     return buf.getvalue()
 
 
-__all__ = ["HOST_LABEL", "KIND_LABEL", "OWNER_LABEL", "PID_LABEL", "Endpoint", "Engine", "EngineInfo", "Interrupted", "connect", "resolve_endpoint", "tar_bytes"]
+__all__ = [
+    "HOST_LABEL",
+    "KIND_LABEL",
+    "OWNER_LABEL",
+    "PID_LABEL",
+    "Endpoint",
+    "Engine",
+    "EngineInfo",
+    "Interrupted",
+    "connect",
+    "resolve_endpoint",
+    "tar_bytes",
+]

@@ -236,7 +236,9 @@ def _normalize_name(raw: str) -> tuple[str, ...] | str:
     parts = PurePosixPath(raw).parts
     long = next((p for p in parts if len(p.encode("utf-8")) > MAX_NAME_COMPONENT), None)
     if long is not None:
-        return f"a component of its path is {len(long.encode('utf-8'))} bytes, longer than NAME_MAX ({MAX_NAME_COMPONENT})"
+        return (
+            f"a component of its path is {len(long.encode('utf-8'))} bytes, longer than NAME_MAX ({MAX_NAME_COMPONENT})"
+        )
     if ".." in parts:
         return "its path contains a '..' component"
     # PurePosixPath already dropped empty and '.' components ('a//b', './a').

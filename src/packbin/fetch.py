@@ -77,7 +77,8 @@ def fetch_dependencies(
         return hashlib.sha256(f"{cfg.root}\0{root_rel}".encode()).hexdigest()[:16]
 
     todo = {
-        rel: i for rel, i in wanted.items()
+        rel: i
+        for rel, i in wanted.items()
         if not home_created or record.get(key(rel)) != {"fetch_key": i.fetch_key, "home": home_created}
     }
     if not todo:
@@ -121,4 +122,11 @@ def fetch_dependencies(
     return sorted(todo)
 
 
-__all__ = ["CARGO_HOME_MOUNT", "CARGO_HOME_VOLUME", "fetch_dependencies", "fetch_network", "is_loopback", "workspaces_to_fetch"]
+__all__ = [
+    "CARGO_HOME_MOUNT",
+    "CARGO_HOME_VOLUME",
+    "fetch_dependencies",
+    "fetch_network",
+    "is_loopback",
+    "workspaces_to_fetch",
+]

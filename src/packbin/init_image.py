@@ -38,9 +38,25 @@ _SKIP = {"target", "__pycache__", ".git"}
 #: Modules the init image needs: the deploy package (every file of it) and what it imports (stdlib only),
 #: as paths below src/packbin/.
 _DEPLOY_MODULES = (
-    "__init__.py", "_compat.py", "apt_sources.py", "arch.py", "atomic.py", "config.py", "elf.py", "errors.py", "policy.py",
-    "deploy/__init__.py", "deploy/__main__.py", "deploy/cli.py", "deploy/directory.py", "deploy/entries.py",
-    "deploy/planner.py", "deploy/report.py", "deploy/scan.py", "deploy/verdicts.py", "deploy/writer.py",
+    "__init__.py",
+    "_compat.py",
+    "apt_sources.py",
+    "arch.py",
+    "atomic.py",
+    "config.py",
+    "elf.py",
+    "errors.py",
+    "policy.py",
+    "deploy/__init__.py",
+    "deploy/__main__.py",
+    "deploy/cli.py",
+    "deploy/directory.py",
+    "deploy/entries.py",
+    "deploy/planner.py",
+    "deploy/report.py",
+    "deploy/scan.py",
+    "deploy/verdicts.py",
+    "deploy/writer.py",
 )
 
 
@@ -100,7 +116,9 @@ def _runtime_context(platform: str) -> bytes:
     # builder's cache key for FROM scratch ignores the platform and would otherwise hand
     # back the other platform's image. (COPY must be the first step: a LABEL first makes
     # an engine-native image the next step refuses.)
-    return tar_bytes({"Dockerfile": b"FROM scratch\nCOPY packs/ /packs/\n", "packs/.packbin-platform": platform.encode() + b"\n"})
+    return tar_bytes(
+        {"Dockerfile": b"FROM scratch\nCOPY packs/ /packs/\n", "packs/.packbin-platform": platform.encode() + b"\n"}
+    )
 
 
 def verified_binaries(cfg: BuildConfig, arch: Architecture) -> list[tuple[str, Path]]:
@@ -116,16 +134,23 @@ def verified_binaries(cfg: BuildConfig, arch: Architecture) -> list[tuple[str, P
         if not a.path.startswith(prefix) or not path.resolve().is_relative_to(tree.resolve()):
             raise ArtifactRejected(f"manifest entry {a.path} is outside {prefix}")
         if not path.is_file() or sha256_file(path) != a.sha256:
-            raise ArtifactRejected(f"{a.path} is missing or differs from the manifest's sha256", hint="run build-pack-binaries again")
+            raise ArtifactRejected(
+                f"{a.path} is missing or differs from the manifest's sha256", hint="run build-pack-binaries again"
+            )
         result = verify_file(path, arch)
         if not result.ok:
             raise ArtifactRejected(f"{a.path}: " + "; ".join(result.problems))
-        out.append((a.path[len(prefix):], path))
+        out.append((a.path[len(prefix) :], path))
     return out
 
 
 def build_init_images(
-    engine: Engine, cfg: BuildConfig, arches: tuple[Architecture, ...], *, native: Architecture, echo: Callable[[str], None] = print
+    engine: Engine,
+    cfg: BuildConfig,
+    arches: tuple[Architecture, ...],
+    *,
+    native: Architecture,
+    echo: Callable[[str], None] = print,
 ) -> list[InitImages]:
     """Build the init and runtime images for ``arches`` (each needs built binaries)."""
     profile, base = resolve_profile(engine, cfg, echo=echo)
@@ -135,19 +160,31 @@ def build_init_images(
     for arch in arches:
         bins = verified_binaries(cfg, arch)
         if not bins:
-            raise UsageError(f"no built binaries for {arch.name} in {manifest_relpath(cfg)}", hint=f"run `invoke build-pack-binaries --arch={arch.name}` first")
+            raise UsageError(
+                f"no built binaries for {arch.name} in {manifest_relpath(cfg)}",
+                hint=f"run `invoke build-pack-binaries --arch={arch.name}` first",
+            )
         init_tag = f"{INIT_REPO}:{arch.rust_target}"
         runtime_tag = f"{RUNTIME_REPO}:{arch.rust_target}"
         echo(f"init image: building {init_tag} ({len(bins)} verified binaries, base {base})")
         labels = {OWNER_LABEL: "packbin", KIND_LABEL: "init"}
         init_id, _ = engine.build_image(context=_init_context(cfg, arch, base, bins), tag=init_tag, labels=labels)
         echo(f"init image: building {runtime_tag} (FROM scratch, {arch.docker_platform})")
-        runtime_id, _ = engine.build_image(context=_runtime_context(arch.docker_platform), tag=runtime_tag, labels={OWNER_LABEL: "packbin", KIND_LABEL: "runtime"}, platform=arch.docker_platform)
+        runtime_id, _ = engine.build_image(
+            context=_runtime_context(arch.docker_platform),
+            tag=runtime_tag,
+            labels={OWNER_LABEL: "packbin", KIND_LABEL: "runtime"},
+            platform=arch.docker_platform,
+        )
         if arch.name == native.name:
             engine.tag_image(init_id, INIT_REPO, NATIVE_TAG)
             engine.tag_image(runtime_id, RUNTIME_REPO, NATIVE_TAG)
-            echo(f"init image: tagged {INIT_REPO}:{NATIVE_TAG} and {RUNTIME_REPO}:{NATIVE_TAG} ({arch.name}, the deploy architecture)")
-        results.append(InitImages(arch=arch.name, init_tag=init_tag, runtime_tag=runtime_tag, binaries=tuple(r for r, _ in bins)))
+            echo(
+                f"init image: tagged {INIT_REPO}:{NATIVE_TAG} and {RUNTIME_REPO}:{NATIVE_TAG} ({arch.name}, the deploy architecture)"
+            )
+        results.append(
+            InitImages(arch=arch.name, init_tag=init_tag, runtime_tag=runtime_tag, binaries=tuple(r for r, _ in bins))
+        )
     return results
 
 

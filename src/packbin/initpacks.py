@@ -54,14 +54,22 @@ def run_init_packs(
     if binaries:
         bin_tree = Path(binaries)
         if not os.path.isdir(bin_tree):  # (Path.is_dir raises for a name longer than NAME_MAX)
-            raise UsageError(f"--binaries {binaries}: no such directory", hint="run build-pack-binaries first, or leave --binaries out")
+            raise UsageError(
+                f"--binaries {binaries}: no such directory",
+                hint="run build-pack-binaries first, or leave --binaries out",
+            )
     else:
         default = cfg.dist_dir / "pack-binaries"
         bin_tree = default if default.is_dir() else None
     if dest is not None:
         report = init_packs_dir(
-            source=src, dest=Path(dest), binaries=bin_tree, arch=target_arch,
-            delete=delete, dry_run=dry_run, checksum=checksum,
+            source=src,
+            dest=Path(dest),
+            binaries=bin_tree,
+            arch=target_arch,
+            delete=delete,
+            dry_run=dry_run,
+            checksum=checksum,
         )
         where = dest
     else:
@@ -71,6 +79,7 @@ def run_init_packs(
         from packbin.volume import init_packs_volume
 
         engine = connect()
+
         # Nothing runs in the container; any local image hosts the mount. The builder's base is
         # local by construction (pulled or bootstrapped once), so no pull is attempted here.
         def echo(line: str) -> None:
@@ -79,17 +88,28 @@ def run_init_packs(
 
         ref = image or resolve_profile(engine, cfg, pull=False, echo=echo)[1]
         report = init_packs_volume(
-            engine, volume=volume, image=ref, source=src, binaries=bin_tree, arch=target_arch,
-            delete=delete, dry_run=dry_run, checksum=checksum,
+            engine,
+            volume=volume,
+            image=ref,
+            source=src,
+            binaries=bin_tree,
+            arch=target_arch,
+            delete=delete,
+            dry_run=dry_run,
+            checksum=checksum,
         )
         where = f"volume {volume}"
     if as_json:
         out.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
         if bin_tree is None:
-            out.write(f"init-packs: no {cfg.dist_dir / 'pack-binaries'}; deploying the pack tree without built binaries\n")
+            out.write(
+                f"init-packs: no {cfg.dist_dir / 'pack-binaries'}; deploying the pack tree without built binaries\n"
+            )
         elif not (bin_tree / target_arch.name).is_dir():
-            out.write(f"init-packs: {bin_tree} has no {target_arch.name} binaries; deploying the pack tree without them\n")
+            out.write(
+                f"init-packs: {bin_tree} has no {target_arch.name} binaries; deploying the pack tree without them\n"
+            )
         out.write(format_report(report, dest=f"{where} ({target_arch.name})", dry_run=dry_run))
     out.flush()
     if not report.ok:

@@ -60,7 +60,9 @@ def check_destinations(root: Path, targets: Iterable[Target]) -> None:
             safe_destination(root, t.pack_path)
 
 
-def install(cfg: BuildConfig, verified: list[VerifiedArtifact], reinstall: tuple[Target, ...], manifest: Manifest) -> tuple[Manifest, list[str]]:
+def install(
+    cfg: BuildConfig, verified: list[VerifiedArtifact], reinstall: tuple[Target, ...], manifest: Manifest
+) -> tuple[Manifest, list[str]]:
     """Copy artifacts to dist/ (and packs/ for the deploy arch); returns the new manifest and the paths written.
 
     Every destination is checked before the first file is written, so a refused one installs nothing.

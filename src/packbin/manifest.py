@@ -56,16 +56,19 @@ class Artifact:
     def from_json(cls, raw: Any, *, where: str) -> Artifact:
         if not isinstance(raw, dict):
             raise UsageError(f"{where}: an artifact must be an object")
+
         def s(key: str, default: str | None = None) -> str:
             v = raw.get(key, default)
             if not isinstance(v, str):
                 raise UsageError(f"{where}: {key} must be a string")
             return v
+
         def b(key: str) -> bool:
             v = raw.get(key)
             if not isinstance(v, bool):
                 raise UsageError(f"{where}: {key} must be true or false")
             return v
+
         size = raw.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise UsageError(f"{where}: size must be a non-negative integer")
@@ -83,8 +86,16 @@ class Artifact:
             if k in ("rustc", "cargo_zigbuild", "zig") and not isinstance(v, str):
                 raise UsageError(f"{where}: toolchain.{k} must be a string")
         return cls(
-            arch=s("arch"), target=s("target"), pack=s("pack"), binary=s("binary"), path=path, sha256=sha,
-            size=size, static=b("static"), stripped=b("stripped"), source_hash=s("source_hash", ""),
+            arch=s("arch"),
+            target=s("target"),
+            pack=s("pack"),
+            binary=s("binary"),
+            path=path,
+            sha256=sha,
+            size=size,
+            static=b("static"),
+            stripped=b("stripped"),
+            source_hash=s("source_hash", ""),
             builder_image=s("builder_image", ""),
             toolchain=Toolchain(**{k: str(tc.get(k, "")) for k in ("rustc", "cargo_zigbuild", "zig")}),
             input_hash=s("input_hash", ""),
@@ -119,7 +130,9 @@ class Manifest:
         except FileNotFoundError:
             if missing_ok:
                 return cls()
-            raise UsageError(f"{path}: no manifest here", hint="point at a dist/ tree made by build-pack-binaries") from None
+            raise UsageError(
+                f"{path}: no manifest here", hint="point at a dist/ tree made by build-pack-binaries"
+            ) from None
         except OSError as e:
             raise UsageError(f"{path}: cannot read: {e.strerror}") from e
         try:
@@ -130,7 +143,7 @@ class Manifest:
             raise UsageError(f"{path}: JSON nested too deeply") from e
         arts = raw.get("artifacts") if isinstance(raw, dict) else None
         if not isinstance(arts, list):
-            raise UsageError(f"{path}: expected an object with an \"artifacts\" list")
+            raise UsageError(f'{path}: expected an object with an "artifacts" list')
         return cls(artifacts=tuple(Artifact.from_json(a, where=f"{path}: artifacts[{i}]") for i, a in enumerate(arts)))
 
     def save(self, path: Path) -> None:

@@ -84,23 +84,41 @@ class KernelLoader:
 #: address spaces, the smallest they ship with; 32-bit: the default 3 GiB user split.
 KERNEL_LOADERS: dict[int, KernelLoader] = {
     ElfMachine.EM_X86_64: KernelLoader(
-        classes=(64,), endians=("little",), user_top=(1 << 47) - 4096,
+        classes=(64,),
+        endians=("little",),
+        user_top=(1 << 47) - 4096,
         class_note="the kernel's x86_64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
     ),
-    ElfMachine.EM_386: KernelLoader(classes=(32,), endians=("little",), user_top=0xC000_0000,
-                                    class_note="EM_386 files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_386: KernelLoader(
+        classes=(32,),
+        endians=("little",),
+        user_top=0xC000_0000,
+        class_note="EM_386 files are loaded by the 32-bit loader, as ELF32",
+    ),
     ElfMachine.EM_AARCH64: KernelLoader(
-        classes=(64,), endians=("little", "big"), user_top=1 << 39,
+        classes=(64,),
+        endians=("little", "big"),
+        user_top=1 << 39,
         class_note="the kernel's arm64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
     ),
-    ElfMachine.EM_ARM: KernelLoader(classes=(32,), endians=("little", "big"), user_top=0xC000_0000,
-                                    class_note="EM_ARM files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_ARM: KernelLoader(
+        classes=(32,),
+        endians=("little", "big"),
+        user_top=0xC000_0000,
+        class_note="EM_ARM files are loaded by the 32-bit loader, as ELF32",
+    ),
     ElfMachine.EM_PPC64: KernelLoader(
-        classes=(64,), endians=("little", "big"), user_top=1 << 46,
+        classes=(64,),
+        endians=("little", "big"),
+        user_top=1 << 46,
         class_note="the kernel's ppc64 loader checks only e_machine and reads the header as ELF64",
     ),
-    ElfMachine.EM_PPC: KernelLoader(classes=(32,), endians=("big",), user_top=0xC000_0000,
-                                    class_note="EM_PPC files are loaded by the 32-bit loader, as ELF32"),
+    ElfMachine.EM_PPC: KernelLoader(
+        classes=(32,),
+        endians=("big",),
+        user_top=0xC000_0000,
+        class_note="EM_PPC files are loaded by the 32-bit loader, as ELF32",
+    ),
     ElfMachine.EM_RISCV: KernelLoader(classes=(32, 64), endians=("little",), user_top=1 << 38),
     ElfMachine.EM_S390: KernelLoader(classes=(32, 64), endians=("big",), user_top=1 << 42),
 }
@@ -132,8 +150,15 @@ MAX_TLS = 1 << 30
 MAX_IMAGE = 1 << 30
 #: Entries the program's own start code (libc: TLS set-up, RELRO, self-relocation, the unwinder)
 #: reads from its program headers, through AT_PHDR. There is one of each in a linked program.
-_ONCE = {PT_PHDR: "PT_PHDR", PT_TLS: "PT_TLS", PT_DYNAMIC: "PT_DYNAMIC", PT_GNU_RELRO: "PT_GNU_RELRO",
-         PT_GNU_EH_FRAME: "PT_GNU_EH_FRAME", PT_INTERP: "PT_INTERP", PT_GNU_PROPERTY: "PT_GNU_PROPERTY"}
+_ONCE = {
+    PT_PHDR: "PT_PHDR",
+    PT_TLS: "PT_TLS",
+    PT_DYNAMIC: "PT_DYNAMIC",
+    PT_GNU_RELRO: "PT_GNU_RELRO",
+    PT_GNU_EH_FRAME: "PT_GNU_EH_FRAME",
+    PT_INTERP: "PT_INTERP",
+    PT_GNU_PROPERTY: "PT_GNU_PROPERTY",
+}
 #: Entries that describe bytes of the image: they must be bytes some PT_LOAD maps.
 _MAPPED = {**_ONCE, PT_NOTE: "PT_NOTE"}
 
@@ -191,14 +216,20 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
         if found != expected:
             name = info.arch or "unknown"
             if info.machine != arch.elf_machine:
-                problems.append(f"wrong architecture: {name} ({machine_label(info.machine)}), expected {arch.describe_machine()}")
+                problems.append(
+                    f"wrong architecture: {name} ({machine_label(info.machine)}), expected {arch.describe_machine()}"
+                )
             else:
                 # Same machine, other class or byte order (armeb vs arm, x32 vs x86_64): say how.
                 problems.append(
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
 
-    if info.type_name in ("exec", "pie") and is_static(info) and not any(p.startswith("wrong architecture") for p in problems):
+    if (
+        info.type_name in ("exec", "pie")
+        and is_static(info)
+        and not any(p.startswith("wrong architecture") for p in problems)
+    ):
         # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP
         # or every PT_LOAD from the parser). A file the parser already sees as dynamic is refused
         # for that; the segment checks, the costly part, only run for a file that passes
@@ -235,9 +266,13 @@ def header_problems(info: ElfInfo) -> list[str]:
         return [f"unknown machine {machine_label(info.machine)}: packbin does not know how Linux loads it"]
     if info.elf_class not in loader.classes:
         # The class trick: the header the kernel reads is not the header the parser read.
-        return [f"ELF{info.elf_class} header with {machine_label(info.machine)}: {loader.class_note}, so it would not load as parsed"]
+        return [
+            f"ELF{info.elf_class} header with {machine_label(info.machine)}: {loader.class_note}, so it would not load as parsed"
+        ]
     if info.endian not in loader.endians:
-        return [f"{info.endian}-endian header with {machine_label(info.machine)}: no Linux kernel of that machine reads it in that byte order"]
+        return [
+            f"{info.endian}-endian header with {machine_label(info.machine)}: no Linux kernel of that machine reads it in that byte order"
+        ]
 
     # Foreign-architecture runs (an arm64 image on an amd64 engine, and the reverse) go through
     # binfmt_misc and qemu-user, which check more than the kernel: the binfmt entry's mask
@@ -246,19 +281,27 @@ def header_problems(info: ElfInfo) -> list[str]:
     if info.ident[6] != 1:
         problems.append(f"EI_VERSION is {info.ident[6]}, not 1 (EV_CURRENT): qemu-user refuses it")
     if any(info.ident[8:16]):
-        problems.append("EI_ABIVERSION or EI_PAD bytes are not zero: the binfmt_misc entries of qemu-user do not match it")
+        problems.append(
+            "EI_ABIVERSION or EI_PAD bytes are not zero: the binfmt_misc entries of qemu-user do not match it"
+        )
     if info.ehsize != EHDR_SIZE[info.elf_class]:
-        problems.append(f"e_ehsize is {info.ehsize}, not {EHDR_SIZE[info.elf_class]} (ELF{info.elf_class} header): qemu-user refuses it")
+        problems.append(
+            f"e_ehsize is {info.ehsize}, not {EHDR_SIZE[info.elf_class]} (ELF{info.elf_class} header): qemu-user refuses it"
+        )
 
     # load_elf_phdrs(): the entry size must be the kernel's struct elf_phdr, exactly.
     want = PHDR_SIZE[info.elf_class]
     if info.phentsize != want:
-        problems.append(f"e_phentsize is {info.phentsize}, not {want} (ELF{info.elf_class} program header): the kernel refuses it")
+        problems.append(
+            f"e_phentsize is {info.phentsize}, not {want} (ELF{info.elf_class} program header): the kernel refuses it"
+        )
     table = info.phnum * want
     if info.phnum == 0 or table > MAX_PHDR_TABLE:
         problems.append(f"e_phnum is {info.phnum}: the kernel loads 1 to {MAX_PHDR_TABLE // want} program headers")
     elif info.phoff + table > info.size:
-        problems.append(f"program header table ends at {info.phoff + table:#x}, past the end of the file ({info.size:#x} bytes)")
+        problems.append(
+            f"program header table ends at {info.phoff + table:#x}, past the end of the file ({info.size:#x} bytes)"
+        )
     return problems
 
 
@@ -270,22 +313,32 @@ def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
         # load_elf_binary(): "p_filesz must always be <= p_memsz" (else -EINVAL after the point
         # of no return: the process is killed).
         if seg.filesz > seg.memsz:
-            problems.append(f"{where}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}: the kernel refuses it")
+            problems.append(
+                f"{where}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}: the kernel refuses it"
+            )
         # The file bytes mapped must exist: past the end of the file, touching them is SIGBUS.
         if seg.filesz and seg.offset + seg.filesz > info.size:
-            problems.append(f"{where}: file bytes {seg.offset:#x}..{seg.offset + seg.filesz:#x} run past the end of the file ({info.size:#x} bytes)")
+            problems.append(
+                f"{where}: file bytes {seg.offset:#x}..{seg.offset + seg.filesz:#x} run past the end of the file ({info.size:#x} bytes)"
+            )
         # elf_map(): mmap at p_offset - PAGEOFFSET(p_vaddr) needs that offset page-aligned.
         if seg.filesz and (seg.offset - seg.vaddr) % PAGE:
-            problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo the page size ({PAGE:#x}): mmap refuses it")
+            problems.append(
+                f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo the page size ({PAGE:#x}): mmap refuses it"
+            )
         # gABI: p_align is 0, 1 or a power of two with p_vaddr = p_offset (mod p_align); kernels
         # with bigger pages (arm64 16K/64K, ppc64 64K) rely on it, and so does the ET_DYN load bias.
         if seg.align > 1:
             if seg.align & (seg.align - 1):
                 problems.append(f"{where}: p_align {seg.align:#x} is not a power of two")
             elif seg.align > MAX_ALIGN:
-                problems.append(f"{where}: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}: the kernel cannot place the image at such a multiple")
+                problems.append(
+                    f"{where}: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}: the kernel cannot place the image at such a multiple"
+                )
             elif seg.filesz and (seg.offset - seg.vaddr) % seg.align:
-                problems.append(f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo p_align {seg.align:#x}")
+                problems.append(
+                    f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo p_align {seg.align:#x}"
+                )
         end = seg.vaddr + seg.memsz
         # The kernel: BAD_ADDR(k) || p_memsz > TASK_SIZE || TASK_SIZE - p_memsz < k.
         if end > loader.user_top:
@@ -302,7 +355,9 @@ def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
     if info.e_type == ET_EXEC and info.loads:
         low = min(seg.vaddr for seg in info.loads) & ~(PAGE - 1)
         if low < MMAP_MIN_ADDR:
-            problems.append(f"ET_EXEC mapped at {low:#x}, below vm.mmap_min_addr ({MMAP_MIN_ADDR:#x}): the kernel cannot map it")
+            problems.append(
+                f"ET_EXEC mapped at {low:#x}, below vm.mmap_min_addr ({MMAP_MIN_ADDR:#x}): the kernel cannot map it"
+            )
     return problems
 
 
@@ -324,7 +379,9 @@ def _mapped_from_file(seg: Segment, loads: tuple[Segment, ...]) -> bool:
     """True when one PT_LOAD maps ``seg``'s file bytes at ``seg``'s address (what the parser reads
     at p_offset is what the program finds at p_vaddr)."""
     return any(
-        ld.offset <= seg.offset and seg.offset + seg.filesz <= ld.offset + ld.filesz and seg.vaddr - ld.vaddr == seg.offset - ld.offset
+        ld.offset <= seg.offset
+        and seg.offset + seg.filesz <= ld.offset + ld.filesz
+        and seg.vaddr - ld.vaddr == seg.offset - ld.offset
         for ld in loads
     )
 
@@ -341,14 +398,20 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
     first = loads[0]
     table = info.phnum * info.phentsize
     if first.offset != 0:
-        problems.append(f"the first PT_LOAD maps file offset {first.offset:#x}, not 0: the ELF and program headers are not in memory")
+        problems.append(
+            f"the first PT_LOAD maps file offset {first.offset:#x}, not 0: the ELF and program headers are not in memory"
+        )
     elif not (info.phoff + table <= first.filesz):
-        problems.append("the program header table is not inside the first PT_LOAD: the program's start code cannot read it (AT_PHDR)")
+        problems.append(
+            "the program header table is not inside the first PT_LOAD: the program's start code cannot read it (AT_PHDR)"
+        )
     ordered = sorted(loads, key=lambda ld: ld.offset)
     for a, b in itertools.pairwise(ordered):
         gap = b.offset - (a.offset + a.filesz)
         if gap > max(MAX_LOAD_GAP, b.align):
-            problems.append(f"{gap:#x} bytes of the file between PT_LOADs at {a.offset:#x} and {b.offset:#x} are not mapped: a segment is missing")
+            problems.append(
+                f"{gap:#x} bytes of the file between PT_LOADs at {a.offset:#x} and {b.offset:#x} are not mapped: a segment is missing"
+            )
     # The linker's sections say what the image holds; each must be memory some PT_LOAD provides
     # (a PT_LOAD dropped from the table, or e_phnum cut short, leaves code or data unmapped).
     ranges = sorted((ld.vaddr, ld.vaddr + ld.memsz) for ld in loads)
@@ -356,7 +419,9 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
     for addr, size in info.alloc_sections:
         i = bisect.bisect_right(starts, addr) - 1  # the PT_LOAD starting last at or before it
         if i < 0 or addr + size > ranges[i][1]:
-            problems.append(f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped")
+            problems.append(
+                f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped"
+            )
             break
     seen: dict[int, int] = {}
     for p_type, seg in info.others:
@@ -367,10 +432,14 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
         if seg.filesz > seg.memsz:
             problems.append(f"{name}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}")
         elif seg.vaddr + seg.memsz > loader.user_top:
-            problems.append(f"{name}: ends at {seg.vaddr + seg.memsz:#x}, beyond the {loader.user_top:#x} bytes of user address space")
+            problems.append(
+                f"{name}: ends at {seg.vaddr + seg.memsz:#x}, beyond the {loader.user_top:#x} bytes of user address space"
+            )
         elif seg.filesz and not _mapped_from_file(seg, loads):
-            problems.append(f"{name} (offset {seg.offset:#x}, vaddr {seg.vaddr:#x}) is not mapped from its own file bytes by a PT_LOAD: "
-                            "the program would read other bytes than the ones checked")
+            problems.append(
+                f"{name} (offset {seg.offset:#x}, vaddr {seg.vaddr:#x}) is not mapped from its own file bytes by a PT_LOAD: "
+                "the program would read other bytes than the ones checked"
+            )
         if p_type == PT_TLS:
             # The TLS block's layout is the thread pointer's: libc aligns it to p_align (musl
             # computes sizes modulo p_align - 1, so 0 is not "no alignment" there).
@@ -381,7 +450,9 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
             elif seg.align > 1 and seg.vaddr % seg.align:
                 problems.append(f"PT_TLS: p_vaddr {seg.vaddr:#x} is not aligned to its p_align {seg.align:#x}")
             if seg.memsz > MAX_TLS:
-                problems.append(f"PT_TLS: p_memsz {seg.memsz:#x} is larger than {MAX_TLS:#x}: libc cannot give each thread such a TLS block")
+                problems.append(
+                    f"PT_TLS: p_memsz {seg.memsz:#x} is larger than {MAX_TLS:#x}: libc cannot give each thread such a TLS block"
+                )
         elif p_type == PT_GNU_RELRO:
             # mprotect()ed read-only after start-up: it must be memory some PT_LOAD provides.
             if not any(ld.vaddr <= seg.vaddr and seg.vaddr + seg.memsz <= ld.vaddr + ld.memsz for ld in loads):
@@ -389,10 +460,14 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
         elif p_type == PT_GNU_PROPERTY and seg is next(sg for t, sg in reversed(info.others) if t == PT_GNU_PROPERTY):
             problems.extend(_property_problems(info, seg))
         elif p_type == PT_PHDR and (seg.offset != info.phoff or seg.filesz < table):
-            problems.append(f"PT_PHDR (offset {seg.offset:#x}, {seg.filesz:#x} bytes) is not the program header table ({info.phoff:#x}, {table:#x} bytes)")
+            problems.append(
+                f"PT_PHDR (offset {seg.offset:#x}, {seg.filesz:#x} bytes) is not the program header table ({info.phoff:#x}, {table:#x} bytes)"
+            )
     for p_type, count in seen.items():
         if count > 1 and p_type in _ONCE:
-            problems.append(f"{count} {_ONCE[p_type]} entries: a linked program has one, and readers disagree on which one counts")
+            problems.append(
+                f"{count} {_ONCE[p_type]} entries: a linked program has one, and readers disagree on which one counts"
+            )
     return problems
 
 

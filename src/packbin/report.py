@@ -31,20 +31,35 @@ class BuildReport:
 
     @classmethod
     def make(
-        cls, *, cfg: BuildConfig, plan: BuildPlan, manifest: Manifest, written: Sequence[str],
-        warnings: Sequence[str], builder_image: str | None, seconds: float, bytes_sent: int = 0,
+        cls,
+        *,
+        cfg: BuildConfig,
+        plan: BuildPlan,
+        manifest: Manifest,
+        written: Sequence[str],
+        warnings: Sequence[str],
+        builder_image: str | None,
+        seconds: float,
+        bytes_sent: int = 0,
     ) -> BuildReport:
         def art(arch: str, binary: str) -> Artifact:
             a = manifest.find(arch, binary)
             assert a is not None, (arch, binary)
             return a
+
         built = tuple(art(t.arch.name, t.binary.name) for s in plan.steps for t in s.targets)
         fresh = tuple(art(t.arch.name, t.binary.name) for t in (*plan.up_to_date, *plan.reinstall))
         return cls(
-            built=built, up_to_date=fresh,
+            built=built,
+            up_to_date=fresh,
             reinstalled=tuple(t.pack_path for t in plan.reinstall if t.pack_path),
-            written=tuple(written), warnings=tuple(warnings), deploy_arch=plan.deploy_arch,
-            builder_image=builder_image, manifest=manifest_relpath(cfg), seconds=seconds, bytes_sent=bytes_sent,
+            written=tuple(written),
+            warnings=tuple(warnings),
+            deploy_arch=plan.deploy_arch,
+            builder_image=builder_image,
+            manifest=manifest_relpath(cfg),
+            seconds=seconds,
+            bytes_sent=bytes_sent,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -88,10 +103,14 @@ def write_report(report: BuildReport, *, out: TextIO, as_json: bool) -> None:
         status = {a.key: "built" for a in report.built} | {a.key: "up to date" for a in report.up_to_date}
         arts = [*report.built, *report.up_to_date]
         if arts:
-            out.write(table(["arch", "path", "size", "linkage", "sha256", "status"], artifact_rows(arts, status)) + "\n")
+            out.write(
+                table(["arch", "path", "size", "linkage", "sha256", "status"], artifact_rows(arts, status)) + "\n"
+            )
         out.writelines(f"reinstalled {p} from dist/\n" for p in report.reinstalled)
         verb = f"built {len(report.built)}" if report.built else "nothing to build"
-        out.write(f"{verb}, {len(report.up_to_date)} up to date; deploy arch {report.deploy_arch}; manifest {report.manifest} ({report.seconds:.1f}s)\n")
+        out.write(
+            f"{verb}, {len(report.up_to_date)} up to date; deploy arch {report.deploy_arch}; manifest {report.manifest} ({report.seconds:.1f}s)\n"
+        )
     append_step_summary("Pack binaries", [*report.built, *report.up_to_date])
 
 
@@ -118,13 +137,32 @@ def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
             "dry_run": True,
             "deploy_arch": plan.deploy_arch,
             "targets": [
-                {"action": action, "arch": t.arch.name, "binary": t.binary.name, "path": t.dist_path, "pack_path": t.pack_path}
+                {
+                    "action": action,
+                    "arch": t.arch.name,
+                    "binary": t.binary.name,
+                    "path": t.dist_path,
+                    "pack_path": t.pack_path,
+                }
                 for action, t in rows
             ],
         }
         out.write(json.dumps(doc, indent=2) + "\n")
         return
-    out.write(table(["would", "arch", "binary", "path"], [[a, t.arch.name, t.binary.name, t.dist_path + (f" (+ {t.pack_path})" if t.pack_path else "")] for a, t in rows]) + "\n")
+    out.write(
+        table(
+            ["would", "arch", "binary", "path"],
+            [
+                [a, t.arch.name, t.binary.name, t.dist_path + (f" (+ {t.pack_path})" if t.pack_path else "")]
+                for a, t in rows
+            ],
+        )
+        + "\n"
+    )
     n = sum(len(s.targets) for s in plan.steps)
-    containers = f"{len(plan.steps)} build container{'s' if len(plan.steps) != 1 else ''}" if plan.steps else "no container"
-    out.write(f"dry run: would build {n}, reinstall {len(plan.reinstall)}, skip {len(plan.up_to_date)} up to date ({containers}); deploy arch {plan.deploy_arch}; nothing was done\n")
+    containers = (
+        f"{len(plan.steps)} build container{'s' if len(plan.steps) != 1 else ''}" if plan.steps else "no container"
+    )
+    out.write(
+        f"dry run: would build {n}, reinstall {len(plan.reinstall)}, skip {len(plan.up_to_date)} up to date ({containers}); deploy arch {plan.deploy_arch}; nothing was done\n"
+    )

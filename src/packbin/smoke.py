@@ -157,7 +157,10 @@ def run_smoke(cfg: BuildConfig, *, arch: str | None, out: TextIO, engine: Engine
         if can.runnable is False:
             for art in arts:
                 skipped.append(SmokeSkip(arch=a.name, binary=art.binary, reason=can.reason, hint=can.hint))
-            _say(out, f"[{a.name}] skipped {', '.join(x.binary for x in arts)}: the engine cannot execute {a.name} binaries: {can.reason}")
+            _say(
+                out,
+                f"[{a.name}] skipped {', '.join(x.binary for x in arts)}: the engine cannot execute {a.name} binaries: {can.reason}",
+            )
             if can.hint:
                 _say(out, f"[{a.name}]   hint: {can.hint}")
             continue
@@ -167,7 +170,9 @@ def run_smoke(cfg: BuildConfig, *, arch: str | None, out: TextIO, engine: Engine
             if s is not None:
                 skipped.append(s)
 
-    report = SmokeReport(endpoint=info.endpoint, native_platform=info.platform, runs=tuple(runs), skipped=tuple(skipped))
+    report = SmokeReport(
+        endpoint=info.endpoint, native_platform=info.platform, runs=tuple(runs), skipped=tuple(skipped)
+    )
     passed = sum(1 for r in report.runs if r.ok)
     _say(out, f"smoke: {passed} run(s) passed, {len(report.failed)} failed, {len(report.skipped)} skipped")
     if report.failed:
@@ -187,7 +192,12 @@ def _select(cfg: BuildConfig, spec: str | None, engine: Engine) -> tuple[Archite
 
 
 def _smoke_binary(
-    engine: Engine, cfg: BuildConfig, arch: Architecture, art: Artifact, can: ForeignExec, out: TextIO,
+    engine: Engine,
+    cfg: BuildConfig,
+    arch: Architecture,
+    art: Artifact,
+    can: ForeignExec,
+    out: TextIO,
 ) -> tuple[list[SmokeRun], SmokeSkip | None]:
     prefix = f"[{arch.name}]"
     path = _inside(cfg.root, art.path)
@@ -199,7 +209,10 @@ def _smoke_binary(
         return [_not_run(arch, art, problem, out)], None
     tag = f"{SMOKE_REPO}:{arch.name}-{sha[:12]}"
     built = _ensure_image(engine, tag=tag, arch=arch, art=art, path=path)
-    _say(out, f"{prefix} {art.binary}: image {tag} ({'built' if built else 'reused'}), platform {arch.docker_platform} ({can.reason})")
+    _say(
+        out,
+        f"{prefix} {art.binary}: image {tag} ({'built' if built else 'reused'}), platform {arch.docker_platform} ({can.reason})",
+    )
 
     cases = [_Case(args=VERSION_ARGS, check=_check_version(art.binary))]
     if art.binary == SENSOR_NAME:
@@ -210,7 +223,11 @@ def _smoke_binary(
         if not run.ok and can.runnable is None and _EXEC_FORMAT in (run.problem or "").lower():
             # The engine's emulation could not be inspected beforehand (remote engine, a VM):
             # "exec format error" is its answer, and that is a skip, not a broken binary.
-            skip = SmokeSkip(arch=arch.name, binary=art.binary, reason=f"the engine cannot execute {arch.name} binaries ({can.reason})")
+            skip = SmokeSkip(
+                arch=arch.name,
+                binary=art.binary,
+                reason=f"the engine cannot execute {arch.name} binaries ({can.reason})",
+            )
             _say(out, f"{prefix} skipped {art.binary}: {skip.reason}")
             return runs, skip
         runs.append(run)
@@ -258,6 +275,7 @@ def _run_case(engine: Engine, arch: Architecture, art: Artifact, tag: str, case:
     problem: str | None = None
     timed_out = threading.Event()
     with engine.container(image=tag, command=list(case.args), kind=SMOKE_KIND, platform=arch.docker_platform) as c:
+
         def kill() -> None:
             timed_out.set()
             engine.kill(c)
@@ -287,12 +305,21 @@ def _run_case(engine: Engine, arch: Architecture, art: Artifact, tag: str, case:
         else:
             problem = case.check(lines, arch)
     verdict = "ok" if problem is None else f"FAILED: {problem}"
-    status = "not started" if exit_code is None else f"exit {exit_code}" + ("" if exec_failure is None else ", not started")
+    status = (
+        "not started" if exit_code is None else f"exit {exit_code}" + ("" if exec_failure is None else ", not started")
+    )
     _say(out, f"{prefix}   -> {status}, {seconds:.1f}s, {verdict}")
     return SmokeRun(
-        arch=arch.name, binary=art.binary, image=tag, platform=arch.docker_platform, args=case.args,
-        exit_code=exit_code, started=exit_code is not None and exec_failure is None,
-        output=tuple(lines), problem=problem, seconds=seconds,
+        arch=arch.name,
+        binary=art.binary,
+        image=tag,
+        platform=arch.docker_platform,
+        args=case.args,
+        exit_code=exit_code,
+        started=exit_code is not None and exec_failure is None,
+        output=tuple(lines),
+        problem=problem,
+        seconds=seconds,
     )
 
 
@@ -321,7 +348,10 @@ def _explain(arch: Architecture, path: Path, out: TextIO) -> None:
     """After a failed run, say what the verifier thinks of the file: usually the real cause."""
     result = verify_file(path, arch)
     if result.ok:
-        _say(out, f"[{arch.name}]   verifier: {path.name} is a static {arch.name} executable; the failure is its own behaviour")
+        _say(
+            out,
+            f"[{arch.name}]   verifier: {path.name} is a static {arch.name} executable; the failure is its own behaviour",
+        )
     else:
         _say(out, f"[{arch.name}]   verifier: " + "; ".join(result.problems))
 
@@ -358,8 +388,16 @@ def _check_events(lines: list[str], arch: Architecture) -> str | None:
 def _not_run(arch: Architecture, art: Artifact, problem: str, out: TextIO) -> SmokeRun:
     _say(out, f"[{arch.name}] {art.binary}: FAILED before running: {problem}")
     return SmokeRun(
-        arch=arch.name, binary=art.binary, image="", platform=arch.docker_platform, args=(),
-        exit_code=None, started=False, output=(), problem=problem, seconds=0.0,
+        arch=arch.name,
+        binary=art.binary,
+        image="",
+        platform=arch.docker_platform,
+        args=(),
+        exit_code=None,
+        started=False,
+        output=(),
+        problem=problem,
+        seconds=0.0,
     )
 
 

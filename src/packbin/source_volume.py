@@ -91,7 +91,9 @@ def wanted_state(files: Sequence[InputFile], stubs: Sequence[Stub]) -> dict[str,
     return state
 
 
-def write_delta_tar(out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[Stub], rels: set[str], *, not_before: float = 0.0) -> None:
+def write_delta_tar(
+    out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[Stub], rels: set[str], *, not_before: float = 0.0
+) -> None:
     """Write a tar of the entries in ``rels`` to ``out``: real files keep their mtime (but none
     older than ``not_before``) and exec bit; stubs are dated 1970. Streamed file by file: no size
     limit, no whole tree in memory."""
@@ -108,7 +110,11 @@ def write_delta_tar(out: IO[bytes], files: Sequence[InputFile], stubs: Sequence[
                 if hashlib.sha256(data).hexdigest() != f.sha256:
                     raise BuildError(f"{f.rel} changed while packbin was sending it", hint="run the build again")
                 ti = tarfile.TarInfo(f.rel)
-                ti.size, ti.mode, ti.mtime = len(data), (0o755 if f.executable else 0o644), max(f.mtime_ns / 1e9, not_before)
+                ti.size, ti.mode, ti.mtime = (
+                    len(data),
+                    (0o755 if f.executable else 0o644),
+                    max(f.mtime_ns / 1e9, not_before),
+                )
                 tf.addfile(ti, io.BytesIO(data))
 
 
@@ -132,7 +138,9 @@ def sync_sources(
     want = wanted_state(files, stubs)
     trusted = bool(volume_id) and record.get("volume_id") == volume_id and not record.get("dirty")
     try:
-        return _upload(engine, image, volume, volume_id, path, files, stubs, want, record["files"] if trusted else None, echo)
+        return _upload(
+            engine, image, volume, volume_id, path, files, stubs, want, record["files"] if trusted else None, echo
+        )
     except BuildError:
         if not trusted:
             raise
@@ -199,9 +207,14 @@ def _upload(
             if start:
                 status = engine.run_streaming(c, on_line=lines.append)
     if status != 0:
-        raise BuildError(f"could not update the sources volume {volume} (exit {status}): " + " / ".join(lines[-5:]), hint="run the build again; the next run sends everything")
+        raise BuildError(
+            f"could not update the sources volume {volume} (exit {status}): " + " / ".join(lines[-5:]),
+            hint="run the build again; the next run sends everything",
+        )
     _save_record(path, volume_id=volume_id, files=want, dirty=False)
-    return SyncResult(volume=volume, volume_id=volume_id, bytes_sent=size, files_sent=len(send), files_removed=len(remove), full=full)
+    return SyncResult(
+        volume=volume, volume_id=volume_id, bytes_sent=size, files_sent=len(send), files_removed=len(remove), full=full
+    )
 
 
 def _size(n: int) -> str:

@@ -56,7 +56,9 @@ def _help_asked(value: str, name: str) -> bool:
     from packbin.cli import print_task_help
 
     argv0 = os.path.basename(sys.argv[0])
-    print_task_help(name, binary=os.path.basename(os.path.dirname(sys.argv[0])) if argv0 == "__main__.py" else argv0 or "packbin")
+    print_task_help(
+        name, binary=os.path.basename(os.path.dirname(sys.argv[0])) if argv0 == "__main__.py" else argv0 or "packbin"
+    )
     return True
 
 
@@ -142,12 +144,27 @@ def _jobs(value: str) -> int | None:
     return n or None
 
 
-def _build(arch: str | None, binary: list[str] | None, jobs: str, force: bool, json: bool, deploy_arch: str | None, rebuild_image: bool, dry_run: bool = False) -> None:
+def _build(
+    arch: str | None,
+    binary: list[str] | None,
+    jobs: str,
+    force: bool,
+    json: bool,
+    deploy_arch: str | None,
+    rebuild_image: bool,
+    dry_run: bool = False,
+) -> None:
     from packbin.build import BuildRequest, build_pack_binaries
 
     req = BuildRequest(
-        arch=arch, binaries=tuple(binary or ()), jobs=_jobs(jobs), force=force,
-        deploy_arch=deploy_arch, as_json=json, rebuild_image=rebuild_image, dry_run=dry_run,
+        arch=arch,
+        binaries=tuple(binary or ()),
+        jobs=_jobs(jobs),
+        force=force,
+        deploy_arch=deploy_arch,
+        as_json=json,
+        rebuild_image=rebuild_image,
+        dry_run=dry_run,
     )
     build_pack_binaries(_config(), req)
 
@@ -155,8 +172,14 @@ def _build(arch: str | None, binary: list[str] | None, jobs: str, force: bool, j
 @packbin_task(help=_BUILD_HELP, iterable=["binary"])
 @_user_errors
 def build_pack_binaries(
-    c: Context, arch: str | None = None, binary: list[str] | None = None, jobs: str = "0",
-    force: bool = False, json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
+    c: Context,
+    arch: str | None = None,
+    binary: list[str] | None = None,
+    jobs: str = "0",
+    force: bool = False,
+    json: bool = False,
+    deploy_arch: str | None = None,
+    rebuild_image: bool = False,
     dry_run: bool = False,
 ) -> None:
     """Cross-compile the pack binaries as static musl executables, verify and install them.
@@ -174,8 +197,13 @@ _SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run
 @packbin_task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries(
-    c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
-    json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
+    c: Context,
+    binary: list[str] | None = None,
+    jobs: str = "0",
+    force: bool = False,
+    json: bool = False,
+    deploy_arch: str | None = None,
+    rebuild_image: bool = False,
 ) -> None:
     """Makefile name: build-pack-binaries for the default architecture."""
     _build(None, binary, jobs, force, json, deploy_arch, rebuild_image)
@@ -184,8 +212,13 @@ def docker_build_pack_binaries(
 @packbin_task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries_arm64(
-    c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
-    json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
+    c: Context,
+    binary: list[str] | None = None,
+    jobs: str = "0",
+    force: bool = False,
+    json: bool = False,
+    deploy_arch: str | None = None,
+    rebuild_image: bool = False,
 ) -> None:
     """Makefile name: build-pack-binaries --arch=arm64 (aarch64-unknown-linux-musl)."""
     _build("arm64", binary, jobs, force, json, deploy_arch, rebuild_image)
@@ -194,21 +227,33 @@ def docker_build_pack_binaries_arm64(
 @packbin_task(help=_SEED_HELP, iterable=["binary"])
 @_user_errors
 def docker_build_pack_binaries_all(
-    c: Context, binary: list[str] | None = None, jobs: str = "0", force: bool = False,
-    json: bool = False, deploy_arch: str | None = None, rebuild_image: bool = False,
+    c: Context,
+    binary: list[str] | None = None,
+    jobs: str = "0",
+    force: bool = False,
+    json: bool = False,
+    deploy_arch: str | None = None,
+    rebuild_image: bool = False,
 ) -> None:
     """Makefile name: build-pack-binaries --arch=all."""
     _build("all", binary, jobs, force, json, deploy_arch, rebuild_image)
 
 
-@packbin_task(help={"rebuild": "Build the image again even if its recipe is unchanged.", "no_pull": "Never try to pull base images; use local ones or bootstrap."})
+@packbin_task(
+    help={
+        "rebuild": "Build the image again even if its recipe is unchanged.",
+        "no_pull": "Never try to pull base images; use local ones or bootstrap.",
+    }
+)
 @_user_errors
 def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> None:
     """Build the builder image if needed and show it (tag, profile, recipe)."""
     from packbin.builder_image import ensure_builder_image
     from packbin.engine import connect
 
-    img = ensure_builder_image(connect(), _config(), rebuild=rebuild, pull=not no_pull, echo=lambda line: print(line, file=sys.stderr))
+    img = ensure_builder_image(
+        connect(), _config(), rebuild=rebuild, pull=not no_pull, echo=lambda line: print(line, file=sys.stderr)
+    )
     state = "built" if img.built else "up to date"
     print(f"{img.tag}  profile={img.profile}  id={img.image_id[:19]}  ({state})")
 
@@ -246,7 +291,9 @@ def doctor(c: Context) -> None:
     },
 )
 @_user_errors
-def verify_static(c: Context, path: str, also: list[str] | None = None, arch: str | None = None, json: bool = False) -> None:
+def verify_static(
+    c: Context, path: str, also: list[str] | None = None, arch: str | None = None, json: bool = False
+) -> None:
     """Check that ELF files are static executables (of ARCH). Exit 0: all ok; 1: some failed; 2: could not run.
 
     Several paths: `verify-static dist/ --also /usr/local/bin/tool`, or `verify-static dist/ -- a b c`.
@@ -320,8 +367,11 @@ def collect_pack_binaries(c: Context, dirs: str, arch: str | None = None, json: 
         return
 
     run_collect(
-        _config(), [d for d in dirs.split(",") if d.strip()], out=sys.stdout,
-        require=(arch,) if arch else None, as_json=json,
+        _config(),
+        [d for d in dirs.split(",") if d.strip()],
+        out=sys.stdout,
+        require=(arch,) if arch else None,
+        as_json=json,
     )
 
 
@@ -359,9 +409,16 @@ _INIT_PACKS_HELP = {
 @packbin_task(help=_INIT_PACKS_HELP)
 @_user_errors
 def init_packs(
-    c: Context, dest: str | None = None, volume: str | None = None, source: str | None = None,
-    binaries: str | None = None, arch: str | None = None, delete: bool = False, dry_run: bool = False,
-    checksum: bool = False, json: bool = False,
+    c: Context,
+    dest: str | None = None,
+    volume: str | None = None,
+    source: str | None = None,
+    binaries: str | None = None,
+    arch: str | None = None,
+    delete: bool = False,
+    dry_run: bool = False,
+    checksum: bool = False,
+    json: bool = False,
 ) -> None:
     """Copy the pack tree into a directory or a Docker volume, never replacing a static binary by one that is not.
 
@@ -373,8 +430,17 @@ def init_packs(
     from packbin.initpacks import run_init_packs
 
     run_init_packs(
-        _config(), dest=dest, volume=volume, source=source, binaries=binaries, arch=arch,
-        delete=delete, dry_run=dry_run, checksum=checksum, as_json=json, out=sys.stdout,
+        _config(),
+        dest=dest,
+        volume=volume,
+        source=source,
+        binaries=binaries,
+        arch=arch,
+        delete=delete,
+        dry_run=dry_run,
+        checksum=checksum,
+        as_json=json,
+        out=sys.stdout,
     )
 
 

@@ -125,7 +125,6 @@ def _listing(path: str) -> Iterator[os.DirEntry[str]] | VerifyResult:
     return iter(entries)
 
 
-
 def verify_paths(paths: Sequence[str], arch: Architecture | None) -> list[VerifyResult]:
     """Judge every named file, and every ELF file under every named directory, in order.
 
@@ -196,7 +195,9 @@ def render_table(results: Sequence[VerifyResult]) -> str:
         out.extend(f"    - {p}" for p in problems)
     failed = sum(1 for r in results if not r.ok)
     noun = "file" if len(results) == 1 else "files"
-    out.append(f"{len(results)} {noun}: {len(results) - failed} ok, {failed} failed" if results else "no ELF files found")
+    out.append(
+        f"{len(results)} {noun}: {len(results) - failed} ok, {failed} failed" if results else "no ELF files found"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -212,14 +213,18 @@ def run_verify_static(paths: Sequence[str], arch: Architecture | None, *, as_jso
     there is nothing to check or a path cannot be used.
     """
     if not paths:
-        raise UsageError("no paths given", hint="name files or directories to check, e.g. `invoke verify-static --path dist/`")
+        raise UsageError(
+            "no paths given", hint="name files or directories to check, e.g. `invoke verify-static --path dist/`"
+        )
     results = verify_paths(paths, arch)
     if not results:
         if not as_json:  # under --json the error document is the output (see tasks.py)
             out.write(render_table(results))
             out.flush()
-        raise UsageError("no ELF files found under " + ", ".join(display_path(p) for p in paths),
-                         hint="name an ELF file or a directory that holds one; non-ELF files in directories are skipped")
+        raise UsageError(
+            "no ELF files found under " + ", ".join(display_path(p) for p in paths),
+            hint="name an ELF file or a directory that holds one; non-ELF files in directories are skipped",
+        )
     out.write(render_json(results) if as_json else render_table(results))
     out.flush()
     failed = [r for r in results if not r.ok]

@@ -121,10 +121,18 @@ def _tar_entry(m: tarfile.TarInfo) -> Entry:
         kind = "symlink"
     else:
         kind = "other"
-    return Entry(kind=kind, size=m.size if m.isreg() else 0, mtime_ns=int(m.mtime) * 10**9, mode=m.mode & 0o7777, link=m.linkname if m.issym() else "")
+    return Entry(
+        kind=kind,
+        size=m.size if m.isreg() else 0,
+        mtime_ns=int(m.mtime) * 10**9,
+        mode=m.mode & 0o7777,
+        link=m.linkname if m.issym() else "",
+    )
 
 
-def _read_tar(chunks: Iterator[bytes], top: str, *, keep: Any) -> Iterator[tuple[str, tarfile.TarInfo, bytes | None, str | None]]:
+def _read_tar(
+    chunks: Iterator[bytes], top: str, *, keep: Any
+) -> Iterator[tuple[str, tarfile.TarInfo, bytes | None, str | None]]:
     """Yield (rel, member, data or None, sha256 or None) for each member; ``keep(rel, member, head)`` -> "all" | "hash" | None.
 
     The stream is parsed, never extracted; data is read only for members ``keep`` asks for.
@@ -152,8 +160,10 @@ def _read_tar(chunks: Iterator[bytes], top: str, *, keep: Any) -> Iterator[tuple
                         parts.append(chunk)
                 yield rel, m, (b"".join(parts) if how == "all" else None), h.hexdigest()
     except StreamRejected as e:
-        raise EngineError(f"the engine's archive of the volume is too large: {e}",
-                          hint=f"init-packs reads at most {MAX_VOLUME_STREAM >> 30} GiB of a volume") from e
+        raise EngineError(
+            f"the engine's archive of the volume is too large: {e}",
+            hint=f"init-packs reads at most {MAX_VOLUME_STREAM >> 30} GiB of a volume",
+        ) from e
     except tarfile.TarError as e:
         raise EngineError(f"the engine's archive of the volume is not a valid tar stream: {e}") from e
     finally:
@@ -196,7 +206,9 @@ def read_volume(engine: Engine, container: Any, arch: Architecture, *, checksum:
         if data is not None:
             view.verdicts[rel] = judge_stream(io.BytesIO(data), len(data), arch)
         elif rel in too_big:
-            view.verdicts[rel] = Verdict(elf=True, problems=("too large to judge",), undecided=f"larger than {MAX_JUDGED_BYTES >> 20} MiB")
+            view.verdicts[rel] = Verdict(
+                elf=True, problems=("too large to judge",), undecided=f"larger than {MAX_JUDGED_BYTES >> 20} MiB"
+            )
     return view
 
 
@@ -257,7 +269,9 @@ def _add_rebuild(engine: Engine, container: Any, tar: tarfile.TarFile, d: str, g
         if rel in gone or any(a in gone for a in _ancestors(rel)):
             continue
         if not (m.isreg() or m.isdir() or m.issym()):
-            raise InstallError(f"{d} changed in the volume while init-packs ran ({rel} is now a special file); nothing written")
+            raise InstallError(
+                f"{d} changed in the volume while init-packs ran ({rel} is now a special file); nothing written"
+            )
         m = _copy_info(m, rel)
         tar.addfile(m, io.BytesIO(data) if m.isreg() and data is not None else None)
 

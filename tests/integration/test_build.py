@@ -38,7 +38,9 @@ def _sha(p: Path) -> str:
 
 
 def _owned_containers() -> list[Any]:
-    return docker.from_env().containers.list(all=True, filters={"label": ["io.packbin.owner=packbin", "io.packbin.kind=build"]})
+    return docker.from_env().containers.list(
+        all=True, filters={"label": ["io.packbin.owner=packbin", "io.packbin.kind=build"]}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,9 @@ def test_verify_static_accepts_built_tree(built: tuple[Path, dict[str, Any]]) ->
 
 def test_x86_64_binary_behaves(built: tuple[Path, dict[str, Any]]) -> None:
     repo, _ = built
-    sensor_checks.run_all_checks(repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}", expected_target="x86_64-unknown-linux-musl")
+    sensor_checks.run_all_checks(
+        repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}", expected_target="x86_64-unknown-linux-musl"
+    )
 
 
 def test_arm64_binary_runs_under_qemu(built: tuple[Path, dict[str, Any]]) -> None:
@@ -93,7 +97,11 @@ def test_arm64_binary_runs_under_qemu(built: tuple[Path, dict[str, Any]]) -> Non
     qemu = shutil.which("qemu-aarch64-static")
     if qemu is None:
         pytest.skip("qemu-aarch64-static is not installed (apt-get install qemu-user-static)")
-    sensor_checks.run_all_checks(repo / f"dist/pack-binaries/arm64/core/sensors/{SENSOR}", expected_target="aarch64-unknown-linux-musl", runner=[qemu])
+    sensor_checks.run_all_checks(
+        repo / f"dist/pack-binaries/arm64/core/sensors/{SENSOR}",
+        expected_target="aarch64-unknown-linux-musl",
+        runner=[qemu],
+    )
 
 
 def test_x86_64_binary_runs_in_empty_scratch_container(built: tuple[Path, dict[str, Any]], engine: Any) -> None:
@@ -103,9 +111,13 @@ def test_x86_64_binary_runs_in_empty_scratch_container(built: tuple[Path, dict[s
     data = (repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}").read_bytes()
     ctx = tar_bytes({"Dockerfile": b"FROM scratch\nCOPY sensor /sensor\n", "sensor": (data, 0o755)})
     tag = "packbin-test/scratch-sensor:x86_64"
-    image_id, _ = engine.build_image(context=ctx, tag=tag, labels={"io.packbin.owner": "packbin-test"}, platform="linux/amd64")
+    image_id, _ = engine.build_image(
+        context=ctx, tag=tag, labels={"io.packbin.owner": "packbin-test"}, platform="linux/amd64"
+    )
     try:
-        out = engine.client.containers.run(tag, ["/sensor", "--count", "2", "--interval-ms", "20"], remove=True, platform="linux/amd64")
+        out = engine.client.containers.run(
+            tag, ["/sensor", "--count", "2", "--interval-ms", "20"], remove=True, platform="linux/amd64"
+        )
         lines = out.decode().splitlines()
         assert [json.loads(ln)["seq"] for ln in lines] == [1, 2]
     finally:
@@ -114,7 +126,12 @@ def test_x86_64_binary_runs_in_empty_scratch_container(built: tuple[Path, dict[s
 
 def _container_creates(since: float, until: float) -> list[Any]:
     client = docker.from_env()
-    events = client.events(since=int(since), until=int(until) + 1, decode=True, filters={"type": "container", "event": "create", "label": "io.packbin.owner=packbin"})
+    events = client.events(
+        since=int(since),
+        until=int(until) + 1,
+        decode=True,
+        filters={"type": "container", "event": "create", "label": "io.packbin.owner=packbin"},
+    )
     return list(events)
 
 
@@ -149,7 +166,9 @@ def test_touched_source_rebuilds_incrementally(built: tuple[Path, dict[str, Any]
     assert f"Compiling {SENSOR}" in res.stdout
     # The std library and its dependencies come from the cache volume, not rebuilt.
     assert "Compiling std " not in res.stdout and "Compiling core " not in res.stdout
-    out = subprocess.run([str(repo / PACK_BIN), "--count", "1", "--interval-ms", "1"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(repo / PACK_BIN), "--count", "1", "--interval-ms", "1"], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out)["trigger"] == "core.intervaltimer2"
 
 
@@ -159,7 +178,13 @@ def test_two_builds_at_once(built: tuple[Path, dict[str, Any]], tmp_path: Path) 
         main = repo / MAIN_RS
         main.write_text(main.read_text() + f"\n// concurrent build {i}\n")
     procs = [
-        subprocess.Popen([sys.executable, "-m", "packbin", "build-pack-binaries", "--arch=all", "--deploy-arch=x86_64"], cwd=r, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "packbin", "build-pack-binaries", "--arch=all", "--deploy-arch=x86_64"],
+            cwd=r,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for r in repos
     ]
     outs = [p.communicate(timeout=900)[0] for p in procs]
@@ -172,11 +197,20 @@ def test_two_builds_at_once(built: tuple[Path, dict[str, Any]], tmp_path: Path) 
         assert res.returncode == 0, res.stdout
 
 
-@pytest.mark.parametrize(("sig", "code", "words"), [
-    (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "interrupted"), (signal.SIGHUP, 129, "interrupted"),
-])
+@pytest.mark.parametrize(
+    ("sig", "code", "words"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "interrupted"),
+        (signal.SIGHUP, 129, "interrupted"),
+    ],
+)
 def test_ctrl_c_removes_containers_and_keeps_packs(
-    built: tuple[Path, dict[str, Any]], tmp_path: Path, sig: int, code: int, words: str,
+    built: tuple[Path, dict[str, Any]],
+    tmp_path: Path,
+    sig: int,
+    code: int,
+    words: str,
 ) -> None:
     """Ctrl-C, and SIGTERM / SIGHUP (CI cancellation, `timeout`, a closed terminal) alike."""
     repo = clone_built(built[0], tmp_path)
@@ -186,7 +220,10 @@ def test_ctrl_c_removes_containers_and_keeps_packs(
     main.write_text(main.read_text() + "\n// interrupted build\n")
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "packbin", "build-pack-binaries", "--arch=all", "--deploy-arch=x86_64"],
-        cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     seen = []
@@ -208,7 +245,9 @@ def test_ctrl_c_removes_containers_and_keeps_packs(
 
 
 def test_unreachable_engine_is_one_clear_line(repo_copy: Path) -> None:
-    res = packbin("build-pack-binaries", "--force", cwd=repo_copy, env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    res = packbin(
+        "build-pack-binaries", "--force", cwd=repo_copy, env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
     assert res.returncode == 3
     assert "cannot reach the Docker engine at unix:///nonexistent/docker.sock (from DOCKER_HOST)" in res.stderr
     assert "Traceback" not in res.stderr
@@ -235,7 +274,9 @@ def test_dynamically_linked_binary_is_rejected(built: tuple[Path, dict[str, Any]
     # The seed's mistake: a glibc target. cargo zigbuild links it dynamically without a word
     # (interpreter /lib64/ld-linux-x86-64.so.2); the verifier must stop it.
     cfg = repo / "buildcfg.toml"
-    cfg.write_text(cfg.read_text().replace('rust_target = "x86_64-unknown-linux-musl"', 'rust_target = "x86_64-unknown-linux-gnu"'))
+    cfg.write_text(
+        cfg.read_text().replace('rust_target = "x86_64-unknown-linux-musl"', 'rust_target = "x86_64-unknown-linux-gnu"')
+    )
     res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo)
     assert res.returncode == 5, res.stdout + res.stderr
     assert "dynamic: needs interpreter /lib64/ld-linux-x86-64.so.2" in res.stderr and "nothing installed" in res.stderr

@@ -25,7 +25,10 @@ SENSOR = "attune-core-timer-sensor"
 
 
 def _compose_cmd() -> list[str]:
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+    ):
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
@@ -52,7 +55,9 @@ def _volume_file(engine: Any, volume: str, path: str) -> bytes:
     import io
     import tarfile
 
-    c = engine.client.containers.create("packbin/pack-runtime:native", command=["/never-started"], volumes={volume: {"bind": "/packs", "mode": "ro"}})
+    c = engine.client.containers.create(
+        "packbin/pack-runtime:native", command=["/never-started"], volumes={volume: {"bind": "/packs", "mode": "ro"}}
+    )
     try:
         stream, _ = c.get_archive(f"/packs/{path}")
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tf:
@@ -80,17 +85,35 @@ def test_compose_up_deploys_static_binary_and_runs_sensor(deployed_repo: Path, e
     if target:
         env["PACK_BINARIES_RUST_TARGET"] = target
     try:
-        up = subprocess.run([*cmd, "up", "-d"], cwd=deployed_repo, env=env, capture_output=True, text=True, timeout=300, check=False)
+        up = subprocess.run(
+            [*cmd, "up", "-d"], cwd=deployed_repo, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
         assert up.returncode == 0, up.stdout + up.stderr
         events: list[dict[str, Any]] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(events) < 3:
-            logs = subprocess.run([*cmd, "logs", "--no-color", "sensor"], cwd=deployed_repo, env=env, capture_output=True, text=True, check=False).stdout
-            events = [json.loads(line.split("|", 1)[1]) for line in logs.splitlines() if "|" in line and '"trigger"' in line]
+            logs = subprocess.run(
+                [*cmd, "logs", "--no-color", "sensor"],
+                cwd=deployed_repo,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            events = [
+                json.loads(line.split("|", 1)[1]) for line in logs.splitlines() if "|" in line and '"trigger"' in line
+            ]
             time.sleep(0.5)
         assert len(events) >= 3, logs
         assert [e["seq"] for e in events[:3]] == [1, 2, 3] and events[0]["interval_ms"] == 200
-        init_logs = subprocess.run([*cmd, "logs", "--no-color", "init-pack-binaries"], cwd=deployed_repo, env=env, capture_output=True, text=True, check=False).stdout
+        init_logs = subprocess.run(
+            [*cmd, "logs", "--no-color", "init-pack-binaries"],
+            cwd=deployed_repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         assert f"core/sensors/{SENSOR}" in init_logs
         volume = f"{project}_packs_data"
         deployed = _volume_file(engine, volume, f"core/sensors/{SENSOR}")
@@ -100,4 +123,11 @@ def test_compose_up_deploys_static_binary_and_runs_sensor(deployed_repo: Path, e
         assert deployed != stale
         assert b"ref: core" in _volume_file(engine, volume, "core/pack.yaml")
     finally:
-        subprocess.run([*cmd, "down", "-v", "--remove-orphans"], cwd=deployed_repo, env=env, capture_output=True, check=False, timeout=120)
+        subprocess.run(
+            [*cmd, "down", "-v", "--remove-orphans"],
+            cwd=deployed_repo,
+            env=env,
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )

@@ -24,7 +24,9 @@ def test_doctor_reports_engine_platform_and_foreign_execution(engine: Any) -> No
 def test_doctor_with_unreachable_engine_says_what_to_do(tmp_path: Path) -> None:
     res = packbin("doctor", cwd=REPO, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
     assert res.returncode == 3
-    assert f"FAIL  engine: cannot reach the Docker engine at unix://{tmp_path}/none.sock (from DOCKER_HOST)" in res.stdout
+    assert (
+        f"FAIL  engine: cannot reach the Docker engine at unix://{tmp_path}/none.sock (from DOCKER_HOST)" in res.stdout
+    )
     assert "->" in res.stdout and "Traceback" not in res.stderr
 
 
@@ -52,7 +54,9 @@ def test_outdated_builder_images_are_untagged_but_the_current_one_kept(engine: A
             engine.client.images.remove(stale, force=True)
 
 
-def test_a_failed_base_image_pull_is_not_retried_for_an_hour(engine: Any, builder_image: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_base_image_pull_is_not_retried_for_an_hour(
+    engine: Any, builder_image: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from packbin.builder_image import resolve_profile
     from packbin.config import BuildConfig
     from packbin.engine import Engine

@@ -83,8 +83,20 @@ def compile_sensor(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., by
                     pytest.skip("gcc is not installed")
                 cmd = ["gcc", "-O1", define, *(["-static"] if static else []), "-o", str(out), str(source)]
             else:
-                cmd = [sys.executable, "-m", "ziglang", "cc", "-target", "aarch64-linux-musl", "-static", "-O1",
-                       define, "-o", str(out), str(source)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "ziglang",
+                    "cc",
+                    "-target",
+                    "aarch64-linux-musl",
+                    "-static",
+                    "-O1",
+                    define,
+                    "-o",
+                    str(out),
+                    str(source),
+                ]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 if "No module named ziglang" in proc.stderr:
@@ -114,8 +126,21 @@ def make_repo(tmp_path: Path, engine: Engine) -> Iterator[Callable[[dict[str, by
             (root / rel).chmod(0o755)
             sha = hashlib.sha256(data).hexdigest()
             tags.append(f"{SMOKE_REPO}:{arch}-{sha[:12]}")
-            arts.append(Artifact(arch=arch, target=TARGETS[arch], pack="core", binary=BINARY, path=rel, sha256=sha,
-                                 size=len(data), static=True, stripped=False, source_hash="", builder_image=""))
+            arts.append(
+                Artifact(
+                    arch=arch,
+                    target=TARGETS[arch],
+                    pack="core",
+                    binary=BINARY,
+                    path=rel,
+                    sha256=sha,
+                    size=len(data),
+                    static=True,
+                    stripped=False,
+                    source_hash="",
+                    builder_image="",
+                )
+            )
         Manifest(artifacts=tuple(arts)).save(root / "dist/pack-binaries/manifest.json")
         return BuildConfig.load(root / "buildcfg.toml", env={})
 
@@ -138,7 +163,9 @@ def _native(engine: Engine) -> str:
     return "x86_64"
 
 
-def test_static_x86_64_runs_from_scratch(engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]) -> None:
+def test_static_x86_64_runs_from_scratch(
+    engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]
+) -> None:
     _native(engine)
     cfg = make_repo({"x86_64": compile_sensor("x86_64")})
     out = io.StringIO()
@@ -165,7 +192,9 @@ def test_static_x86_64_runs_from_scratch(engine: Engine, make_repo: Callable[...
     assert "(reused)" in out2.getvalue()
 
 
-def test_arm64_runs_under_binfmt_or_is_skipped(engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]) -> None:
+def test_arm64_runs_under_binfmt_or_is_skipped(
+    engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]
+) -> None:
     native = _native(engine)
     cfg = make_repo({"x86_64": compile_sensor("x86_64"), "arm64": compile_sensor("arm64")})
     can = foreign_exec(cfg.arch("arm64"), native=native, local_engine=engine.endpoint.host.startswith("unix://"))
@@ -189,7 +218,10 @@ def test_arm64_runs_under_binfmt_or_is_skipped(engine: Engine, make_repo: Callab
 
 
 def test_foreign_arch_without_binfmt_is_skipped(
-    engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    make_repo: Callable[..., BuildConfig],
+    compile_sensor: Callable[..., bytes],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _native(engine)
     cfg = make_repo({"x86_64": compile_sensor("x86_64"), "arm64": compile_sensor("arm64")})
@@ -198,7 +230,12 @@ def test_foreign_arch_without_binfmt_is_skipped(
         name = arch.name
         if name == native:
             return ForeignExec(arch=name, runnable=True, reason="native")
-        return ForeignExec(arch=name, runnable=False, reason="no binfmt handler qemu-aarch64 registered", hint="apt-get install qemu-user-static")
+        return ForeignExec(
+            arch=name,
+            runnable=False,
+            reason="no binfmt handler qemu-aarch64 registered",
+            hint="apt-get install qemu-user-static",
+        )
 
     monkeypatch.setattr(packbin.smoke, "foreign_exec", no_binfmt)
     out = io.StringIO()
@@ -207,12 +244,16 @@ def test_foreign_arch_without_binfmt_is_skipped(
     assert [(s.arch, s.reason) for s in report.skipped] == [("arm64", "no binfmt handler qemu-aarch64 registered")]
     assert {r.arch for r in report.runs} == {"x86_64"}
     text = out.getvalue()
-    assert "[arm64] skipped attune-core-timer-sensor: the engine cannot execute arm64 binaries: no binfmt handler" in text
+    assert (
+        "[arm64] skipped attune-core-timer-sensor: the engine cannot execute arm64 binaries: no binfmt handler" in text
+    )
     assert "hint: apt-get install qemu-user-static" in text
     assert "2 run(s) passed, 0 failed, 1 skipped" in text
 
 
-def test_dynamic_binary_fails_with_a_clear_message(engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]) -> None:
+def test_dynamic_binary_fails_with_a_clear_message(
+    engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]
+) -> None:
     _native(engine)
     cfg = make_repo({"x86_64": compile_sensor("x86_64", static=False)})
     out = io.StringIO()
@@ -231,8 +272,11 @@ def test_dynamic_binary_fails_with_a_clear_message(engine: Engine, make_repo: Ca
 
 
 def test_a_hanging_binary_is_killed(
-    engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes],
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    make_repo: Callable[..., BuildConfig],
+    compile_sensor: Callable[..., bytes],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _native(engine)
     src = tmp_path_factory.mktemp("hang") / "hang.c"
@@ -242,10 +286,15 @@ def test_a_hanging_binary_is_killed(
     out = io.StringIO()
     with pytest.raises(CheckFailed, match=r"--version: did not exit within 2 s \(killed\)"):
         run_smoke(cfg, arch="x86_64", out=out)
-    assert "verifier: attune-core-timer-sensor is a static x86_64 executable; the failure is its own behaviour" in out.getvalue()
+    assert (
+        "verifier: attune-core-timer-sensor is a static x86_64 executable; the failure is its own behaviour"
+        in out.getvalue()
+    )
 
 
-def test_nothing_built_for_the_selection(engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]) -> None:
+def test_nothing_built_for_the_selection(
+    engine: Engine, make_repo: Callable[..., BuildConfig], compile_sensor: Callable[..., bytes]
+) -> None:
     cfg = make_repo({"x86_64": compile_sensor("x86_64")})
     with pytest.raises(UsageError, match="lists no built binary for arm64"):
         run_smoke(cfg, arch="arm64", out=io.StringIO())

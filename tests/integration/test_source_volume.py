@@ -24,7 +24,7 @@ def cfg(tmp_path: Path, builder_image: Any, engine: Any, monkeypatch: pytest.Mon
     monkeypatch.setenv("PACKBIN_CACHE_DIR", str(tmp_path / "cache"))
     repo = tmp_path / "repo"
     (repo / "crate").mkdir(parents=True)
-    (repo / "crate/Cargo.toml").write_text("[package]\nname = \"x\"\n")
+    (repo / "crate/Cargo.toml").write_text('[package]\nname = "x"\n')
     (repo / "buildcfg.toml").write_text('default_arch = "x86_64"\n' + SMALL_BUILDCFG)
     cfg = BuildConfig.load(repo / "buildcfg.toml", env={})
     yield cfg
@@ -39,7 +39,16 @@ def _files(root: Path, tree: dict[str, bytes], executable: frozenset[str] = froz
         p.write_bytes(data)
         p.chmod(0o755 if rel in executable else 0o644)
         st = p.stat()
-        out.append(InputFile(rel=rel, root=root, size=st.st_size, mtime_ns=st.st_mtime_ns, executable=rel in executable, sha256=hashlib.sha256(data).hexdigest()))
+        out.append(
+            InputFile(
+                rel=rel,
+                root=root,
+                size=st.st_size,
+                mtime_ns=st.st_mtime_ns,
+                executable=rel in executable,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
     return out
 
 
@@ -48,26 +57,38 @@ def _on_disk(root: Path, files: list[InputFile]) -> list[InputFile]:
     from dataclasses import replace
 
     return [
-        replace(f, mtime_ns=(root / f.rel).stat().st_mtime_ns, size=(root / f.rel).stat().st_size, sha256=hashlib.sha256((root / f.rel).read_bytes()).hexdigest())
+        replace(
+            f,
+            mtime_ns=(root / f.rel).stat().st_mtime_ns,
+            size=(root / f.rel).stat().st_size,
+            sha256=hashlib.sha256((root / f.rel).read_bytes()).hexdigest(),
+        )
         for f in files
     ]
 
 
 def _volume_listing(engine: Any, image: str, volume: str) -> dict[str, str]:
     """path -> 'mode sha256' of every file in the volume, read by a container."""
-    script = f"cd {SRC_MOUNT} && find . -type f | sort | while read -r f; do echo \"$f $(stat -c %a \"$f\") $(stat -c %Y \"$f\") $(sha256sum < \"$f\" | cut -c1-64)\"; done"
+    script = f'cd {SRC_MOUNT} && find . -type f | sort | while read -r f; do echo "$f $(stat -c %a "$f") $(stat -c %Y "$f") $(sha256sum < "$f" | cut -c1-64)"; done'
     lines: list[str] = []
-    with engine.container(image=image, command=["/bin/sh", "-c", script], kind="test", volumes={volume: SRC_MOUNT}, network_mode="none") as c:
+    with engine.container(
+        image=image, command=["/bin/sh", "-c", script], kind="test", volumes={volume: SRC_MOUNT}, network_mode="none"
+    ) as c:
         assert engine.run_streaming(c, on_line=lines.append) == 0, lines
     return {ln.split()[0][2:]: " ".join(ln.split()[1:]) for ln in lines if ln.strip()}
 
 
-def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path) -> None:
+def test_sync_sends_only_changes_and_removes_what_is_gone(
+    cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path
+) -> None:
     image = builder_image.tag
     src = tmp_path / "src"
     tree = {
-        "Cargo.toml": b"[workspace]\n", "crates/a/src/main.rs": b"fn main() {}\n", "crates/a/src/bin/extra.rs": b"fn main() {}\n",
-        "run.sh": b"#!/bin/sh\n", "vendor/big/data.bin": os.urandom(300_000),
+        "Cargo.toml": b"[workspace]\n",
+        "crates/a/src/main.rs": b"fn main() {}\n",
+        "crates/a/src/bin/extra.rs": b"fn main() {}\n",
+        "run.sh": b"#!/bin/sh\n",
+        "vendor/big/data.bin": os.urandom(300_000),
     }
     files = _files(src, tree, frozenset({"run.sh"}))
     stubs = [Stub(rel="crates/b/src/lib.rs", data=b"")]
@@ -88,7 +109,7 @@ def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engi
     import time as _time
 
     started = int(_time.time())
-    tree1 = dict(tree, **{"crates/a/src/main.rs": b"fn main() { println!(\"1\"); }\n"})
+    tree1 = dict(tree, **{"crates/a/src/main.rs": b'fn main() { println!("1"); }\n'})
     (src / "crates/a/src/main.rs").write_bytes(tree1["crates/a/src/main.rs"])
     os.utime(src / "crates/a/src/main.rs", (946684800, 946684800))
     files1 = _on_disk(src, files)
@@ -103,7 +124,7 @@ def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engi
     # now-empty directory, which cargo would take for a target) is gone from the volume.
     tree2 = dict(tree)
     del tree2["crates/a/src/bin/extra.rs"]
-    tree2["crates/a/src/main.rs"] = b"fn main() { println!(\"2\"); }\n"
+    tree2["crates/a/src/main.rs"] = b'fn main() { println!("2"); }\n'
     (src / "crates/a/src/bin/extra.rs").unlink()
     files2 = _files(src, tree2, frozenset({"run.sh"}))
     delta = sync_sources(engine, image, cfg, files2, stubs, echo=echoed.append)
@@ -114,7 +135,9 @@ def test_sync_sends_only_changes_and_removes_what_is_gone(cfg: BuildConfig, engi
     assert listing["crates/a/src/main.rs"].split()[2] == hashlib.sha256(tree2["crates/a/src/main.rs"]).hexdigest()
 
 
-def test_a_recreated_volume_gets_everything_again(cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path) -> None:
+def test_a_recreated_volume_gets_everything_again(
+    cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path
+) -> None:
     image = builder_image.tag
     files = _files(tmp_path / "src", {"Cargo.toml": b"[workspace]\n", "src/main.rs": b"fn main() {}\n"})
     first = sync_sources(engine, image, cfg, files, [], echo=lambda _: None)
@@ -125,11 +148,15 @@ def test_a_recreated_volume_gets_everything_again(cfg: BuildConfig, engine: Any,
     assert set(_volume_listing(engine, image, second.volume)) == {"Cargo.toml", "src/main.rs"}
 
 
-def test_an_interrupted_upload_is_followed_by_a_full_one(cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path) -> None:
+def test_an_interrupted_upload_is_followed_by_a_full_one(
+    cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path
+) -> None:
     image = builder_image.tag
     files = _files(tmp_path / "src", {"Cargo.toml": b"[workspace]\n", "src/main.rs": b"fn main() {}\n"})
     sync_sources(engine, image, cfg, files, [], echo=lambda _: None)
-    files2 = _files(tmp_path / "src", {"Cargo.toml": b"[workspace]\n", "src/main.rs": b"fn main() { 2 }\n", "src/new.rs": b"\n"})
+    files2 = _files(
+        tmp_path / "src", {"Cargo.toml": b"[workspace]\n", "src/main.rs": b"fn main() { 2 }\n", "src/new.rs": b"\n"}
+    )
 
     # A fake only for the fault: the engine connection dies in the middle of the upload (a real
     # Ctrl-C at that instant cannot be timed from a test).

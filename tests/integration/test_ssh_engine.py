@@ -95,7 +95,9 @@ def test_an_ssh_context_works_too(ssh_engine: tuple[str, dict[str, str]]) -> Non
     host, env = ssh_engine
     meta = Path(env["DOCKER_CONFIG"]) / "contexts" / "meta" / hashlib.sha256(b"remote").hexdigest()
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps({"Name": "remote", "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": "remote", "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}})
+    )
     res = packbin("doctor", cwd=REPO, env={**env, "DOCKER_CONTEXT": "remote"}, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"ok    engine: {host} (from DOCKER_CONTEXT 'remote')" in res.stdout
@@ -110,5 +112,7 @@ def test_an_unknown_host_key_is_a_one_line_engine_error(ssh_engine: tuple[str, d
     assert f"FAIL  engine: cannot reach the Docker engine at {host} (from DOCKER_HOST)" in res.stdout
     assert "Host key verification failed" in res.stderr  # ssh's own reason, passed through
     port = host.rsplit(":", 1)[1]
-    assert f"-> check that `ssh -p {port} {getpass.getuser()}@127.0.0.1 docker system dial-stdio` connects" in res.stdout
+    assert (
+        f"-> check that `ssh -p {port} {getpass.getuser()}@127.0.0.1 docker system dial-stdio` connects" in res.stdout
+    )
     assert "Traceback" not in res.stderr

@@ -41,7 +41,9 @@ def test_stale_build_container_is_removed_and_live_ones_are_not(engine: Any, vol
 
     def make(host: str, pid: int) -> Any:
         c = engine.client.containers.create(
-            images[0], command=["true"], volumes={volume: {"bind": "/cache", "mode": "rw"}},
+            images[0],
+            command=["true"],
+            volumes={volume: {"bind": "/cache", "mode": "rw"}},
             labels={OWNER_LABEL: "packbin", KIND_LABEL: "build", HOST_LABEL: host, PID_LABEL: str(pid)},
         )
         made.append(c)

@@ -67,7 +67,7 @@ def put(path: Path, data: bytes | str, mode: int = 0o644, mtime: int = T0) -> Pa
 def tree(tmp_path: Path) -> tuple[Path, Path]:
     src = tmp_path / "packs"
     put(src / "core/pack.yaml", "name: core\n")
-    put(src / "core/actions/echo.sh", "#!/bin/sh\necho \"$@\"\n", 0o755)
+    put(src / "core/actions/echo.sh", '#!/bin/sh\necho "$@"\n', 0o755)
     put(src / "core/actions/echo.yaml", "entry_point: echo.sh\n")
     put(src / "core/sensors/timer.yaml", "name: timer\n")
     (src / "core/actions/latest").symlink_to("echo.sh")
@@ -84,7 +84,9 @@ def read_back(engine: Engine, image: str, volume: str) -> dict[str, tuple[Entry,
         return volume_files(engine, c)
 
 
-def seed_volume(engine: Engine, image: str, volume: str, members: list[tarfile.TarInfo | tuple[str, bytes, int]]) -> None:
+def seed_volume(
+    engine: Engine, image: str, volume: str, members: list[tarfile.TarInfo | tuple[str, bytes, int]]
+) -> None:
     """Put arbitrary content into the volume (what a previous, careless init left there)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -100,14 +102,23 @@ def seed_volume(engine: Engine, image: str, volume: str, members: list[tarfile.T
         engine.put_tar(c, MOUNT, buf.getvalue())
 
 
-def test_fills_the_volume_then_a_rerun_changes_nothing(engine: Engine, image: str, volume: str, tree: tuple[Path, Path]) -> None:
+def test_fills_the_volume_then_a_rerun_changes_nothing(
+    engine: Engine, image: str, volume: str, tree: tuple[Path, Path]
+) -> None:
     src, bins = tree
     static = fx.static_x86_64()
     put(bins / "x86_64" / SENSOR, static, 0o755)
     put(bins / "arm64" / SENSOR, fx.static_arm64(), 0o755)
     report = deploy(engine, image, volume, src, bins)
     assert report.ok
-    assert set(report.copied) == {"core/pack.yaml", "core/actions/echo.sh", "core/actions/echo.yaml", "core/sensors/timer.yaml", "core/actions/latest", SENSOR}
+    assert set(report.copied) == {
+        "core/pack.yaml",
+        "core/actions/echo.sh",
+        "core/actions/echo.yaml",
+        "core/sensors/timer.yaml",
+        "core/actions/latest",
+        SENSOR,
+    }
     got = read_back(engine, image, volume)
     assert got["core/pack.yaml"][1] == b"name: core\n"
     assert got["core/actions/echo.sh"][0].mode == 0o755
@@ -144,16 +155,27 @@ def test_delete_recreates_directories_and_keeps_static_binaries(
     src, _ = tree
     static = fx.static_x86_64()
     deploy(engine, image, volume, src, None)
-    seed_volume(engine, image, volume, [
-        ("core/actions/old.sh", b"#!/bin/sh\n", 0o755),
-        ("core/old-dir/deep/x.txt", b"x", 0o644),
-        ("core/sensors/stale-dynamic", fx.dynamic_x86_64(), 0o755),
-        (SENSOR, static, 0o755),
-        ("retired.txt", b"at the top level\n", 0o644),
-    ])
+    seed_volume(
+        engine,
+        image,
+        volume,
+        [
+            ("core/actions/old.sh", b"#!/bin/sh\n", 0o755),
+            ("core/old-dir/deep/x.txt", b"x", 0o644),
+            ("core/sensors/stale-dynamic", fx.dynamic_x86_64(), 0o755),
+            (SENSOR, static, 0o755),
+            ("retired.txt", b"at the top level\n", 0o644),
+        ],
+    )
     before = read_back(engine, image, volume)
     report = deploy(engine, image, volume, src, None, delete=True)
-    assert set(report.deleted) == {"core/actions/old.sh", "core/old-dir", "core/old-dir/deep", "core/old-dir/deep/x.txt", "core/sensors/stale-dynamic"}
+    assert set(report.deleted) == {
+        "core/actions/old.sh",
+        "core/old-dir",
+        "core/old-dir/deep",
+        "core/old-dir/deep/x.txt",
+        "core/sensors/stale-dynamic",
+    }
     assert [p for p, _ in report.preserved] == [SENSOR]
     assert "top level" in dict(report.refused)["retired.txt"]
     after = read_back(engine, image, volume)
@@ -164,7 +186,9 @@ def test_delete_recreates_directories_and_keeps_static_binaries(
     assert deploy(engine, image, volume, src, None).copied == ()
 
 
-def test_hostile_volume_content_is_refused_not_followed(engine: Engine, image: str, volume: str, tree: tuple[Path, Path]) -> None:
+def test_hostile_volume_content_is_refused_not_followed(
+    engine: Engine, image: str, volume: str, tree: tuple[Path, Path]
+) -> None:
     src, _ = tree
     link = tarfile.TarInfo("core")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc"
@@ -216,5 +240,7 @@ def test_archive_members_outside_the_mount_are_rejected(name: str) -> None:
 
 
 def test_no_container_is_left_behind(engine: Engine) -> None:
-    leftovers = engine.client.containers.list(all=True, filters={"label": [f"{OWNER_LABEL}=packbin", "io.packbin.kind=init-packs"]})
+    leftovers = engine.client.containers.list(
+        all=True, filters={"label": [f"{OWNER_LABEL}=packbin", "io.packbin.kind=init-packs"]}
+    )
     assert leftovers == []

@@ -54,7 +54,12 @@ def _container_creates(since: float, until: float, image: str) -> list[Any]:
     """packbin containers created from ``image`` in the window (another packbin user of the
     engine, with another builder image, does not count)."""
     client = docker.from_env()
-    events = client.events(since=int(since), until=int(until) + 1, decode=True, filters={"type": "container", "event": "create", "label": "io.packbin.owner=packbin"})
+    events = client.events(
+        since=int(since),
+        until=int(until) + 1,
+        decode=True,
+        filters={"type": "container", "event": "create", "label": "io.packbin.owner=packbin"},
+    )
     return [e for e in events if e.get("Actor", {}).get("Attributes", {}).get("image") == image]
 
 
@@ -73,7 +78,9 @@ def test_workspace_member_builds_static_for_both_architectures(built: tuple[Path
         res = packbin("verify-static", "--json", f"--arch={arch}", DIST[arch], cwd=repo)
         assert res.returncode == 0, res.stdout + res.stderr
         assert json.loads(res.stdout)["results"][0]["static"] is True
-        header = subprocess.run(["readelf", "-l", "--wide", str(repo / DIST[arch])], capture_output=True, text=True, check=True).stdout
+        header = subprocess.run(
+            ["readelf", "-l", "--wide", str(repo / DIST[arch])], capture_output=True, text=True, check=True
+        ).stdout
         assert "INTERP" not in header
     assert (repo / f"packs/core/sensors/{SENSOR_BIN}").read_bytes() == (repo / DIST["x86_64"]).read_bytes()
     assert report["bytes_sent"] > 1 << 20  # the first build sends the workspace with its vendor tree
@@ -100,7 +107,9 @@ def test_arm64_binary_runs_under_qemu(built: tuple[Path, dict[str, Any]]) -> Non
     assert out["sha256(attune)"] == _run_sensor(repo / DIST["x86_64"])["sha256(attune)"]
 
 
-def test_unchanged_rerun_and_a_docs_change_start_no_container(built: tuple[Path, dict[str, Any]], tmp_path: Path, builder_image: Any) -> None:
+def test_unchanged_rerun_and_a_docs_change_start_no_container(
+    built: tuple[Path, dict[str, Any]], tmp_path: Path, builder_image: Any
+) -> None:
     repo = clone_built(built[0], tmp_path)
     (repo / "docs/index.md").write_text("# attune\n\nrewritten docs\n")
     (repo / "web/app.js").write_text("console.log('changed');\n")
@@ -114,7 +123,9 @@ def test_unchanged_rerun_and_a_docs_change_start_no_container(built: tuple[Path,
     assert _container_creates(t0, t1, builder_image.tag) == []
 
 
-def test_shared_lib_change_rebuilds_both_and_sends_about_that_file(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_shared_lib_change_rebuilds_both_and_sends_about_that_file(
+    built: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
     repo = clone_built(built[0], tmp_path)
     # A clone is a new checkout (its own sources volume): the first build there sends everything.
     first = packbin("build-pack-binaries", "--arch=all", "--json", "--force", cwd=repo)
@@ -173,7 +184,12 @@ def test_registry_dependencies_are_fetched_once_then_compiled_offline(tmp_path: 
         assert "fetching dependencies" in res.stderr
         downloads = registry.downloads()
         assert downloads and all(n >= 1 for n in downloads.values()), registry.counts()
-        out = subprocess.run([str(repo / f"dist/pack-binaries/x86_64/core/sensors/{REGISTRY_BIN}")], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [str(repo / f"dist/pack-binaries/x86_64/core/sensors/{REGISTRY_BIN}")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "itoa: 42" in out
 
         # The lock did not change: a forced rebuild compiles again but fetches nothing.
@@ -184,7 +200,9 @@ def test_registry_dependencies_are_fetched_once_then_compiled_offline(tmp_path: 
         assert registry.total_requests() == 0, registry.counts()
 
 
-def test_outputs_never_come_from_an_old_file_date_or_another_checkout(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_outputs_never_come_from_an_old_file_date_or_another_checkout(
+    built: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
     import os
 
     # Checkout A changes the shared crate and builds: the shared target dir now holds A's crate.

@@ -14,7 +14,9 @@ from conftest import copy_repo, packbin
 pytestmark = [pytest.mark.docker]
 
 
-def test_clean_removes_dist_containers_and_volumes_but_nothing_else(engine: Any, builder_image: Any, tmp_path: Path) -> None:
+def test_clean_removes_dist_containers_and_volumes_but_nothing_else(
+    engine: Any, builder_image: Any, tmp_path: Path
+) -> None:
     repo = copy_repo(tmp_path / "repo")
     (repo / "dist/pack-binaries").mkdir(parents=True)
     (repo / "dist/pack-binaries/manifest.json").write_text('{"artifacts": []}')

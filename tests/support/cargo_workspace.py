@@ -50,7 +50,15 @@ DEBIAN_PACKAGES = (
 )
 
 #: Crates the workspace needs in DEBIAN_REGISTRY (directory name prefixes), checked before building.
-REQUIRED_CRATES = ("tokio-1.", "tokio-macros-", "ring-0.16.", "serde-1.", "serde_derive-1.", "serde_json-1.", "anyhow-1.")
+REQUIRED_CRATES = (
+    "tokio-1.",
+    "tokio-macros-",
+    "ring-0.16.",
+    "serde-1.",
+    "serde_derive-1.",
+    "serde_json-1.",
+    "anyhow-1.",
+)
 
 SENSOR_BIN = "attune-core-timer-sensor"
 SENSOR_PACKAGE = "attune-sensor"
@@ -301,7 +309,7 @@ def workspace_files(*, big: bool = False) -> dict[str, str]:
         ".sqlx/query-0001.json": _SQLX_QUERY_JSON,
         "docs/index.md": "# attune\n\nOperator documentation (no build reads this).\n",
         "docs/sensors.md": "# Sensors\n\nThe timer sensor emits one event per interval.\n",
-        "web/index.html": "<!doctype html>\n<title>attune</title>\n<script src=\"app.js\"></script>\n",
+        "web/index.html": '<!doctype html>\n<title>attune</title>\n<script src="app.js"></script>\n',
         "web/app.js": "console.log('attune web ui');\n",
         ".gitignore": "/target\n",
     }
@@ -369,7 +377,9 @@ def _generate(root: Path, *, big: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="packbin-cargo-home-") as home:
         env = offline_cargo_env(Path(home))
         _run([cargo, "generate-lockfile", "--offline"], cwd=root, env=env)
-        printed = _run([cargo, "vendor", "--offline", "--respect-source-config", "--locked", "vendor"], cwd=root, env=env)
+        printed = _run(
+            [cargo, "vendor", "--offline", "--respect-source-config", "--locked", "vendor"], cwd=root, env=env
+        )
     # What `cargo vendor` prints is the source replacement for the vendored tree; keep only it
     # (it also names the "deb" source, which exists only in the temporary CARGO_HOME).
     (root / ".cargo").mkdir(exist_ok=True)
@@ -383,8 +393,12 @@ def _vendor_config(printed: str) -> str:
 
 
 def _cache_key(*, big: bool, registry: list[str]) -> str:
-    cargo_version = subprocess.run([host_cargo(), "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    blob = json.dumps({"files": workspace_files(big=big), "cargo": cargo_version, "registry": registry, "fixture": 1}, sort_keys=True)
+    cargo_version = subprocess.run(
+        [host_cargo(), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    blob = json.dumps(
+        {"files": workspace_files(big=big), "cargo": cargo_version, "registry": registry, "fixture": 1}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

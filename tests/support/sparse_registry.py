@@ -127,7 +127,9 @@ class SparseRegistry:
     what it packed; anything else is a 404 (and counted, like every request).
     """
 
-    def __init__(self, crates: Iterable[str] = DEFAULT_CRATES, *, host: str = "127.0.0.1", registry_dir: Path = DEBIAN_REGISTRY) -> None:
+    def __init__(
+        self, crates: Iterable[str] = DEFAULT_CRATES, *, host: str = "127.0.0.1", registry_dir: Path = DEBIAN_REGISTRY
+    ) -> None:
         self._files: dict[str, bytes] = {}
         self.crate_files: dict[str, str] = {}  # "name-version.crate" -> sha256
         index: dict[str, list[str]] = {}
@@ -177,8 +179,12 @@ class SparseRegistry:
         self.host = host
         self.port: int = self._server.server_address[1]
         base = f"http://{host}:{self.port}"
-        self._files["index/config.json"] = json.dumps({"dl": f"{base}/crates/{{crate}}/{{crate}}-{{version}}.crate", "api": None}).encode()
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"sparse-registry-{self.port}", daemon=True)
+        self._files["index/config.json"] = json.dumps(
+            {"dl": f"{base}/crates/{{crate}}/{{crate}}-{{version}}.crate", "api": None}
+        ).encode()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=f"sparse-registry-{self.port}", daemon=True
+        )
         self._thread.start()
 
     @property
@@ -197,7 +203,11 @@ class SparseRegistry:
 
     def downloads(self) -> dict[str, int]:
         """.crate downloads so far, by file name ("itoa-1.0.1.crate")."""
-        return {path.rsplit("/", 1)[1]: n for path, n in self.counts().items() if path.startswith("crates/") and path.endswith(".crate")}
+        return {
+            path.rsplit("/", 1)[1]: n
+            for path, n in self.counts().items()
+            if path.startswith("crates/") and path.endswith(".crate")
+        }
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -295,7 +305,15 @@ def make_registry_workspace(dest: Path, registry_url: str) -> Path:
     (dest / ".cargo" / "config.toml").write_text(registry_cargo_config(registry_url))
     with tempfile.TemporaryDirectory(prefix="packbin-cargo-home-") as home:
         env = cargo_env(Path(home))
-        proc = subprocess.run([host_cargo(), "generate-lockfile"], cwd=dest, env=env, capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(
+            [host_cargo(), "generate-lockfile"],
+            cwd=dest,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"cargo generate-lockfile against {registry_url} failed:\n{proc.stderr[-4000:]}")
     return dest

@@ -83,7 +83,10 @@ def test_one_line_format_skips_comments_third_party_and_security() -> None:
 
 
 def test_third_party_main_components_are_not_a_debian_mirror() -> None:
-    assert debian_mirror_from_sources([("nodesource.sources", NODESOURCE), ("gcloud.list", ONE_LINE.splitlines()[1])]) is None
+    assert (
+        debian_mirror_from_sources([("nodesource.sources", NODESOURCE), ("gcloud.list", ONE_LINE.splitlines()[1])])
+        is None
+    )
 
 
 def test_host_files_in_apt_order_and_the_public_default(tmp_path: Path) -> None:
@@ -92,7 +95,9 @@ def test_host_files_in_apt_order_and_the_public_default(tmp_path: Path) -> None:
     (etc / "sources.list.d").mkdir(parents=True)
     (etc / "sources.list.d" / "a-nodesource.sources").write_text(NODESOURCE)
     (etc / "sources.list.d" / "b-internal.sources").write_text(DEB822_INTERNAL)
-    (etc / "sources.list.d" / "c-disabled.list.disabled-by-admin").write_text("deb http://ignored.example/debian bookworm main\n")
+    (etc / "sources.list.d" / "c-disabled.list.disabled-by-admin").write_text(
+        "deb http://ignored.example/debian bookworm main\n"
+    )
     assert host_debian_mirror(etc) == "https://apt.corp.example/debian"
     (etc / "sources.list").write_text("deb http://first.example/debian bookworm main\n")  # apt reads it first
     assert host_debian_mirror(etc) == "http://first.example/debian"
@@ -109,7 +114,9 @@ def _cfg(tmp_path: Path, mirror_line: str) -> BuildConfig:
     return BuildConfig.load(path, env={})
 
 
-def test_auto_resolves_to_the_host_mirror_and_an_explicit_url_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_resolves_to_the_host_mirror_and_an_explicit_url_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import packbin.apt_sources
 
     etc = tmp_path / "apt"

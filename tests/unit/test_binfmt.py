@@ -118,8 +118,15 @@ def test_docker_desktop_on_macos_cannot_tell(tmp_path: Path, monkeypatch: pytest
 
 
 def test_architecture_without_a_known_qemu_handler(tmp_path: Path) -> None:
-    mips = Architecture(name="mips64el", aliases=(), rust_target="mips64el-unknown-linux-muslabi64",
-                        docker_platform="linux/mips64le", elf_machine=8, elf_class=64, byte_order="little")
+    mips = Architecture(
+        name="mips64el",
+        aliases=(),
+        rust_target="mips64el-unknown-linux-muslabi64",
+        docker_platform="linux/mips64le",
+        elf_machine=8,
+        elf_class=64,
+        byte_order="little",
+    )
     d = fake_binfmt(tmp_path)
     r = foreign_exec(mips, native="x86_64", local_engine=True, binfmt_dir=d)
     assert (r.runnable, r.reason) == (False, "no known qemu handler for mips64el")
@@ -130,7 +137,13 @@ def test_every_builtin_architecture_has_a_qemu_handler_name() -> None:
 
 
 def test_host_arch_name_uses_build_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    for machine, name in [("x86_64", "x86_64"), ("AMD64", "AMD64"), ("aarch64", "arm64"), ("arm64", "arm64"), ("riscv64", "riscv64")]:
+    for machine, name in [
+        ("x86_64", "x86_64"),
+        ("AMD64", "AMD64"),
+        ("aarch64", "arm64"),
+        ("arm64", "arm64"),
+        ("riscv64", "riscv64"),
+    ]:
         monkeypatch.setattr(platform, "machine", lambda m=machine: m)
         assert host_arch_name() == name
 

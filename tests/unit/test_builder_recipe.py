@@ -75,13 +75,15 @@ def debian(cfg: BuildConfig, *, has_ca: bool = False, builder: BuilderConfig | N
 
 
 def rustup(cfg: BuildConfig, *, has_ca: bool = False, arches: tuple[Architecture, ...] | None = None) -> str:
-    return render_dockerfile(cfg.builder, "rustup", "rust:1.85-slim-bookworm", arches or cfg.architectures, has_ca=has_ca)
+    return render_dockerfile(
+        cfg.builder, "rustup", "rust:1.85-slim-bookworm", arches or cfg.architectures, has_ca=has_ca
+    )
 
 
 def run_commands(dockerfile: str) -> list[str]:
     """The shell command of every RUN instruction, continuation lines joined."""
     joined = re.sub(r"\\\n", " ", dockerfile)
-    return [line[len("RUN "):] for line in joined.splitlines() if line.startswith("RUN ")]
+    return [line[len("RUN ") :] for line in joined.splitlines() if line.startswith("RUN ")]
 
 
 # -- the debian profile ------------------------------------------------------------------
@@ -111,7 +113,9 @@ def test_debian_dockerfile_adds_updates_and_security_suites(cfg: BuildConfig) ->
 def test_debian_dockerfile_follows_the_configured_mirror(cfg: BuildConfig) -> None:
     b = dataclasses.replace(cfg.builder, debian_mirror="https://mirror.example.org/debian/", debian_suite="trixie")
     [apt_run, *_] = run_commands(debian(cfg, builder=b))
-    sources = subprocess.run([SH or "sh", "-c", apt_run.split(" > ")[0]], capture_output=True, text=True, check=True).stdout
+    sources = subprocess.run(
+        [SH or "sh", "-c", apt_run.split(" > ")[0]], capture_output=True, text=True, check=True
+    ).stdout
     assert sources.splitlines() == [
         "deb https://mirror.example.org/debian/ trixie main",
         "deb https://mirror.example.org/debian/ trixie-updates main",
@@ -132,7 +136,9 @@ def test_dockerfile_is_classic_builder_compatible(cfg: BuildConfig, profile: str
     assert "--mount" not in df
     assert "# syntax=" not in df
     assert "<<" not in df  # heredocs need BuildKit too
-    instructions = {line.split()[0] for line in re.sub(r"\\\n", " ", df).splitlines() if line and not line.startswith("#")}
+    instructions = {
+        line.split()[0] for line in re.sub(r"\\\n", " ", df).splitlines() if line and not line.startswith("#")
+    }
     assert instructions <= {"FROM", "ENV", "RUN", "COPY", "WORKDIR"}
 
 
@@ -182,7 +188,9 @@ def test_version_check_passes_when_versions_match(cfg: BuildConfig, tmp_path: Pa
 
 @needs_sh
 def test_version_check_fails_when_rust_src_differs(cfg: BuildConfig, tmp_path: Path) -> None:
-    proc = _run_check(_version_check(cfg), tmp_path, {"rustc-web": SAME, "cargo-web": SAME, "rust-web-src": "1.84.1+dfsg1-1~deb12u1"})
+    proc = _run_check(
+        _version_check(cfg), tmp_path, {"rustc-web": SAME, "cargo-web": SAME, "rust-web-src": "1.84.1+dfsg1-1~deb12u1"}
+    )
     assert proc.returncode == 1
     assert f"rustc-web {SAME}" in proc.stderr
     assert "rust-web-src 1.84.1+dfsg1-1~deb12u1 differ" in proc.stderr
@@ -190,7 +198,9 @@ def test_version_check_fails_when_rust_src_differs(cfg: BuildConfig, tmp_path: P
 
 @needs_sh
 def test_version_check_fails_when_cargo_differs(cfg: BuildConfig, tmp_path: Path) -> None:
-    proc = _run_check(_version_check(cfg), tmp_path, {"rustc-web": SAME, "cargo-web": "1.70.0+dfsg0-1", "rust-web-src": SAME})
+    proc = _run_check(
+        _version_check(cfg), tmp_path, {"rustc-web": SAME, "cargo-web": "1.70.0+dfsg0-1", "rust-web-src": SAME}
+    )
     assert proc.returncode == 1
 
 
@@ -249,11 +259,17 @@ def test_pip_install_sees_the_ca_bundle(cfg: BuildConfig, tmp_path: Path) -> Non
     # A python3 whose "-m venv DIR" makes DIR/bin/pip print the CA variables it was started with.
     (stub / "python3").write_text(
         '#!/bin/sh\nmkdir -p "$3/bin"\n'
-        "printf '#!/bin/sh\\necho \"PIP_CERT=$PIP_CERT\"\\n' > \"$3/bin/pip\"\nchmod +x \"$3/bin/pip\"\n"
+        'printf \'#!/bin/sh\\necho "PIP_CERT=$PIP_CERT"\\n\' > "$3/bin/pip"\nchmod +x "$3/bin/pip"\n'
     )
     (stub / "python3").chmod(0o755)
     env = {"PATH": f"{stub}:/usr/bin:/bin"}
-    out = subprocess.run([SH or "sh", "-c", pip_run.replace("/opt/zigbuild", str(venv))], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [SH or "sh", "-c", pip_run.replace("/opt/zigbuild", str(venv))],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert out.stdout.strip() == "PIP_CERT=/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -271,10 +287,16 @@ def test_recipe_digest_is_stable(cfg: BuildConfig, with_host_ca: Path) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"ziglang_version": "0.17.2"}, {"cargo_zigbuild_version": "0.24.2"}, {"debian_mirror": "http://other.example/debian"}],
+    [
+        {"ziglang_version": "0.17.2"},
+        {"cargo_zigbuild_version": "0.24.2"},
+        {"debian_mirror": "http://other.example/debian"},
+    ],
     ids=lambda c: next(iter(c)),
 )
-def test_recipe_tag_changes_with_a_tool_version(cfg: BuildConfig, without_host_ca: None, change: dict[str, str]) -> None:
+def test_recipe_tag_changes_with_a_tool_version(
+    cfg: BuildConfig, without_host_ca: None, change: dict[str, str]
+) -> None:
     before = make_recipe(cfg, "debian", "debian:bookworm-slim")
     changed = dataclasses.replace(cfg, builder=dataclasses.replace(cfg.builder, **change))  # type: ignore[arg-type]
     after = make_recipe(changed, "debian", "debian:bookworm-slim")
@@ -309,13 +331,24 @@ def test_unrelated_config_does_not_change_the_recipe(cfg: BuildConfig, without_h
 
 def test_adding_an_architecture_keeps_the_debian_image(cfg: BuildConfig, without_host_ca: None) -> None:
     riscv = Architecture(
-        name="riscv64", aliases=(), rust_target="riscv64gc-unknown-linux-musl", docker_platform="linux/riscv64",
-        elf_machine=243, elf_class=64, byte_order="little",
+        name="riscv64",
+        aliases=(),
+        rust_target="riscv64gc-unknown-linux-musl",
+        docker_platform="linux/riscv64",
+        elf_machine=243,
+        elf_class=64,
+        byte_order="little",
     )
     more = dataclasses.replace(cfg, architectures=(*cfg.architectures, riscv))
-    assert make_recipe(more, "debian", "debian:bookworm-slim").digest == make_recipe(cfg, "debian", "debian:bookworm-slim").digest
+    assert (
+        make_recipe(more, "debian", "debian:bookworm-slim").digest
+        == make_recipe(cfg, "debian", "debian:bookworm-slim").digest
+    )
     # The rustup profile installs one std per target, so there it must change.
-    assert make_recipe(more, "rustup", "rust:1.85-slim-bookworm").digest != make_recipe(cfg, "rustup", "rust:1.85-slim-bookworm").digest
+    assert (
+        make_recipe(more, "rustup", "rust:1.85-slim-bookworm").digest
+        != make_recipe(cfg, "rustup", "rust:1.85-slim-bookworm").digest
+    )
 
 
 # -- the rustup profile ------------------------------------------------------------------
@@ -338,7 +371,9 @@ def test_rustup_profile_follows_the_architectures(cfg: BuildConfig) -> None:
 # -- cargo config and rustflags ----------------------------------------------------------
 
 
-def test_image_ships_no_cargo_config_so_crates_keep_their_own_source_replacement(cfg: BuildConfig, without_host_ca: None) -> None:
+def test_image_ships_no_cargo_config_so_crates_keep_their_own_source_replacement(
+    cfg: BuildConfig, without_host_ca: None
+) -> None:
     # The musl std is prebuilt into a sysroot volume; nothing in the image replaces crates-io or
     # asks for -Zbuild-std, which collided with a crate's own vendored sources.
     for profile, base in (("debian", "debian:bookworm-slim"), ("rustup", "rust:1.85-slim-bookworm")):
@@ -354,12 +389,24 @@ def test_image_ships_no_cargo_config_so_crates_keep_their_own_source_replacement
         # No user flags: the per-build config file carries the flag, the environment stays as is.
         ("x86_64-unknown-linux-musl", "debian", {}, {}),
         ("aarch64-unknown-linux-musl", "debian", {"SQLX_OFFLINE": "true"}, {}),
-        ("x86_64-unknown-linux-musl", "debian", {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s"},
-         {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s\x1f--sysroot\x1f/sysroot\x1f-C\x1flink-self-contained=no"}),
-        ("x86_64-unknown-linux-musl", "debian", {"RUSTFLAGS": "-C opt-level=s"},
-         {"RUSTFLAGS": "-C opt-level=s --sysroot /sysroot -C link-self-contained=no"}),
-        ("x86_64-unknown-linux-musl", "debian", {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto"},
-         {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto --sysroot /sysroot -C link-self-contained=no"}),
+        (
+            "x86_64-unknown-linux-musl",
+            "debian",
+            {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s"},
+            {"CARGO_ENCODED_RUSTFLAGS": "-Copt-level=s\x1f--sysroot\x1f/sysroot\x1f-C\x1flink-self-contained=no"},
+        ),
+        (
+            "x86_64-unknown-linux-musl",
+            "debian",
+            {"RUSTFLAGS": "-C opt-level=s"},
+            {"RUSTFLAGS": "-C opt-level=s --sysroot /sysroot -C link-self-contained=no"},
+        ),
+        (
+            "x86_64-unknown-linux-musl",
+            "debian",
+            {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto"},
+            {"CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS": "-C lto --sysroot /sysroot -C link-self-contained=no"},
+        ),
         ("x86_64-unknown-linux-musl", "rustup", {}, {}),
         ("x86_64-unknown-linux-musl", "rustup", {"RUSTFLAGS": "-C opt-level=s"}, {}),
         ("x86_64-unknown-linux-gnu", "debian", {}, {}),
@@ -395,20 +442,31 @@ def test_sh_n_catches_a_broken_script(tmp_path: Path) -> None:
 
 
 def test_build_script_builds_offline_locked_and_for_the_target() -> None:
-    assert re.search(r'cargo zigbuild --offline --locked --profile "\$profile" --target "\$target" '
-                     r'--manifest-path "\$manifest" --package "\$package" --bin "\$bin"', BUILD_SCRIPT)
+    assert re.search(
+        r'cargo zigbuild --offline --locked --profile "\$profile" --target "\$target" '
+        r'--manifest-path "\$manifest" --package "\$package" --bin "\$bin"',
+        BUILD_SCRIPT,
+    )
 
 
 def test_build_script_builds_std_once_with_panic_abort_compiled_for_abort() -> None:
     assert "-Zbuild-std=std,panic_abort" in BUILD_SCRIPT
     assert "--crate-name panic_abort" in BUILD_SCRIPT and "-C panic=abort" in BUILD_SCRIPT
     # Built only when the stamp (toolchain) differs, into the sysroot volume.
-    assert 'if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi' in BUILD_SCRIPT
+    assert (
+        'if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi'
+        in BUILD_SCRIPT
+    )
 
 
 def test_target_cargo_config_gives_musl_targets_the_flag_in_the_debian_profile() -> None:
     text = target_cargo_config(["x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu"], profile="debian")
     data = tomllib.loads(text)
-    assert data["target"]["x86_64-unknown-linux-musl"]["rustflags"] == ["--sysroot", "/sysroot", "-C", "link-self-contained=no"]
+    assert data["target"]["x86_64-unknown-linux-musl"]["rustflags"] == [
+        "--sysroot",
+        "/sysroot",
+        "-C",
+        "link-self-contained=no",
+    ]
     assert "x86_64-unknown-linux-gnu" not in data.get("target", {})
     assert tomllib.loads(target_cargo_config(["x86_64-unknown-linux-musl"], profile="rustup")) == {}

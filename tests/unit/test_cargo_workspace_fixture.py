@@ -36,7 +36,9 @@ def _cargo(ws: Path, *args: str, sqlx_offline: bool = True) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if k != "SQLX_OFFLINE"}
     if sqlx_offline:
         env["SQLX_OFFLINE"] = "true"
-    return subprocess.run([host_cargo(), *args], cwd=ws, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        [host_cargo(), *args], cwd=ws, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
 
 
 def test_layout_lock_and_vendor(workspace: Path) -> None:
@@ -52,7 +54,11 @@ def test_layout_lock_and_vendor(workspace: Path) -> None:
     config = tomllib.loads((workspace / ".cargo/config.toml").read_text())
     assert config["source"]["vendored-sources"] == {"directory": "vendor"}
     assert (workspace / "vendor/ring/.cargo-checksum.json").is_file()
-    assert (workspace / ".sqlx/query-0001.json").is_file() and (workspace / "docs").is_dir() and (workspace / "web").is_dir()
+    assert (
+        (workspace / ".sqlx/query-0001.json").is_file()
+        and (workspace / "docs").is_dir()
+        and (workspace / "web").is_dir()
+    )
     assert vendor_size(workspace) > 20_000_000
 
 
@@ -66,7 +72,9 @@ def test_lock_matches_vendor_offline(workspace: Path) -> None:
 def test_builds_and_runs_natively(workspace: Path) -> None:
     proc = _cargo(workspace, "build", "--locked", "--offline", "--release", "--bin", SENSOR_BIN)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = subprocess.run([str(workspace / "target/release" / SENSOR_BIN)], capture_output=True, text=True, timeout=30, check=True)
+    run = subprocess.run(
+        [str(workspace / "target/release" / SENSOR_BIN)], capture_output=True, text=True, timeout=30, check=True
+    )
     lines = run.stdout.splitlines()
     assert [line.split(":")[0] for line in lines[:3]] == ["tick 1", "tick 2", "tick 3"]
     assert "sha256(attune): 2d769791545d2b49ff771dfeb592047da47b55dfb12451752fea453d04d47a41" in lines

@@ -10,9 +10,18 @@ from conftest import REPO
 from packbin.tasks import ns
 
 EXPECTED = {
-    "build-pack-binaries", "docker-build-pack-binaries", "docker-build-pack-binaries-arm64",
-    "docker-build-pack-binaries-all", "builder-image", "clean", "doctor", "verify-static",
-    "init-packs", "build-pack-binaries-init-image", "smoke-pack-binaries", "collect-pack-binaries",
+    "build-pack-binaries",
+    "docker-build-pack-binaries",
+    "docker-build-pack-binaries-arm64",
+    "docker-build-pack-binaries-all",
+    "builder-image",
+    "clean",
+    "doctor",
+    "verify-static",
+    "init-packs",
+    "build-pack-binaries-init-image",
+    "smoke-pack-binaries",
+    "collect-pack-binaries",
 }
 
 
@@ -28,39 +37,65 @@ def test_every_task_and_flag_has_help() -> None:
 
 
 def test_invoke_and_packbin_list_the_same_tasks() -> None:
-    inv = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    pb = subprocess.run([sys.executable, "-m", "packbin", "--list"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    inv = subprocess.run(
+        [sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    pb = subprocess.run(
+        [sys.executable, "-m", "packbin", "--list"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
     for name in EXPECTED:
         assert name in inv and name in pb
 
 
 def test_unknown_flag_exits_2_without_traceback() -> None:
-    res = subprocess.run([sys.executable, "-m", "packbin", "build-pack-binaries", "--no-such-flag"], cwd=REPO, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "packbin", "build-pack-binaries", "--no-such-flag"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
 
 
 def test_unknown_arch_is_a_clear_error() -> None:
-    res = subprocess.run([sys.executable, "-m", "packbin", "build-pack-binaries", "--arch=arm46"], cwd=REPO, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "packbin", "build-pack-binaries", "--arch=arm46"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2
     assert "unknown architecture 'arm46' (did you mean 'arm64'?)" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_bad_jobs_value_exits_2_without_traceback() -> None:
     for value in ("abc", "-1"):
-        res = subprocess.run([sys.executable, "-m", "invoke", "build-pack-binaries", f"--jobs={value}"], cwd=REPO, capture_output=True, text=True, check=False)
+        res = subprocess.run(
+            [sys.executable, "-m", "invoke", "build-pack-binaries", f"--jobs={value}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert res.returncode == 2, res.stderr
         assert "--jobs" in res.stderr and "Traceback" not in res.stderr
 
 
 def _packbin(*args: str, cwd: object = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "packbin", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "packbin", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
 
 
 def test_task_help_works_for_tasks_with_a_positional_argument() -> None:
     for prog in ("packbin", "invoke"):
         for name, positional in (("verify-static", "PATH"), ("collect-pack-binaries", "DIRS")):
             for flag in ("--help", "-h"):
-                res = subprocess.run([sys.executable, "-m", prog, name, flag], cwd=REPO, capture_output=True, text=True, check=False)
+                res = subprocess.run(
+                    [sys.executable, "-m", prog, name, flag], cwd=REPO, capture_output=True, text=True, check=False
+                )
                 assert res.returncode == 0, (prog, name, flag, res.stderr)
                 usage = res.stdout.splitlines()[0]
                 assert usage.endswith(f"{name} [--options] {positional}"), usage
@@ -107,12 +142,25 @@ def test_unknown_task_gets_a_suggestion() -> None:
 
 
 def test_list_into_a_closed_pipe_ends_quietly() -> None:
-    res = subprocess.run(f"{sys.executable} -m packbin --list | head -1", shell=True, cwd=REPO, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        f"{sys.executable} -m packbin --list | head -1",
+        shell=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.stdout.strip() == "Subcommands:"
     assert "Traceback" not in res.stderr and "BrokenPipeError" not in res.stderr, res.stderr
     # `true` closes the pipe before packbin writes anything: the write always fails.
     for args in ("--list", "verify-static --help"):
-        res = subprocess.run(["bash", "-c", f"{sys.executable} -m packbin {args} | true; exit ${{PIPESTATUS[0]}}"], cwd=REPO, capture_output=True, text=True, check=False)
+        res = subprocess.run(
+            ["bash", "-c", f"{sys.executable} -m packbin {args} | true; exit ${{PIPESTATUS[0]}}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert res.returncode == 141 and res.stderr == "", (args, res.returncode, res.stderr)
 
 
@@ -123,7 +171,14 @@ def test_build_dry_run_prints_the_plan_without_an_engine(tmp_path: object) -> No
 
     repo = copy_repo(Path(str(tmp_path)) / "repo")
     env = {**__import__("os").environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-    res = subprocess.run([sys.executable, "-m", "packbin", "build-pack-binaries", "--dry-run", "--arch=all"], cwd=repo, env=env, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "packbin", "build-pack-binaries", "--dry-run", "--arch=all"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     assert "would build 2, reinstall 0, skip 0 up to date (2 build containers)" in res.stdout
     assert not (repo / "dist").exists()

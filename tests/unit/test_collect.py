@@ -40,6 +40,7 @@ int main(int argc, char **argv) { (void)argc; (void)argv; puts("collect fixture 
 
 # -- real binaries ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def compile_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, bool, str], bytes]:
     """(arch, static, variant) -> the bytes of a freshly compiled executable (cached per session)."""
@@ -59,8 +60,20 @@ def compile_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, bool, 
                 cmd = ["gcc", "-O1", define, *(["-static"] if static else []), "-o", str(out), str(src)]
             else:
                 target = "aarch64-linux-musl" if static else "aarch64-linux-gnu"
-                cmd = [sys.executable, "-m", "ziglang", "cc", "-target", target, "-O1", define,
-                       *(["-static"] if static else []), "-o", str(out), str(src)]
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "ziglang",
+                    "cc",
+                    "-target",
+                    target,
+                    "-O1",
+                    define,
+                    *(["-static"] if static else []),
+                    "-o",
+                    str(out),
+                    str(src),
+                ]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 if "No module named ziglang" in proc.stderr:
@@ -73,6 +86,7 @@ def compile_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, bool, 
 
 
 # -- a repository and its trees --------------------------------------------------------------
+
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BuildConfig:
@@ -89,10 +103,19 @@ def artifact(arch: str, data: bytes, /, **changes: object) -> Artifact:
     import hashlib
 
     a = Artifact(
-        arch=arch, target=TARGETS.get(arch, "?"), pack="core", binary=BINARY,
-        path=f"dist/pack-binaries/{arch}/{INSTALL}", sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-        static=True, stripped=False, source_hash="s" * 8, builder_image="packbin/builder:test",
-        toolchain=Toolchain(rustc="1.96", cargo_zigbuild="0.24.1", zig="0.17.1"), input_hash="i" * 8,
+        arch=arch,
+        target=TARGETS.get(arch, "?"),
+        pack="core",
+        binary=BINARY,
+        path=f"dist/pack-binaries/{arch}/{INSTALL}",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        static=True,
+        stripped=False,
+        source_hash="s" * 8,
+        builder_image="packbin/builder:test",
+        toolchain=Toolchain(rustc="1.96", cargo_zigbuild="0.24.1", zig="0.17.1"),
+        input_hash="i" * 8,
     )
     return replace(a, **changes)  # type: ignore[arg-type]
 
@@ -138,6 +161,7 @@ def fails(cfg: BuildConfig, dirs: list[str], *fragments: str, **kw: object) -> s
 
 # -- the good path ---------------------------------------------------------------------------
 
+
 def test_merges_both_architectures(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
     dirs = two_trees(tmp_path, compile_c)
     out = io.StringIO()
@@ -158,7 +182,9 @@ def test_merges_both_architectures(repo: BuildConfig, tmp_path: Path, compile_c:
     assert "dist/pack-binaries/arm64/core/sensors/attune-core-timer-sensor" in text
 
 
-def test_accepts_dist_layouts_and_a_parent_dir(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
+def test_accepts_dist_layouts_and_a_parent_dir(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]
+) -> None:
     # One artifact uploaded as dist/ (manifest one level down), one as dist/pack-binaries/ nested
     # in download-artifact's per-artifact directory; the user passes only their common parent.
     make_tree(tmp_path / "dl" / "job-x86_64" / "dist" / "pack-binaries", "x86_64", compile_c("x86_64"))
@@ -167,7 +193,9 @@ def test_accepts_dist_layouts_and_a_parent_dir(repo: BuildConfig, tmp_path: Path
     assert {a.arch for a in merged.artifacts} == {"x86_64", "arm64"}
 
 
-def test_rerun_and_existing_entries_are_kept(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
+def test_rerun_and_existing_entries_are_kept(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]
+) -> None:
     dirs = two_trees(tmp_path, compile_c)
     run_collect(repo, dirs, out=io.StringIO())
     # Collecting only x86_64 again (--arch x86_64) keeps the arm64 entry already in dist/.
@@ -195,6 +223,7 @@ def test_identical_duplicates_are_fine(repo: BuildConfig, tmp_path: Path, compil
 
 # -- hostile and broken trees: nothing written -----------------------------------------------
 
+
 def test_missing_architecture(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
     x = make_tree(tmp_path / "pack-binaries-x86_64", "x86_64", compile_c("x86_64"))
     fails(repo, [str(x)], "missing architecture arm64")
@@ -203,7 +232,9 @@ def test_missing_architecture(repo: BuildConfig, tmp_path: Path, compile_c: Call
     assert [a.arch for a in merged.artifacts] == ["x86_64"]
 
 
-def test_arch_restriction_ignores_other_trees(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
+def test_arch_restriction_ignores_other_trees(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]
+) -> None:
     out = io.StringIO()
     merged = run_collect(repo, two_trees(tmp_path, compile_c), out=out, require=("arm64",))
     assert [a.arch for a in merged.artifacts] == ["arm64"]
@@ -229,7 +260,9 @@ def test_path_escape_with_dotdot(repo: BuildConfig, tmp_path: Path, compile_c: C
     fails(repo, dirs, "invalid manifest", "must be relative and stay inside the tree")
 
 
-def test_path_escape_through_a_symlinked_directory(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
+def test_path_escape_through_a_symlinked_directory(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]
+) -> None:
     dirs = two_trees(tmp_path, compile_c)
     # Outside the tree: a valid static binary whose hash matches the manifest entry exactly.
     outside = tmp_path / "outside"
@@ -280,7 +313,9 @@ def test_conflicting_duplicates(repo: BuildConfig, tmp_path: Path, compile_c: Ca
     fails(repo, [*dirs, str(other)], "conflicts with", "two different builds of one binary")
 
 
-def test_conflicting_entries_in_one_manifest(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
+def test_conflicting_entries_in_one_manifest(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]
+) -> None:
     dirs = two_trees(tmp_path, compile_c)
     data = compile_c("x86_64")
     entries = [artifact("x86_64", data), artifact("x86_64", data, sha256="0" * 64)]
@@ -296,7 +331,10 @@ def test_metadata_must_match_the_config(repo: BuildConfig, tmp_path: Path, compi
         (artifact("x86_64", data, binary="rogue"), "binary 'rogue' is not declared"),
         (artifact("x86_64", data, arch="mips"), "architecture 'mips' is not configured"),
         (artifact("x86_64", data, arch="amd64"), "must be written 'x86_64'"),
-        (artifact("x86_64", data, path="dist/pack-binaries/x86_64/core/bin/other"), "is not where build-pack-binaries puts it"),
+        (
+            artifact("x86_64", data, path="dist/pack-binaries/x86_64/core/bin/other"),
+            "is not where build-pack-binaries puts it",
+        ),
         (artifact("x86_64", data, size=len(data) + 1), "the manifest says"),
         (artifact("x86_64", data, static=False), "recorded as not static"),
     ]
@@ -321,14 +359,21 @@ def test_failure_keeps_an_existing_dist(repo: BuildConfig, tmp_path: Path, compi
     run_collect(repo, dirs, out=io.StringIO())
     # A second collect with a conflicting x86_64 build must leave the first result untouched.
     other = make_tree(tmp_path / "other" / "pack-binaries-x86_64", "x86_64", compile_c("x86_64", variant="v2"))
-    bad_arm = make_tree(tmp_path / "bad" / "pack-binaries-arm64", "arm64", compile_c("x86_64"),
-                        entries=[artifact("arm64", compile_c("x86_64"))])
+    bad_arm = make_tree(
+        tmp_path / "bad" / "pack-binaries-arm64",
+        "arm64",
+        compile_c("x86_64"),
+        entries=[artifact("arm64", compile_c("x86_64"))],
+    )
     fails(repo, [str(other), str(bad_arm)], "fails verification for arm64")
 
 
 # -- GitHub step summary ---------------------------------------------------------------------
 
-def test_step_summary(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_step_summary(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

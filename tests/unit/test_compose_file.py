@@ -30,7 +30,9 @@ def test_packbin_images_are_never_pulled_and_compose_v1_accepts_the_key() -> Non
     if compose is None:
         pytest.skip("docker-compose (v1) is not installed (.ci/run installs it)")
     # `config` validates and renders the file; it needs no engine.
-    res = subprocess.run([compose, "-f", str(REPO / "docker-compose.yaml"), "config"], capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [compose, "-f", str(REPO / "docker-compose.yaml"), "config"], capture_output=True, text=True, check=False
+    )
     assert res.returncode == 0, res.stderr
     blocks = _service_blocks(res.stdout)
     assert set(blocks) == {"init-pack-binaries", "sensor"}

@@ -62,7 +62,11 @@ def test_real_config_loads_with_documented_values() -> None:
     x86, arm = cfg.architectures
     assert x86.aliases == ("amd64", "x86-64", "x64")
     assert (x86.rust_target, x86.docker_platform, x86.elf_machine, x86.elf_class, x86.byte_order) == (
-        X86_TRIPLE, "linux/amd64", 62, 64, "little",
+        X86_TRIPLE,
+        "linux/amd64",
+        62,
+        64,
+        "little",
     )
     assert (arm.rust_target, arm.docker_platform, arm.elf_machine) == (ARM_TRIPLE, "linux/arm64", 183)
     assert cfg.default_arch == "x86_64"
@@ -72,10 +76,19 @@ def test_real_config_loads_with_documented_values() -> None:
     assert cfg.dist_dir == REPO / "dist"
     b = cfg.builder
     assert (b.profile, b.ziglang_version, b.cargo_zigbuild_version, b.strip, b.trust_host_ca, b.cargo_profile) == (
-        "auto", "0.17.1", "0.24.1", True, True, "release",
+        "auto",
+        "0.17.1",
+        "0.24.1",
+        True,
+        True,
+        "release",
     )
     assert b.rustup.base_image == "rust:1.85-slim-bookworm"
-    assert (b.debian.base_image, b.debian_mirror, b.debian_suite) == ("debian:bookworm-slim", host_debian_mirror(), "bookworm")
+    assert (b.debian.base_image, b.debian_mirror, b.debian_suite) == (
+        "debian:bookworm-slim",
+        host_debian_mirror(),
+        "bookworm",
+    )
     assert b.env_dict == {"SQLX_OFFLINE": "true"}
     [binary] = cfg.binaries
     assert binary.name == "attune-core-timer-sensor"
@@ -142,12 +155,21 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
     ("old", "new", "key", "suggestion"),
     [
         ('default_arch = "x86_64"', 'defualt_arch = "x86_64"', "defualt_arch", "default_arch"),
-        ('strip = true', 'stirp = true', "builder.stirp", "strip"),
+        ("strip = true", "stirp = true", "builder.stirp", "strip"),
         ('ziglang_version = "0.17.1"', 'ziglang_versoin = "0.17.1"', "builder.ziglang_versoin", "ziglang_version"),
-        ('base_image = "rust:1.85-slim-bookworm"', 'base_imge = "rust:1.85-slim-bookworm"', "builder.rustup.base_imge", "base_image"),
+        (
+            'base_image = "rust:1.85-slim-bookworm"',
+            'base_imge = "rust:1.85-slim-bookworm"',
+            "builder.rustup.base_imge",
+            "base_image",
+        ),
         ('mirror = "auto"', 'mirorr = "auto"', "builder.debian.mirorr", "mirror"),
-        ('byte_order = "little"\n\n[architectures.arm64]', 'byte_order = "little"\ndocker_platfrom = "x"\n\n[architectures.arm64]',
-         "architectures.x86_64.docker_platfrom", "docker_platform"),
+        (
+            'byte_order = "little"\n\n[architectures.arm64]',
+            'byte_order = "little"\ndocker_platfrom = "x"\n\n[architectures.arm64]',
+            "architectures.x86_64.docker_platfrom",
+            "docker_platform",
+        ),
         ('install_path = "sensors/', 'instal_path = "sensors/', "binaries[0].instal_path", "install_path"),
         ('install_path = "sensors/', 'input = ["x"]\ninstall_path = "sensors/', "binaries[0].input", "inputs"),
         ('install_path = "sensors/', 'packge = "x"\ninstall_path = "sensors/', "binaries[0].packge", "package"),
@@ -178,23 +200,58 @@ def test_misspelt_required_key_gets_a_suggestion(tmp_path: Path) -> None:
     ("old", "new", "key", "problem"),
     [
         ("strip = true", "strip = 1", "builder.strip", "expected true or false, got int 1"),
-        ("trust_host_ca = true", 'trust_host_ca = "yes"', "builder.trust_host_ca", "expected true or false, got str 'yes'"),
+        (
+            "trust_host_ca = true",
+            'trust_host_ca = "yes"',
+            "builder.trust_host_ca",
+            "expected true or false, got str 'yes'",
+        ),
         ("elf_class = 64", "elf_class = true", "architectures.x86_64.elf_class", "expected an integer, got a boolean"),
         ("elf_class = 64", 'elf_class = "64"', "architectures.x86_64.elf_class", "expected an integer, got str '64'"),
         ('default_arch = "x86_64"', "default_arch = 64", "default_arch", "expected a string, got int 64"),
-        ('ziglang_version = "0.17.1"', "ziglang_version = 0.17", "builder.ziglang_version", "expected a string, got float 0.17"),
-        ('aliases = ["amd64", "x86-64", "x64"]', 'aliases = "amd64"', "architectures.x86_64.aliases", "expected a list, got str"),
-        ('aliases = ["amd64", "x86-64", "x64"]', 'aliases = ["amd64", 1]', "architectures.x86_64.aliases", "expected a list of strings, found 1"),
+        (
+            'ziglang_version = "0.17.1"',
+            "ziglang_version = 0.17",
+            "builder.ziglang_version",
+            "expected a string, got float 0.17",
+        ),
+        (
+            'aliases = ["amd64", "x86-64", "x64"]',
+            'aliases = "amd64"',
+            "architectures.x86_64.aliases",
+            "expected a list, got str",
+        ),
+        (
+            'aliases = ["amd64", "x86-64", "x64"]',
+            'aliases = ["amd64", 1]',
+            "architectures.x86_64.aliases",
+            "expected a list of strings, found 1",
+        ),
         ('elf_machine = "EM_X86_64"', "elf_machine = true", "architectures.x86_64.elf_machine", "got a boolean"),
         ('name = "attune-core-timer-sensor"', "name = 5", "binaries[0].name", "expected a string, got int 5"),
         ('packs_dir = "packs"', "packs_dir = false", "packs_dir", "got a boolean"),
         ('SQLX_OFFLINE = "true"', "SQLX_OFFLINE = 1.5", "builder.env.SQLX_OFFLINE", "got float 1.5"),
         ('SQLX_OFFLINE = "true"', 'SQLX_OFFLINE = ["a"]', "builder.env.SQLX_OFFLINE", "got list"),
         ("elf_class = 64", "elf_class = 48", "architectures.x86_64.elf_class", "must be 32 or 64, got 48"),
-        ('byte_order = "little"', 'byte_order = "littel"', "architectures.x86_64.byte_order", "(did you mean 'little'?)"),
+        (
+            'byte_order = "little"',
+            'byte_order = "littel"',
+            "architectures.x86_64.byte_order",
+            "(did you mean 'little'?)",
+        ),
         ('profile = "auto"', 'profile = "rustpu"', "builder.profile", "(did you mean 'rustup'?)"),
-        ('mirror = "auto"', 'mirror = "ftp://ftp.example/debian"', "builder.debian.mirror", "must be an http:// or https:// URL"),
-        ('cargo_profile = "release"', 'cargo_profile = "rel ease"', "builder.cargo_profile", "not a valid cargo profile name"),
+        (
+            'mirror = "auto"',
+            'mirror = "ftp://ftp.example/debian"',
+            "builder.debian.mirror",
+            "must be an http:// or https:// URL",
+        ),
+        (
+            'cargo_profile = "release"',
+            'cargo_profile = "rel ease"',
+            "builder.cargo_profile",
+            "not a valid cargo profile name",
+        ),
         ('SQLX_OFFLINE = "true"', '"1BAD" = "x"', "builder.env.1BAD", "not a valid environment variable name"),
         ('pack = "core"', 'pack = "co/re"', "binaries[0].pack", "not a valid pack name"),
     ],
@@ -218,7 +275,9 @@ def test_binary_declared_twice(tmp_path: Path) -> None:
     err_cfg = write_repo(tmp_path, REAL_TEXT + "\n" + block)
     with pytest.raises(ConfigError) as info:
         BuildConfig.load(err_cfg, env={})
-    assert str(info.value) == f"{err_cfg.resolve()}: binaries[1].name: binary 'attune-core-timer-sensor' is declared twice"
+    assert (
+        str(info.value) == f"{err_cfg.resolve()}: binaries[1].name: binary 'attune-core-timer-sensor' is declared twice"
+    )
 
 
 def test_no_architectures_is_an_error(tmp_path: Path) -> None:
@@ -299,7 +358,9 @@ def test_alias_all_is_refused(tmp_path: Path) -> None:
     assert f"{cfg}: architectures.arm64.aliases" in str(err)
 
 
-@pytest.mark.parametrize(("value", "number"), [('"EM_AARCH64"', 183), ("183", 183), ('"EM_RISCV"', 243), ("4660", 4660)])
+@pytest.mark.parametrize(
+    ("value", "number"), [('"EM_AARCH64"', 183), ("183", 183), ('"EM_RISCV"', 243), ("4660", 4660)]
+)
 def test_elf_machine_by_name_or_number(tmp_path: Path, value: str, number: int) -> None:
     cfg = load_variant(tmp_path, 'elf_machine = "EM_AARCH64"', f"elf_machine = {value}")
     assert cfg.arch("arm64").elf_machine == number
@@ -332,7 +393,9 @@ def test_elf_machine_number_out_of_range(tmp_path: Path, value: str) -> None:
 
 
 def test_missing_crate_manifest_is_named(tmp_path: Path) -> None:
-    err, cfg = config_error(tmp_path, f'manifest = "{CRATE_REL}/Cargo.toml"', 'manifest = "packs/core/sensors/gone/Cargo.toml"')
+    err, cfg = config_error(
+        tmp_path, f'manifest = "{CRATE_REL}/Cargo.toml"', 'manifest = "packs/core/sensors/gone/Cargo.toml"'
+    )
     expected = cfg.parent / "packs/core/sensors/gone/Cargo.toml"
     assert str(err) == f"{cfg}: binaries[0].manifest: crate manifest not found: {expected}"
 
@@ -349,11 +412,23 @@ def test_manifest_may_name_the_crate_directory(tmp_path: Path) -> None:
         (f'manifest = "{CRATE_REL}/Cargo.toml"', 'manifest = "packs/../../outside/Cargo.toml"', "binaries[0].manifest"),
         (f'manifest = "{CRATE_REL}/Cargo.toml"', "manifest = '{ABS}/outside/Cargo.toml'", "binaries[0].manifest"),
         ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "../escape"', "binaries[0].install_path"),
-        ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "sensors/../../x"', "binaries[0].install_path"),
-        ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "/usr/bin/x"', "binaries[0].install_path"),
+        (
+            'install_path = "sensors/attune-core-timer-sensor"',
+            'install_path = "sensors/../../x"',
+            "binaries[0].install_path",
+        ),
+        (
+            'install_path = "sensors/attune-core-timer-sensor"',
+            'install_path = "/usr/bin/x"',
+            "binaries[0].install_path",
+        ),
         ('install_path = "sensors/attune-core-timer-sensor"', 'install_path = "sensors/"', "binaries[0].install_path"),
         ('install_path = "sensors/', 'inputs = ["../outside"]\ninstall_path = "sensors/', "binaries[0].inputs"),
-        ('install_path = "sensors/', 'inputs = ["ok", "a/../../outside"]\ninstall_path = "sensors/', "binaries[0].inputs"),
+        (
+            'install_path = "sensors/',
+            'inputs = ["ok", "a/../../outside"]\ninstall_path = "sensors/',
+            "binaries[0].inputs",
+        ),
         ('install_path = "sensors/', "inputs = ['{ABS}/outside']\ninstall_path = \"sensors/", "binaries[0].inputs"),
         ('packs_dir = "packs"', 'packs_dir = "../packs"', "packs_dir"),
         ('packs_dir = "packs"', "packs_dir = '{ABS}/packs'", "packs_dir"),
@@ -402,7 +477,10 @@ def test_unknown_rust_target_env_is_a_config_error_with_suggestion(tmp_path: Pat
     with pytest.raises(ConfigError) as info:
         BuildConfig.load(write_repo(tmp_path), env={var: "x86_64-unknown-linux-gnu"})
     err = info.value
-    assert err.message == f"{var}='x86_64-unknown-linux-gnu' is not a configured Rust target (did you mean '{X86_TRIPLE}'?)"
+    assert (
+        err.message
+        == f"{var}='x86_64-unknown-linux-gnu' is not a configured Rust target (did you mean '{X86_TRIPLE}'?)"
+    )
     assert err.hint == f"configured targets: {X86_TRIPLE}, {ARM_TRIPLE} (see [architectures] in buildcfg.toml)"
     assert err.exit_code == 2
 
@@ -424,7 +502,9 @@ def test_arch_for_platform() -> None:
 # -- deploy_arch, builder env, binaries --------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [("native", None), ("arm64", "arm64"), ("aarch64", "arm64"), ("AMD64", "x86_64")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("native", None), ("arm64", "arm64"), ("aarch64", "arm64"), ("AMD64", "x86_64")]
+)
 def test_deploy_arch_native_or_named(tmp_path: Path, value: str, expected: str | None) -> None:
     cfg = load_variant(tmp_path, 'deploy_arch = "native"', f'deploy_arch = "{value}"')
     assert cfg.deploy_arch == expected
@@ -437,7 +517,9 @@ def test_deploy_arch_defaults_to_native(tmp_path: Path) -> None:
 
 def test_unknown_deploy_arch_is_named_with_suggestion(tmp_path: Path) -> None:
     err, cfg = config_error(tmp_path, 'deploy_arch = "native"', 'deploy_arch = "arm46"')
-    assert str(err) == f"{cfg}: deploy_arch: 'arm46' is not 'native' or a configured architecture (did you mean 'arm64'?)"
+    assert (
+        str(err) == f"{cfg}: deploy_arch: 'arm46' is not 'native' or a configured architecture (did you mean 'arm64'?)"
+    )
 
 
 def test_builder_env_values_become_strings(tmp_path: Path) -> None:
@@ -454,7 +536,11 @@ def test_builder_defaults_when_table_absent(tmp_path: Path) -> None:
 
 
 def test_package_and_inputs_keys(tmp_path: Path) -> None:
-    cfg = load_variant(tmp_path, 'install_path = "sensors/', 'package = "timer-sensor"\ninputs = [".sqlx", "./ws//schema.sql"]\ninstall_path = "sensors/')
+    cfg = load_variant(
+        tmp_path,
+        'install_path = "sensors/',
+        'package = "timer-sensor"\ninputs = [".sqlx", "./ws//schema.sql"]\ninstall_path = "sensors/',
+    )
     b = cfg.binaries[0]
     assert (b.package, b.inputs) == ("timer-sensor", (".sqlx", "ws/schema.sql"))
     plain = load_variant(tmp_path / "plain", 'install_path = "sensors/', 'install_path = "sensors/')
@@ -542,7 +628,12 @@ def test_builtin_config_knows_seven_architectures(tmp_path: Path) -> None:
     s390x = cfg.arch("s390x")
     assert (s390x.elf_machine, s390x.elf_class, s390x.byte_order) == (22, 64, "big")
     arm = cfg.arch("armhf")
-    assert (arm.name, arm.elf_machine, arm.elf_class, arm.rust_target) == ("arm", 40, 32, "armv7-unknown-linux-musleabihf")
+    assert (arm.name, arm.elf_machine, arm.elf_class, arm.rust_target) == (
+        "arm",
+        40,
+        32,
+        "armv7-unknown-linux-musleabihf",
+    )
     assert cfg.arch("i686").elf_class == 32
     assert cfg.arch("riscv64").elf_machine == 243
     assert cfg.arch("powerpc64le").elf_machine == 21

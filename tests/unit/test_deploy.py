@@ -46,7 +46,7 @@ def tree(tmp_path: Path) -> tuple[Path, Path, Path]:
     """(source, dest, binaries): a small pack tree, an empty DEST location, an empty binaries tree."""
     src = tmp_path / "packs"
     put(src / "core/pack.yaml", "name: core\n")
-    put(src / "core/actions/echo.sh", "#!/bin/sh\necho \"$@\"\n", 0o755)
+    put(src / "core/actions/echo.sh", '#!/bin/sh\necho "$@"\n', 0o755)
     put(src / "core/actions/echo.yaml", "entry_point: echo.sh\n")
     put(src / "core/triggers/intervaltimer.yaml", "name: intervaltimer\n")
     (src / "core/actions/latest").symlink_to("echo.sh")
@@ -77,7 +77,10 @@ def test_first_run_copies_the_tree_with_modes_mtimes_and_symlinks(tree: tuple[Pa
     report = run(src, dest)
     assert report.ok
     assert sorted(report.copied) == [
-        "core/actions/echo.sh", "core/actions/echo.yaml", "core/actions/latest", "core/pack.yaml",
+        "core/actions/echo.sh",
+        "core/actions/echo.yaml",
+        "core/actions/latest",
+        "core/pack.yaml",
         "core/triggers/intervaltimer.yaml",
     ]
     assert files_under(dest) == files_under(src)
@@ -88,7 +91,9 @@ def test_first_run_copies_the_tree_with_modes_mtimes_and_symlinks(tree: tuple[Pa
     assert not [p for p in dest.rglob("*") if p.name.endswith(".packbin-tmp")]
 
 
-def test_second_run_does_nothing_and_reads_no_file(tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_run_does_nothing_and_reads_no_file(
+    tree: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     src, dest, _ = tree
     run(src, dest)
     inodes = {p: p.lstat().st_ino for p in dest.rglob("*")}
@@ -263,7 +268,11 @@ def test_binaries_tree_overlays_into_a_fresh_dest(tree: tuple[Path, Path, Path])
 
 @pytest.mark.parametrize(
     ("bad", "expect"),
-    [(lambda: fx.dynamic_x86_64(), "interpreter"), (lambda: fx.static_arm64(), "EM_X86_64"), (lambda: b"text\n", "not an ELF")],
+    [
+        (lambda: fx.dynamic_x86_64(), "interpreter"),
+        (lambda: fx.static_arm64(), "EM_X86_64"),
+        (lambda: b"text\n", "not an ELF"),
+    ],
 )
 def test_binaries_tree_refuses_anything_but_a_static_executable_of_arch(
     tree: tuple[Path, Path, Path], bad: Callable[[], bytes], expect: str
@@ -313,7 +322,11 @@ def test_delete_removes_what_the_source_lost_but_keeps_static_binaries(tree: tup
     assert without.deleted == () and (dest / "core/actions/old.sh").exists()
     report = run(src, dest, delete=True)
     assert sorted(report.deleted) == [
-        "core/actions/old.sh", "core/sensors/stale-dynamic", "retired/pack.yaml", "retired/sub", "retired/sub/deep.txt",
+        "core/actions/old.sh",
+        "core/sensors/stale-dynamic",
+        "retired/pack.yaml",
+        "retired/sub",
+        "retired/sub/deep.txt",
     ]
     assert sorted(p for p, _ in report.preserved) == [SENSOR, "retired/bin/tool"]
     assert (dest / SENSOR).read_bytes() == static and (dest / "retired/bin/tool").read_bytes() == static
@@ -332,7 +345,22 @@ def test_main_json_and_exit_codes(tree: tuple[Path, Path, Path], capsys: pytest.
     assert "core/pack.yaml" in doc["copied"]
     put(bins / "x86_64" / SENSOR, fx.dynamic_x86_64(), 0o755)
     args = ["--source", str(src), "--dest", str(dest), "--binaries", str(bins), "--json"]
-    assert main([*args, "--arch-name", "x86_64", "--elf-machine", "EM_X86_64", "--elf-class", "64", "--byte-order", "little"]) == 1
+    assert (
+        main(
+            [
+                *args,
+                "--arch-name",
+                "x86_64",
+                "--elf-machine",
+                "EM_X86_64",
+                "--elf-class",
+                "64",
+                "--byte-order",
+                "little",
+            ]
+        )
+        == 1
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["refused"][0]["path"] == SENSOR and doc["refused"][0]["reason"]
     assert main(["--source", str(src), "--dest", str(dest), "--arch", "vax"]) == 2
@@ -376,23 +404,65 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
     put(cfg.dist_dir / "pack-binaries/x86_64" / SENSOR, static, 0o755)
     out = io.StringIO()
     report = run_init_packs(
-        cfg, dest=str(tmp_path / "deployed"), volume=None, source=None, binaries=None, arch="x86_64",
-        delete=False, dry_run=False, checksum=False, as_json=True, out=out,
+        cfg,
+        dest=str(tmp_path / "deployed"),
+        volume=None,
+        source=None,
+        binaries=None,
+        arch="x86_64",
+        delete=False,
+        dry_run=False,
+        checksum=False,
+        as_json=True,
+        out=out,
     )
     assert json.loads(out.getvalue())["copied"] == ["core/pack.yaml", SENSOR]
     assert report.ok and (tmp_path / "deployed" / SENSOR).read_bytes() == static
     with pytest.raises(UsageError, match="exactly one"):
-        run_init_packs(cfg, dest=None, volume=None, source=None, binaries=None, arch="x86_64",
-                       delete=False, dry_run=False, checksum=False, as_json=False, out=io.StringIO())
+        run_init_packs(
+            cfg,
+            dest=None,
+            volume=None,
+            source=None,
+            binaries=None,
+            arch="x86_64",
+            delete=False,
+            dry_run=False,
+            checksum=False,
+            as_json=False,
+            out=io.StringIO(),
+        )
     with pytest.raises(UsageError, match="exactly one"):
-        run_init_packs(cfg, dest="a", volume="b", source=None, binaries=None, arch="x86_64",
-                       delete=False, dry_run=False, checksum=False, as_json=False, out=io.StringIO())
+        run_init_packs(
+            cfg,
+            dest="a",
+            volume="b",
+            source=None,
+            binaries=None,
+            arch="x86_64",
+            delete=False,
+            dry_run=False,
+            checksum=False,
+            as_json=False,
+            out=io.StringIO(),
+        )
     put(cfg.packs_dir / "core/fifo-stand-in", "")
     os.unlink(cfg.packs_dir / "core/fifo-stand-in")
     os.mkfifo(cfg.packs_dir / "core/pipe")
     human = io.StringIO()
     with pytest.raises(CheckFailed) as e:
-        run_init_packs(cfg, dest=str(tmp_path / "deployed"), volume=None, source=None, binaries=None, arch="amd64",
-                       delete=False, dry_run=False, checksum=False, as_json=False, out=human)
+        run_init_packs(
+            cfg,
+            dest=str(tmp_path / "deployed"),
+            volume=None,
+            source=None,
+            binaries=None,
+            arch="amd64",
+            delete=False,
+            dry_run=False,
+            checksum=False,
+            as_json=False,
+            out=human,
+        )
     assert e.value.exit_code == 1
     assert "refused    core/pipe: a FIFO" in human.getvalue()

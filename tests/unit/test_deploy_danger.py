@@ -204,8 +204,19 @@ def test_unreadable_file_and_directory_are_refused_and_the_rest_continues(world:
     before = snapshot(outside)
     try:
         cmd = [
-            "setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable, "-m", "packbin.deploy",
-            "--source", str(src), "--dest", str(dest), "--arch", "x86_64", "--json",
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            sys.executable,
+            "-m",
+            "packbin.deploy",
+            "--source",
+            str(src),
+            "--dest",
+            str(dest),
+            "--arch",
+            "x86_64",
+            "--json",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
     finally:
@@ -228,7 +239,9 @@ def test_unreadable_file_and_directory_are_refused_and_the_rest_continues(world:
 def _plan(src: Path, dest: Path, *, delete: bool = False) -> tuple[int, Plan]:
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     tree = scan_source(src, None, X86)
-    view = _DirView(fd, descend=None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}, arch=X86)
+    view = _DirView(
+        fd, descend=None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}, arch=X86
+    )
     return fd, plan_deploy(tree, view, X86, delete=delete)
 
 
@@ -272,7 +285,9 @@ def test_static_binary_planted_after_planning_is_not_overwritten(world: tuple[Pa
 
 
 @pytest.mark.timeout(60)
-def test_source_file_swapped_for_a_fifo_after_listing_is_refused_without_hanging(world: tuple[Path, Path, Path]) -> None:
+def test_source_file_swapped_for_a_fifo_after_listing_is_refused_without_hanging(
+    world: tuple[Path, Path, Path],
+) -> None:
     src, dest, _ = world
     dest.mkdir()
     fd, plan = _plan(src, dest)

@@ -8,7 +8,9 @@ from conftest import REPO, packbin
 
 
 def test_unreachable_engine_exits_3_after_the_other_checks(tmp_path: Path) -> None:
-    res = packbin("doctor", cwd=REPO, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "DOCKER_CONFIG": str(tmp_path)})
+    res = packbin(
+        "doctor", cwd=REPO, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "DOCKER_CONFIG": str(tmp_path)}
+    )
     assert res.returncode == 3, res.stdout + res.stderr
     out = res.stdout
     assert f"FAIL  engine: cannot reach the Docker engine at unix://{tmp_path}/none.sock (from DOCKER_HOST)" in out
@@ -21,6 +23,8 @@ def test_unreachable_engine_exits_3_after_the_other_checks(tmp_path: Path) -> No
 
 def test_malformed_docker_config_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"currentContext": "colima",')
-    res = packbin("doctor", cwd=REPO, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "DOCKER_CONFIG": str(tmp_path)})
+    res = packbin(
+        "doctor", cwd=REPO, env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "DOCKER_CONFIG": str(tmp_path)}
+    )
     assert f"warn  docker config: error loading {tmp_path / 'config.json'}: " in res.stdout
     assert res.returncode == 3

@@ -28,10 +28,22 @@ DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_DEBUG = 0, 1, 5, 10, 21
 
 # Field name -> (offset, struct code) for ELF64 and ELF32 file headers.
 EHDR = {
-    64: {"e_phoff": (32, "Q"), "e_shoff": (40, "Q"), "e_phentsize": (54, "H"), "e_phnum": (56, "H"),
-         "e_shentsize": (58, "H"), "e_shnum": (60, "H")},
-    32: {"e_phoff": (28, "I"), "e_shoff": (32, "I"), "e_phentsize": (42, "H"), "e_phnum": (44, "H"),
-         "e_shentsize": (46, "H"), "e_shnum": (48, "H")},
+    64: {
+        "e_phoff": (32, "Q"),
+        "e_shoff": (40, "Q"),
+        "e_phentsize": (54, "H"),
+        "e_phnum": (56, "H"),
+        "e_shentsize": (58, "H"),
+        "e_shnum": (60, "H"),
+    },
+    32: {
+        "e_phoff": (28, "I"),
+        "e_shoff": (32, "I"),
+        "e_phentsize": (42, "H"),
+        "e_phnum": (44, "H"),
+        "e_shentsize": (46, "H"),
+        "e_shnum": (48, "H"),
+    },
 }
 PHDR = {
     64: {"p_type": (0, "I"), "p_offset": (8, "Q"), "p_vaddr": (16, "Q"), "p_filesz": (32, "Q"), "p_align": (48, "Q")},
@@ -153,6 +165,7 @@ def image(name: str) -> Image:
 
 # -- truncation -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", BASES)
 def test_truncated_at_every_header_boundary(name: str) -> None:
     img = image(name)
@@ -230,45 +243,78 @@ LIES: list[tuple[str, Mutation, str]] = [
     ("e_phoff at end of file", lambda i: i.set("e_phoff", len(i.data)), r"^truncated program header table: ends at 0x"),
     ("e_phoff huge", lambda i: i.set("e_phoff", 1 << (i.cls - 1)), r"^truncated program header table"),
     ("e_phnum huge", lambda i: i.set("e_phnum", 0xFFFE), r"^truncated program header table"),
-    ("e_phentsize tiny", lambda i: i.set("e_phentsize", 8), r"^e_phentsize 8 is smaller than an ELF(32|64) program header"),
-    ("e_phnum PN_XNUM without sections", lambda i: i.set("e_phnum", 0xFFFF).set("e_shoff", 0),
-     r"PN_XNUM .* no section header 0"),
-    ("e_shoff near end", lambda i: i.set("e_shoff", len(i.data) - 10), r"^truncated (section header 0|section header table)"),
+    (
+        "e_phentsize tiny",
+        lambda i: i.set("e_phentsize", 8),
+        r"^e_phentsize 8 is smaller than an ELF(32|64) program header",
+    ),
+    (
+        "e_phnum PN_XNUM without sections",
+        lambda i: i.set("e_phnum", 0xFFFF).set("e_shoff", 0),
+        r"PN_XNUM .* no section header 0",
+    ),
+    (
+        "e_shoff near end",
+        lambda i: i.set("e_shoff", len(i.data) - 10),
+        r"^truncated (section header 0|section header table)",
+    ),
     ("e_shnum huge", lambda i: i.set("e_shnum", 0xFFFE), r"^truncated section header table"),
     ("e_shentsize tiny", lambda i: i.set("e_shentsize", 4), r"^e_shentsize 4 is smaller"),
     ("extended e_shnum huge", _sh0_size_huge, r"^truncated section header table"),
     ("EI_CLASS 3", lambda i: i.data.__setitem__(4, 3), r"^invalid EI_CLASS 3"),
     ("EI_DATA 0", lambda i: i.data.__setitem__(5, 0), r"^invalid EI_DATA 0"),
-    ("PT_INTERP offset past end", lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_offset", len(i.data) - 4),
-     r"^truncated PT_INTERP segment"),
-    ("PT_INTERP longer than PATH_MAX", lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", 0x10000),
-     r"longer than PATH_MAX"),
+    (
+        "PT_INTERP offset past end",
+        lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_offset", len(i.data) - 4),
+        r"^truncated PT_INTERP segment",
+    ),
+    (
+        "PT_INTERP longer than PATH_MAX",
+        lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", 0x10000),
+        r"longer than PATH_MAX",
+    ),
     ("PT_INTERP one byte", lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", 1), r"too short for a path"),
-    ("PT_INTERP without NUL", lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", i.ph(PT_INTERP)["p_filesz"] - 1),
-     r"not NUL-terminated"),
-    ("PT_DYNAMIC offset past end", lambda i: i.set_ph(i.ph(PT_DYNAMIC)["index"], "p_offset", len(i.data) - 8),
-     r"^truncated dynamic segment"),
-    ("PT_DYNAMIC size huge", lambda i: i.set_ph(i.ph(PT_DYNAMIC)["index"], "p_filesz", 0xFFFFFF00),
-     r"^truncated dynamic segment"),
+    (
+        "PT_INTERP without NUL",
+        lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", i.ph(PT_INTERP)["p_filesz"] - 1),
+        r"not NUL-terminated",
+    ),
+    (
+        "PT_DYNAMIC offset past end",
+        lambda i: i.set_ph(i.ph(PT_DYNAMIC)["index"], "p_offset", len(i.data) - 8),
+        r"^truncated dynamic segment",
+    ),
+    (
+        "PT_DYNAMIC size huge",
+        lambda i: i.set_ph(i.ph(PT_DYNAMIC)["index"], "p_filesz", 0xFFFFFF00),
+        r"^truncated dynamic segment",
+    ),
     ("dynamic segment without DT_NULL", _without_terminator, r"has no DT_NULL terminator"),
-    ("DT_STRTAB outside every PT_LOAD", lambda i: i.set_dyn(i.dyn(DT_STRTAB)[0], val=0xDEAD0000),
-     r"^DT_STRTAB address 0xdead0000 is not inside the file image of any PT_LOAD segment$"),
+    (
+        "DT_STRTAB outside every PT_LOAD",
+        lambda i: i.set_dyn(i.dyn(DT_STRTAB)[0], val=0xDEAD0000),
+        r"^DT_STRTAB address 0xdead0000 is not inside the file image of any PT_LOAD segment$",
+    ),
     ("no PT_LOAD at all", _no_loads, r"is not inside the file image of any PT_LOAD"),
     ("DT_STRTAB missing", lambda i: i.set_dyn(i.dyn(DT_STRTAB)[0], tag=DT_DEBUG), r"no DT_STRTAB"),
     ("DT_STRSZ huge", lambda i: i.set_dyn(i.dyn(DT_STRSZ)[0], val=0xFFFFFFF0), r"^truncated dynamic string table"),
-    ("DT_NEEDED offset outside the table", lambda i: i.set_dyn(i.dyn(DT_NEEDED)[0], val=i.dyn(DT_STRSZ)[2] + 5),
-     r"^DT_NEEDED name offset 0x[0-9a-f]+ is outside the dynamic string table"),
-    ("PT_NOTE offset past end", lambda i: i.set_ph(i.ph(PT_NOTE)["index"], "p_offset", len(i.data) - 4),
-     r"^truncated PT_NOTE segment"),
+    (
+        "DT_NEEDED offset outside the table",
+        lambda i: i.set_dyn(i.dyn(DT_NEEDED)[0], val=i.dyn(DT_STRSZ)[2] + 5),
+        r"^DT_NEEDED name offset 0x[0-9a-f]+ is outside the dynamic string table",
+    ),
+    (
+        "PT_NOTE offset past end",
+        lambda i: i.set_ph(i.ph(PT_NOTE)["index"], "p_offset", len(i.data) - 4),
+        r"^truncated PT_NOTE segment",
+    ),
     ("note descriptor runs off the segment", _note_desc_huge, r"runs past the end of its PT_NOTE segment"),
 ]
 
 
 @pytest.mark.parametrize("name", DYNAMIC_BASES)
 @pytest.mark.parametrize(("what", "mutate", "message"), LIES, ids=[w for w, _, _ in LIES])
-def test_lying_fields_give_precise_errors(
-    name: str, what: str, mutate: Mutation, message: str
-) -> None:
+def test_lying_fields_give_precise_errors(name: str, what: str, mutate: Mutation, message: str) -> None:
     img = image(name)
     assert isinstance(outcome(img.bytes()), ElfInfo)  # the unmutated base parses
     mutate(img)
@@ -358,33 +404,50 @@ def _dynamic(r: ElfInfo | ElfError) -> bool:
 
 SPARSE_CASES: list[tuple[str, Mutation, Check]] = [
     ("valid header, 4 GiB of holes after it", lambda i: None, _dynamic),
-    ("section headers in the hole", lambda i: i.set("e_shoff", FOUR_GIB - (8 << 20)).set("e_shnum", 0xFFFE),
-     lambda r: _dynamic(r) and isinstance(r, ElfInfo) and r.stripped),
+    (
+        "section headers in the hole",
+        lambda i: i.set("e_shoff", FOUR_GIB - (8 << 20)).set("e_shnum", 0xFFFE),
+        lambda r: _dynamic(r) and isinstance(r, ElfInfo) and r.stripped,
+    ),
     # All-zero program headers are PT_NULL: nothing dynamic left to see.
-    ("program headers in the hole", lambda i: i.set("e_phoff", 3 << 30).set("e_phnum", 0xFFFE),
-     lambda r: isinstance(r, ElfInfo) and r.interpreter is None and not r.has_dynamic),
+    (
+        "program headers in the hole",
+        lambda i: i.set("e_phoff", 3 << 30).set("e_phnum", 0xFFFE),
+        lambda r: isinstance(r, ElfInfo) and r.interpreter is None and not r.has_dynamic,
+    ),
     # Zeros start with DT_NULL: an empty dynamic segment.
-    ("dynamic segment of 2 GiB in the hole", lambda i: (
-        i.set_ph(i.ph(PT_DYNAMIC)["index"], "p_offset", 2 << 30).set_ph(i.ph(PT_DYNAMIC)["index"], "p_filesz", 2 << 30)),
-     lambda r: isinstance(r, ElfInfo) and r.has_dynamic and r.needed == ()),
-    ("note segment of 3 GiB in the hole", lambda i: (
-        i.set_ph(i.ph(PT_NOTE)["index"], "p_offset", 1 << 30).set_ph(i.ph(PT_NOTE)["index"], "p_filesz", 3 << 30)),
-     lambda r: _dynamic(r) and isinstance(r, ElfInfo) and r.build_id is None),
-    ("interpreter of 3 GiB", lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", 3 << 30),
-     lambda r: isinstance(r, ElfError) and "longer than PATH_MAX" in str(r)),
+    (
+        "dynamic segment of 2 GiB in the hole",
+        lambda i: i.set_ph(i.ph(PT_DYNAMIC)["index"], "p_offset", 2 << 30).set_ph(
+            i.ph(PT_DYNAMIC)["index"], "p_filesz", 2 << 30
+        ),
+        lambda r: isinstance(r, ElfInfo) and r.has_dynamic and r.needed == (),
+    ),
+    (
+        "note segment of 3 GiB in the hole",
+        lambda i: i.set_ph(i.ph(PT_NOTE)["index"], "p_offset", 1 << 30).set_ph(
+            i.ph(PT_NOTE)["index"], "p_filesz", 3 << 30
+        ),
+        lambda r: _dynamic(r) and isinstance(r, ElfInfo) and r.build_id is None,
+    ),
+    (
+        "interpreter of 3 GiB",
+        lambda i: i.set_ph(i.ph(PT_INTERP)["index"], "p_filesz", 3 << 30),
+        lambda r: isinstance(r, ElfError) and "longer than PATH_MAX" in str(r),
+    ),
     ("string table of 3 GiB", lambda i: i.set_dyn(i.dyn(DT_STRSZ)[0], val=3 << 30), _dynamic),
     # Extended numbering: 50 million program headers (2.8 GB) would fit in the file.
-    ("PN_XNUM count of 50 million", lambda i: (
-        i.set("e_phnum", 0xFFFF).set("e_phoff", 64), i._set(i.get("e_shoff") + 44, "I", 50_000_000)),
-     lambda r: isinstance(r, ElfError) and "program header table has 50000000 entries" in str(r)),
+    (
+        "PN_XNUM count of 50 million",
+        lambda i: (i.set("e_phnum", 0xFFFF).set("e_phoff", 64), i._set(i.get("e_shoff") + 44, "I", 50_000_000)),
+        lambda r: isinstance(r, ElfError) and "program header table has 50000000 entries" in str(r),
+    ),
 ]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("what", "mutate", "check"), SPARSE_CASES, ids=[w for w, _, _ in SPARSE_CASES])
-def test_four_gib_sparse_file(
-    what: str, mutate: Mutation, check: Check, tmp_path: Path
-) -> None:
+def test_four_gib_sparse_file(what: str, mutate: Mutation, check: Check, tmp_path: Path) -> None:
     img = image("x86_64-dynamic")
     mutate(img)
     path = _sparse(tmp_path, img.bytes())
@@ -418,8 +481,9 @@ def _base(name: str) -> tuple[bytes, list[tuple[int, int]]]:
     return _BASE_BYTES[name]
 
 
-SPECIAL = st.sampled_from([0, 1, 2, 3, 4, 0x7F, 0xFF, 0xFFFF, 0xFFFE, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 31, 1 << 32,
-                           1 << 63, (1 << 64) - 1])
+SPECIAL = st.sampled_from(
+    [0, 1, 2, 3, 4, 0x7F, 0xFF, 0xFFFF, 0xFFFE, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 31, 1 << 32, 1 << 63, (1 << 64) - 1]
+)
 
 
 class BoundedStream(io.BytesIO):

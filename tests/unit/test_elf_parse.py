@@ -139,10 +139,26 @@ def test_system_file_matches_readelf(path: str) -> None:
 
 def test_arch_names() -> None:
     def info(machine: int, elf_class: int, endian: str) -> ElfInfo:
-        return ElfInfo(elf_class=elf_class, endian=endian, machine=machine, e_type=2, type_name="exec",
-                       interpreter=None, needed=(), soname=None, flags_1=0, has_dynamic=False, load_segments=1, stripped=True,
-                       build_id=None, size=0, header=b"", program_table=None,
-                       section_table=None, gnu_property=None)
+        return ElfInfo(
+            elf_class=elf_class,
+            endian=endian,
+            machine=machine,
+            e_type=2,
+            type_name="exec",
+            interpreter=None,
+            needed=(),
+            soname=None,
+            flags_1=0,
+            has_dynamic=False,
+            load_segments=1,
+            stripped=True,
+            build_id=None,
+            size=0,
+            header=b"",
+            program_table=None,
+            section_table=None,
+            gnu_property=None,
+        )
 
     assert info(62, 64, "little").arch == "x86_64"
     assert info(183, 64, "little").arch == "arm64"

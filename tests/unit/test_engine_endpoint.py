@@ -53,7 +53,9 @@ def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_docker_host_wins_over_everything(docker_config: Path) -> None:
     write_config(docker_config, "colima")
-    ep = resolve_endpoint({"DOCKER_HOST": "tcp://10.0.0.5:2376", "DOCKER_CONTEXT": "rootless", "DOCKER_CONFIG": str(docker_config)})
+    ep = resolve_endpoint(
+        {"DOCKER_HOST": "tcp://10.0.0.5:2376", "DOCKER_CONTEXT": "rootless", "DOCKER_CONFIG": str(docker_config)}
+    )
     assert (ep.host, ep.source) == ("tcp://10.0.0.5:2376", "DOCKER_HOST")
 
 
@@ -114,7 +116,12 @@ def test_missing_context_is_an_engine_error_naming_it(docker_config: Path) -> No
 
 @pytest.mark.parametrize(
     "content",
-    ["{not json", json.dumps({"Name": "broken", "Endpoints": {}}), json.dumps({"Name": "broken", "Endpoints": {"docker": None}}), "[]"],
+    [
+        "{not json",
+        json.dumps({"Name": "broken", "Endpoints": {}}),
+        json.dumps({"Name": "broken", "Endpoints": {"docker": None}}),
+        "[]",
+    ],
     ids=["bad-json", "no-docker-endpoint", "null-endpoint", "a-list"],
 )
 def test_broken_context_is_an_engine_error_naming_it(docker_config: Path, content: str) -> None:
@@ -158,7 +165,9 @@ def test_default_socket_fallback_prefers_existing_sockets(docker_config: Path, t
     ep = resolve_endpoint({"DOCKER_CONFIG": str(docker_config), "XDG_RUNTIME_DIR": str(runtime)})
     assert ep.source == "default socket"
     # /var/run/docker.sock comes first when it exists (a system engine), then the rootless one.
-    expected = "unix:///var/run/docker.sock" if Path("/var/run/docker.sock").exists() else f"unix://{runtime}/docker.sock"
+    expected = (
+        "unix:///var/run/docker.sock" if Path("/var/run/docker.sock").exists() else f"unix://{runtime}/docker.sock"
+    )
     assert ep.host == expected
 
 
@@ -225,7 +234,9 @@ def test_context_tls_material_is_used_like_the_cli(tmp_path: Path) -> None:
     ep = resolve_endpoint({"DOCKER_CONFIG": str(config_dir)})
     assert ep.host == "tcp://build-host.example:2376" and ep.source == "docker context 'remote'"
     assert ep.tls is not None
-    assert ep.tls.ca_cert == str(tls_dir / "ca.pem") and ep.tls.verify == str(tls_dir / "ca.pem") or ep.tls.verify is True
+    assert (
+        ep.tls.ca_cert == str(tls_dir / "ca.pem") and ep.tls.verify == str(tls_dir / "ca.pem") or ep.tls.verify is True
+    )
     assert ep.tls.cert == (str(tls_dir / "cert.pem"), str(tls_dir / "key.pem"))
 
 
@@ -254,5 +265,8 @@ def test_ssh_endpoint_without_paramiko_names_the_extra() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     code_, message, hint = res.stdout.strip().split("|")
     assert code_ == "3"
-    assert message == "the engine at ssh://someone@127.0.0.1:1 (from DOCKER_HOST) is an ssh:// endpoint, which needs the `ssh` extra"
+    assert (
+        message
+        == "the engine at ssh://someone@127.0.0.1:1 (from DOCKER_HOST) is an ssh:// endpoint, which needs the `ssh` extra"
+    )
     assert hint.startswith("pip install 'packbin[ssh]'")

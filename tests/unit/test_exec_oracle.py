@@ -52,19 +52,38 @@ int main(void) { puts("hello, oracle"); return 0; }
 
 # ELF64 header fields: name -> (offset, size).
 EHDR64 = {
-    "EI_CLASS": (4, 1), "EI_DATA": (5, 1), "EI_VERSION": (6, 1), "EI_OSABI": (7, 1),
-    "e_type": (16, 2), "e_machine": (18, 2), "e_version": (20, 4), "e_entry": (24, 8),
-    "e_phoff": (32, 8), "e_shoff": (40, 8), "e_flags": (48, 4), "e_ehsize": (52, 2),
-    "e_phentsize": (54, 2), "e_phnum": (56, 2), "e_shentsize": (58, 2), "e_shnum": (60, 2),
+    "EI_CLASS": (4, 1),
+    "EI_DATA": (5, 1),
+    "EI_VERSION": (6, 1),
+    "EI_OSABI": (7, 1),
+    "e_type": (16, 2),
+    "e_machine": (18, 2),
+    "e_version": (20, 4),
+    "e_entry": (24, 8),
+    "e_phoff": (32, 8),
+    "e_shoff": (40, 8),
+    "e_flags": (48, 4),
+    "e_ehsize": (52, 2),
+    "e_phentsize": (54, 2),
+    "e_phnum": (56, 2),
+    "e_shentsize": (58, 2),
+    "e_shnum": (60, 2),
     "e_shstrndx": (62, 2),
 }
 PHDR64 = {
-    "p_type": (0, 4), "p_flags": (4, 4), "p_offset": (8, 8), "p_vaddr": (16, 8), "p_paddr": (24, 8),
-    "p_filesz": (32, 8), "p_memsz": (40, 8), "p_align": (48, 8),
+    "p_type": (0, 4),
+    "p_flags": (4, 4),
+    "p_offset": (8, 8),
+    "p_vaddr": (16, 8),
+    "p_paddr": (24, 8),
+    "p_filesz": (32, 8),
+    "p_memsz": (40, 8),
+    "p_align": (48, 8),
 }
 #: Values the loader gives meaning to, per field.
 SPECIAL = {
-    "EI_CLASS": [0, 1, 2, 3], "EI_DATA": [0, 1, 2, 3],
+    "EI_CLASS": [0, 1, 2, 3],
+    "EI_DATA": [0, 1, 2, 3],
     "e_type": [0, 1, 2, 3, 4, 0xFE00],
     "e_machine": [3, 40, 62, 183, 243, 0x3E00],
     "e_phentsize": [0, 32, 55, 56, 57, 64, 67, 112],
@@ -86,10 +105,10 @@ def _fields(data: bytes) -> Iterator[tuple[str, int, int, int | None]]:
     """(name, offset, size, p_type or None) of every header field of an ELF64 little-endian file."""
     for name, (off, size) in EHDR64.items():
         yield name, off, size, None
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phnum, = struct.unpack_from("<H", data, 56)
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    (phnum,) = struct.unpack_from("<H", data, 56)
     for i in range(phnum):
-        p_type, = struct.unpack_from("<I", data, phoff + i * 56)
+        (p_type,) = struct.unpack_from("<I", data, phoff + i * 56)
         for name, (off, size) in PHDR64.items():
             yield f"phdr[{i}].{name}", phoff + i * 56 + off, size, p_type
 
@@ -106,7 +125,10 @@ def _values(rng: random.Random, name: str, old: int, size: int, p_type: int | No
     elif field == "p_vaddr":
         cands = [0, 1, old + 1, old - 1, *far]
     elif field == "p_filesz":
-        cands = [*far[:2], old | 1 << rng.randrange(32, bits) if bits > 32 else top]  # never smaller: fewer bytes of the program
+        cands = [
+            *far[:2],
+            old | 1 << rng.randrange(32, bits) if bits > 32 else top,
+        ]  # never smaller: fewer bytes of the program
     elif field == "p_memsz":
         cands = [0, *far[:2], 1 << rng.randrange(32, bits) if bits > 32 else top]
         if p_type == 1:
@@ -116,8 +138,17 @@ def _values(rng: random.Random, name: str, old: int, size: int, p_type: int | No
     elif field == "p_type" and p_type in RUNTIME_TYPES:
         cands = []  # removing PT_TLS or PT_GNU_RELRO changes what the start code does, not the loading
     else:
-        cands = [0, 1, top, old ^ (1 << rng.randrange(bits)), old + 1, old - 1, old + 8,
-                 1 << rng.randrange(bits), rng.getrandbits(bits)]
+        cands = [
+            0,
+            1,
+            top,
+            old ^ (1 << rng.randrange(bits)),
+            old + 1,
+            old - 1,
+            old + 8,
+            1 << rng.randrange(bits),
+            rng.getrandbits(bits),
+        ]
     if cands or field != "p_type":
         cands += SPECIAL.get(field, [])
     return [v & top for v in cands if (v & top) != old]
@@ -129,20 +160,20 @@ def mutants(data: bytes, rng: random.Random, count: int) -> list[Mutant]:
     out: list[Mutant] = []
     for _ in range(count):
         name, off, size, p_type = rng.choice(fields)
-        old = int.from_bytes(data[off:off + size], "little")
+        old = int.from_bytes(data[off : off + size], "little")
         values = _values(rng, name, old, size, p_type)
         if not values:
             continue
         value = rng.choice(values)
         buf = bytearray(data)
-        buf[off:off + size] = value.to_bytes(size, "little")
+        buf[off : off + size] = value.to_bytes(size, "little")
         out.append(Mutant(what=f"{name}={value:#x} (was {old:#x})", data=bytes(buf)))
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phnum, = struct.unpack_from("<H", data, 56)
+    (phoff,) = struct.unpack_from("<Q", data, 32)
+    (phnum,) = struct.unpack_from("<H", data, 56)
     cuts = {0, 4, 16, 52, 63, 64, phoff + phnum * 56 - 1, phoff + phnum * 56, len(data) - 1, len(data) // 2}
     for i in range(phnum):
-        p_offset, = struct.unpack_from("<Q", data, phoff + i * 56 + 8)
-        p_filesz, = struct.unpack_from("<Q", data, phoff + i * 56 + 32)
+        (p_offset,) = struct.unpack_from("<Q", data, phoff + i * 56 + 8)
+        (p_filesz,) = struct.unpack_from("<Q", data, phoff + i * 56 + 32)
         cuts.add(p_offset + p_filesz - 1)
     cuts.update(rng.randrange(len(data)) for _ in range(4))
     out.extend(Mutant(what=f"truncated to {n} bytes", data=data[:n]) for n in sorted(cuts) if 0 <= n < len(data))
@@ -188,7 +219,9 @@ def gcc_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for kind, flags in {"static": ["-static"], "static-pie": ["-static-pie"], "dynamic": []}.items():
         exe = d / f"gcc-{kind}"
-        r = subprocess.run([gcc, "-O2", *flags, "-o", str(exe), str(d / "hello.c")], capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [gcc, "-O2", *flags, "-o", str(exe), str(d / "hello.c")], capture_output=True, text=True, check=False
+        )
         if r.returncode != 0:
             if kind == "static-pie":
                 continue  # an older gcc without -static-pie: the other programs still cover it
@@ -214,7 +247,9 @@ def _oracle(programs: dict[str, Path], arch_name: str, root: Path, tmp: Path) ->
             got = run_alone(mpath, root)
             ran += 1
             if got != want:
-                failures.append(f"{label}: {m.what}: verifier ok, but in an empty root: {got[0]!r} (original: {want[0]!r})")
+                failures.append(
+                    f"{label}: {m.what}: verifier ok, but in an empty root: {got[0]!r} (original: {want[0]!r})"
+                )
     return passed, ran, failures
 
 

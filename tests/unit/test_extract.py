@@ -363,10 +363,13 @@ def test_engine_stream_errors_propagate_unchanged(staging: Path) -> None:
     assert_empty(staging)
 
 
-@pytest.mark.parametrize(("name", "words"), [
-    ("out/" + "n" * 300, "longer than NAME_MAX (255)"),  # issue 8: was an InstallError (exit 6) halfway
-    ("out/" + "/".join(["d" * 100] * 50), "longer than 1024"),  # issue 8: a 5,000-character path was accepted
-])
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("out/" + "n" * 300, "longer than NAME_MAX (255)"),  # issue 8: was an InstallError (exit 6) halfway
+        ("out/" + "/".join(["d" * 100] * 50), "longer than 1024"),  # issue 8: a 5,000-character path was accepted
+    ],
+)
 def test_over_long_member_names_are_a_rejected_artifact(staging: Path, name: str, words: str) -> None:
     data = make_tar([("out/ok", b"fine", 0o644), (name, b"x", 0o644)])
     with pytest.raises(ArtifactRejected, match=re.escape(words)) as info:

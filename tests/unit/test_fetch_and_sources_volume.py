@@ -15,8 +15,17 @@ from packbin.workspace import InputFile, Stub
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("127.8.9.10", True), ("localhost", True), ("::1", True), ("[::1]", True),
-     ("10.0.0.1", False), ("index.crates.io", False), ("192.168.1.2", False), ("", False)],
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("10.0.0.1", False),
+        ("index.crates.io", False),
+        ("192.168.1.2", False),
+        ("", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -40,7 +49,14 @@ def _file(tmp_path: Path, rel: str, data: bytes, *, mtime_ns: int, executable: b
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(data)
     os.utime(p, ns=(mtime_ns, mtime_ns))
-    return InputFile(rel=rel, root=tmp_path, size=len(data), mtime_ns=mtime_ns, executable=executable, sha256=hashlib.sha256(data).hexdigest())
+    return InputFile(
+        rel=rel,
+        root=tmp_path,
+        size=len(data),
+        mtime_ns=mtime_ns,
+        executable=executable,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
 
 
 def test_wanted_state_tells_content_exec_bit_and_stubs_apart(tmp_path: Path) -> None:

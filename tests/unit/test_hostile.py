@@ -32,28 +32,48 @@ NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/packbin-hostile.sock", "DOCKER_
 def documented_exit_codes() -> set[int]:
     """The exit codes README.md's table lists (the line that starts with "Exit codes: 0 ok; ...")."""
     text = (REPO / "README.md").read_text()
-    line = next(ln for ln in text.split("\n\n") if ln.lstrip().startswith("Exit codes: 0 ok;") or "\nExit codes: 0 ok;" in ln)
-    table = line[line.index("Exit codes:"):]
+    line = next(
+        ln for ln in text.split("\n\n") if ln.lstrip().startswith("Exit codes: 0 ok;") or "\nExit codes: 0 ok;" in ln
+    )
+    table = line[line.index("Exit codes:") :]
     return {int(n) for n in re.findall(r"(?:^|[;:]\s*)(\d+)\s", table)}
 
 
 CODES = documented_exit_codes()
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 30,
-        stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    stdin: int | None = subprocess.DEVNULL,
+) -> subprocess.CompletedProcess[str]:
     """``python -m packbin ARGS`` with the suite's three checks applied."""
-    full = {k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")}
+    full = {
+        k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")
+    }
     full.update(NO_ENGINE)
     full.update(env or {})
     try:
-        r = subprocess.run([sys.executable, "-m", "packbin", *args], cwd=cwd, env=full, capture_output=True,
-                           text=True, errors="backslashreplace", timeout=timeout, check=False, stdin=stdin)
+        r = subprocess.run(
+            [sys.executable, "-m", "packbin", *args],
+            cwd=cwd,
+            env=full,
+            capture_output=True,
+            text=True,
+            errors="backslashreplace",
+            timeout=timeout,
+            check=False,
+            stdin=stdin,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"packbin {' '.join(args)!r} did not end within {timeout} s (a hang)")
     shown = [a if len(a) < 80 else a[:40] + f"...({len(a)} chars)" for a in args]
     assert TRACEBACK not in r.stderr, f"traceback from packbin {shown!r}:\n{r.stderr[-1500:]}"
-    assert r.returncode in CODES, f"exit {r.returncode} (not in README's table {sorted(CODES)}) from {shown!r}: {r.stderr[-1500:]}"
+    assert r.returncode in CODES, (
+        f"exit {r.returncode} (not in README's table {sorted(CODES)}) from {shown!r}: {r.stderr[-1500:]}"
+    )
     return r
 
 
@@ -129,10 +149,12 @@ def test_the_readme_form_with_a_bare_double_dash(repo: Path, tmp_path: Path) -> 
 
 
 def test_usage_errors_under_json_print_an_error_document(repo: Path, tmp_path: Path) -> None:
-    for args in (["verify-static", "--json", str(tmp_path / "missing")],
-                 ["verify-static", "--json", str(tmp_path)],  # a directory with no ELF file: exit 2
-                 ["init-packs", "--json"],  # neither --dest nor --volume
-                 ["verify-static", "--json", str(tmp_path), "--arch", "vax"]):
+    for args in (
+        ["verify-static", "--json", str(tmp_path / "missing")],
+        ["verify-static", "--json", str(tmp_path)],  # a directory with no ELF file: exit 2
+        ["init-packs", "--json"],  # neither --dest nor --volume
+        ["verify-static", "--json", str(tmp_path), "--arch", "vax"],
+    ):
         r = run(*args, cwd=repo)
         assert r.returncode == 2, (args, r.stderr)
         doc = json.loads(r.stdout)
@@ -159,11 +181,23 @@ def test_hostile_configs(repo: Path, tmp_path: Path) -> None:
     os.mkfifo(fifo)
     nested = tmp_path / "nested.toml"
     nested.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
-    for config, words in ((Path("/dev/zero"), "not a regular file"), (fifo, "not a regular file"),
-                          (nested, "nested too deeply"), (tmp_path, "not a regular file")):
+    for config, words in (
+        (Path("/dev/zero"), "not a regular file"),
+        (fifo, "not a regular file"),
+        (nested, "nested too deeply"),
+        (tmp_path, "not a regular file"),
+    ):
         t0 = time.monotonic()
-        r = run("init-packs", "--dest", str(tmp_path / "dest"), "--arch", "x86_64", cwd=repo,
-                env={"PACKBIN_CONFIG": str(config)}, timeout=20)
+        r = run(
+            "init-packs",
+            "--dest",
+            str(tmp_path / "dest"),
+            "--arch",
+            "x86_64",
+            cwd=repo,
+            env={"PACKBIN_CONFIG": str(config)},
+            timeout=20,
+        )
         assert r.returncode == 2 and words in r.stderr, (config, r.stderr)
         assert len(r.stderr.strip().splitlines()) <= 2 and time.monotonic() - t0 < 20
     big = tmp_path / "big.toml"
@@ -172,13 +206,28 @@ def test_hostile_configs(repo: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "larger than" in r.stderr
 
 
-@pytest.mark.parametrize(("edit", "words"), [
-    (lambda t: t.replace('rust_target = "aarch64-unknown-linux-musl"', 'rust_target = "x86_64-unknown-linux-musl"'),
-     "is already the target of architecture"),
-    (lambda t: t + '[[binaries]]\nname = "other"\npack = "core"\nmanifest = "crate/Cargo.toml"\n'
-               'install_path = "sensors/attune-core-timer-sensor"\n', "is already where binary"),
-    (lambda t: t.replace('manifest = "crate/Cargo.toml"', 'manifest = "link/Cargo.toml"'), "leads outside the repository"),
-])
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (
+            lambda t: t.replace(
+                'rust_target = "aarch64-unknown-linux-musl"', 'rust_target = "x86_64-unknown-linux-musl"'
+            ),
+            "is already the target of architecture",
+        ),
+        (
+            lambda t: (
+                t + '[[binaries]]\nname = "other"\npack = "core"\nmanifest = "crate/Cargo.toml"\n'
+                'install_path = "sensors/attune-core-timer-sensor"\n'
+            ),
+            "is already where binary",
+        ),
+        (
+            lambda t: t.replace('manifest = "crate/Cargo.toml"', 'manifest = "link/Cargo.toml"'),
+            "leads outside the repository",
+        ),
+    ],
+)
 def test_config_validations(repo: Path, tmp_path: Path, edit: object, words: str) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -257,8 +306,14 @@ def test_sigterm_and_sighup_clean_up_like_ctrl_c(repo: Path, tmp_path: Path, sig
     try:
         env = {k: v for k, v in os.environ.items() if k != "PACKBIN_CONFIG"}
         env.update(NO_ENGINE)
-        proc = subprocess.Popen([sys.executable, "-m", "packbin", "init-packs", "--dest", str(dest), "--arch", "x86_64"],
-                                cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "packbin", "init-packs", "--dest", str(dest), "--arch", "x86_64"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 30
         assert proc.stderr is not None
         line = proc.stderr.readline()

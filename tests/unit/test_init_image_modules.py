@@ -26,12 +26,21 @@ def test_deploy_modules_are_import_closed(tmp_path: Path) -> None:
         "print(cfg.builder.debian_mirror)\n"
     )
     # -S -E -s: no site-packages, no PYTHONPATH: only the copied modules and the standard library.
-    res = subprocess.run([sys.executable, "-S", "-E", "-s", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-S", "-E", "-s", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("http")
     # The image's entry point, `python3 -m packbin.deploy`, from the copied files alone.
     env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    res = subprocess.run([sys.executable, "-s", "-m", "packbin.deploy", "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-s", "-m", "packbin.deploy", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     assert "python3 -m packbin.deploy" in res.stdout
 

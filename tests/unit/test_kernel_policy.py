@@ -43,7 +43,9 @@ def gcc_dynamic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("value", [57, 64, 67, 1999])
 @pytest.mark.parametrize("program", ["gcc", "zig"])
-def test_phentsize_the_kernel_refuses_is_refused(tmp_path: Path, value: int, program: str, request: pytest.FixtureRequest) -> None:
+def test_phentsize_the_kernel_refuses_is_refused(
+    tmp_path: Path, value: int, program: str, request: pytest.FixtureRequest
+) -> None:
     # Issue 8: e_phentsize 67 on gcc's dynamic program made the parser step over PT_INTERP: "ok".
     path = request.getfixturevalue("gcc_dynamic") if program == "gcc" else elf_fixture("x86_64-dynamic").path
     data = bytearray(path.read_bytes())
@@ -95,13 +97,16 @@ def test_unknown_machine_is_not_guessed(tmp_path: Path) -> None:
     assert problems == ("unknown machine EM_4660: packbin does not know how Linux loads it",)
 
 
-@pytest.mark.parametrize(("offset", "fmt", "value", "words"), [
-    (56, "<H", 0xFFFF, "e_phnum is 65535"),  # PN_XNUM: the kernel does not resolve it (the parser does)
-    (56, "<H", 100, "e_phnum is 100"),  # more than fits in the loader's limit
-    (6, "<B", 0, "EI_VERSION is 0"),  # qemu-user
-    (52, "<H", 65, "e_ehsize is 65"),  # qemu-user
-    (24, "<Q", 0x10, "entry point 0x10"),
-])
+@pytest.mark.parametrize(
+    ("offset", "fmt", "value", "words"),
+    [
+        (56, "<H", 0xFFFF, "e_phnum is 65535"),  # PN_XNUM: the kernel does not resolve it (the parser does)
+        (56, "<H", 100, "e_phnum is 100"),  # more than fits in the loader's limit
+        (6, "<B", 0, "EI_VERSION is 0"),  # qemu-user
+        (52, "<H", 65, "e_ehsize is 65"),  # qemu-user
+        (24, "<Q", 0x10, "entry point 0x10"),
+    ],
+)
 def test_header_fields_the_loader_reads(tmp_path: Path, offset: int, fmt: str, value: int, words: str) -> None:
     data = bytearray(elf_fixture("x86_64-static").path.read_bytes())
     struct.pack_into(fmt, data, offset, value)

@@ -73,8 +73,20 @@ def test_saved_document_has_the_documented_schema(tmp_path: Path) -> None:
     doc = json.loads(path.read_text())
     assert list(doc) == ["artifacts"]
     [a] = doc["artifacts"]
-    assert {"arch", "target", "pack", "binary", "path", "sha256", "size", "static", "stripped", "source_hash",
-            "builder_image", "toolchain"} <= set(a)
+    assert {
+        "arch",
+        "target",
+        "pack",
+        "binary",
+        "path",
+        "sha256",
+        "size",
+        "static",
+        "stripped",
+        "source_hash",
+        "builder_image",
+        "toolchain",
+    } <= set(a)
     assert a["toolchain"] == {"rustc": "1.85.0", "cargo_zigbuild": "0.24.1", "zig": "0.17.1"}
     assert a["path"] == "dist/pack-binaries/x86_64/core/sensors/attune-core-timer-sensor"
     assert a["size"] == 391_224 and a["static"] is True

@@ -61,20 +61,42 @@ class Files:
         return self.files.get(rel)
 
 
-def plan(cfg: BuildConfig, *, manifest: Manifest | None = None, files: Files | None = None, deploy: str = "x86_64",
-         sources: dict[str, str] | None = None, force: bool = False, arch: str = "all") -> BuildPlan:
+def plan(
+    cfg: BuildConfig,
+    *,
+    manifest: Manifest | None = None,
+    files: Files | None = None,
+    deploy: str = "x86_64",
+    sources: dict[str, str] | None = None,
+    force: bool = False,
+    arch: str = "all",
+) -> BuildPlan:
     return make_plan(
-        cfg, cfg.select_arches(arch), cfg.binaries,
-        source_hashes=sources or SOURCES, manifest=manifest or Manifest(), deploy_arch=deploy,
-        file_sha256=files or Files(), force=force,
+        cfg,
+        cfg.select_arches(arch),
+        cfg.binaries,
+        source_hashes=sources or SOURCES,
+        manifest=manifest or Manifest(),
+        deploy_arch=deploy,
+        file_sha256=files or Files(),
+        force=force,
     )
 
 
 def artifact_for(t: Target, content: str) -> Artifact:
     return Artifact(
-        arch=t.arch.name, target=t.arch.rust_target, pack=t.binary.pack, binary=t.binary.name, path=t.dist_path,
-        sha256=sha(content), size=len(content), static=True, stripped=True, source_hash=t.source_hash,
-        builder_image="packbin/builder:rustup-0123456789abcdef", input_hash=t.input_hash,
+        arch=t.arch.name,
+        target=t.arch.rust_target,
+        pack=t.binary.pack,
+        binary=t.binary.name,
+        path=t.dist_path,
+        sha256=sha(content),
+        size=len(content),
+        static=True,
+        stripped=True,
+        source_hash=t.source_hash,
+        builder_image="packbin/builder:rustup-0123456789abcdef",
+        input_hash=t.input_hash,
     )
 
 

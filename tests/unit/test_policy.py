@@ -16,8 +16,15 @@ from packbin.policy import describe_linkage, is_static, static_problems
 def arch_of(name: str) -> Architecture:
     """An Architecture as buildcfg.toml would declare it, for a fixture target's arch name."""
     t = next(t for t in TARGETS if t.arch == name)
-    return Architecture(name=t.arch, aliases=(), rust_target=t.triple, docker_platform="linux/" + t.arch,
-                        elf_machine=t.machine, elf_class=t.elf_class, byte_order=t.endian)
+    return Architecture(
+        name=t.arch,
+        aliases=(),
+        rust_target=t.triple,
+        docker_platform="linux/" + t.arch,
+        elf_machine=t.machine,
+        elf_class=t.elf_class,
+        byte_order=t.endian,
+    )
 
 
 def info_of(name: str) -> ElfInfo:
@@ -35,8 +42,13 @@ def test_verdict_without_arch(name: str) -> None:
 def test_linkage_words(name: str) -> None:
     fx = elf_fixture(name)
     info = parse_elf(fx.path)
-    expected = {"static": "static", "static-pie": "static-pie", "dynamic": "dynamic", "shared": "dynamic",
-                "object": "static"}[fx.kind]
+    expected = {
+        "static": "static",
+        "static-pie": "static-pie",
+        "dynamic": "dynamic",
+        "shared": "dynamic",
+        "object": "static",
+    }[fx.kind]
     assert describe_linkage(info) == expected
     assert is_static(info) == (fx.kind in ("static", "static-pie", "object"))
 
@@ -79,9 +91,7 @@ def test_shared_library() -> None:
 
 
 def test_relocatable_object() -> None:
-    assert static_problems(info_of("riscv64-object"), None) == (
-        "relocatable object file, not an executable",
-    )
+    assert static_problems(info_of("riscv64-object"), None) == ("relocatable object file, not an executable",)
 
 
 def test_glibc_programs() -> None:
@@ -135,7 +145,7 @@ def test_executable_without_loadable_segment_fails(tmp_path: object) -> None:
     from pathlib import Path
 
     data = bytearray(Path(elf_fixture("x86_64-static").path).read_bytes())
-    phoff, = struct.unpack_from("<Q", data, 0x20)
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
     for i in range(phnum):
         off = phoff + i * phentsize

@@ -15,9 +15,18 @@ SHA_A = "ab" * 32
 
 def artifact(arch: str, sha: str, *, static: bool = True, size: int = 391_224) -> Artifact:
     return Artifact(
-        arch=arch, target=f"{arch}-unknown-linux-musl", pack="core", binary="attune-core-timer-sensor",
-        path=f"dist/pack-binaries/{arch}/core/sensors/attune-core-timer-sensor", sha256=sha, size=size,
-        static=static, stripped=True, source_hash="", builder_image="", toolchain=Toolchain(),
+        arch=arch,
+        target=f"{arch}-unknown-linux-musl",
+        pack="core",
+        binary="attune-core-timer-sensor",
+        path=f"dist/pack-binaries/{arch}/core/sensors/attune-core-timer-sensor",
+        sha256=sha,
+        size=size,
+        static=static,
+        stripped=True,
+        source_hash="",
+        builder_image="",
+        toolchain=Toolchain(),
     )
 
 

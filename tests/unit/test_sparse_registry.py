@@ -48,7 +48,13 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_sparse_paths() -> None:
-    assert [sparse_path(n) for n in ("a", "ab", "abc", "itoa", "Lock_Api")] == ["1/a", "2/ab", "3/a/abc", "it/oa/itoa", "lo/ck/lock_api"]
+    assert [sparse_path(n) for n in ("a", "ab", "abc", "itoa", "Lock_Api")] == [
+        "1/a",
+        "2/ab",
+        "3/a/abc",
+        "it/oa/itoa",
+        "lo/ck/lock_api",
+    ]
 
 
 def test_crates_are_deterministic(registry: SparseRegistry) -> None:
@@ -83,16 +89,34 @@ def test_cargo_builds_against_it_then_offline_fetches_nothing(registry: SparseRe
 
     env = cargo_env(tmp_path / "cargo-home")
     cargo = host_cargo()
-    first = subprocess.run([cargo, "build", "--locked", "--release"], cwd=ws, env=env, capture_output=True, text=True, timeout=300, check=False)
+    first = subprocess.run(
+        [cargo, "build", "--locked", "--release"],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     assert registry.downloads() == {name: 1 for name in registry.crate_files}
-    out = subprocess.run([str(ws / "target/release" / REGISTRY_BIN)], capture_output=True, text=True, timeout=30, check=True).stdout
+    out = subprocess.run(
+        [str(ws / "target/release" / REGISTRY_BIN)], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
     assert out.splitlines() == ["scopeguard: released", "itoa: 42"]
 
     # Same CARGO_HOME, a fresh target dir, --offline: everything comes from the cache.
     registry.reset_counts()
     env["CARGO_TARGET_DIR"] = str(tmp_path / "target2")
-    second = subprocess.run([cargo, "build", "--locked", "--offline", "--release"], cwd=ws, env=env, capture_output=True, text=True, timeout=300, check=False)
+    second = subprocess.run(
+        [cargo, "build", "--locked", "--offline", "--release"],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert registry.total_requests() == 0
     assert (tmp_path / "target2/release" / REGISTRY_BIN).is_file()

@@ -27,14 +27,33 @@ from packbin.verify import (
     verify_paths,
 )
 
-JSON_KEYS = {"path", "ok", "static", "arch", "machine", "class", "endian", "type", "interpreter", "needed",
-             "stripped", "problems"}
+JSON_KEYS = {
+    "path",
+    "ok",
+    "static",
+    "arch",
+    "machine",
+    "class",
+    "endian",
+    "type",
+    "interpreter",
+    "needed",
+    "stripped",
+    "problems",
+}
 
 
 def arch_of(name: str) -> Architecture:
     t = next(t for t in TARGETS if t.arch == name)
-    return Architecture(name=t.arch, aliases=(), rust_target=t.triple, docker_platform="linux/" + t.arch,
-                        elf_machine=t.machine, elf_class=t.elf_class, byte_order=t.endian)
+    return Architecture(
+        name=t.arch,
+        aliases=(),
+        rust_target=t.triple,
+        docker_platform="linux/" + t.arch,
+        elf_machine=t.machine,
+        elf_class=t.elf_class,
+        byte_order=t.endian,
+    )
 
 
 def copy(name: str, dest: Path) -> Path:
@@ -70,8 +89,9 @@ def test_verify_file_static_and_dynamic() -> None:
 def test_verify_file_not_elf_and_malformed(tmp_path: Path) -> None:
     script = tmp_path / "run.sh"
     script.write_text("#!/bin/sh\n")
-    assert verify_file(script, None) == VerifyResult(path=str(script), ok=False, info=None,
-                                                     problems=("not an ELF file",))
+    assert verify_file(script, None) == VerifyResult(
+        path=str(script), ok=False, info=None, problems=("not an ELF file",)
+    )
     data = elf_fixture("x86_64-static").path.read_bytes()
     phoff, phentsize, phnum = struct.unpack_from("<Q", data, 32)[0], *struct.unpack_from("<HH", data, 54)
     cut = tmp_path / "cut"
@@ -79,7 +99,9 @@ def test_verify_file_not_elf_and_malformed(tmp_path: Path) -> None:
     result = verify_file(cut, None)
     assert not result.ok and result.info is None
     end = phoff + phentsize * phnum
-    assert result.problems == (f"malformed ELF file: truncated program header table: ends at {end:#x}, file is 0x64 bytes",)
+    assert result.problems == (
+        f"malformed ELF file: truncated program header table: ends at {end:#x}, file is 0x64 bytes",
+    )
 
 
 def test_walk_skips_non_elf_symlinks_and_fifos_in_sorted_order(tree: Path) -> None:
@@ -94,8 +116,9 @@ def test_walk_skips_non_elf_symlinks_and_fifos_in_sorted_order(tree: Path) -> No
 
 
 def test_named_files_are_always_judged(tree: Path) -> None:
-    results = verify_paths([str(tree / "run.sh"), str(tree / "empty"), str(tree / "x86_64" / "link-to-dyn"),
-                            str(tree / "fifo")], None)
+    results = verify_paths(
+        [str(tree / "run.sh"), str(tree / "empty"), str(tree / "x86_64" / "link-to-dyn"), str(tree / "fifo")], None
+    )
     assert [r.problems for r in results] == [
         ("not an ELF file",),
         ("not an ELF file",),
@@ -139,9 +162,17 @@ def test_json_schema(tree: Path) -> None:
         assert set(entry) == JSON_KEYS
     dyn, static_pie, shared, static, script = doc["results"]
     assert dyn == {
-        "path": f"{tree}/arm64/nested/dyn", "ok": False, "static": False, "arch": "arm64", "machine": 183,
-        "class": 64, "endian": "little", "type": "exec", "interpreter": "/lib/ld-musl-aarch64.so.1",
-        "needed": ["libc.so"], "stripped": False,
+        "path": f"{tree}/arm64/nested/dyn",
+        "ok": False,
+        "static": False,
+        "arch": "arm64",
+        "machine": 183,
+        "class": 64,
+        "endian": "little",
+        "type": "exec",
+        "interpreter": "/lib/ld-musl-aarch64.so.1",
+        "needed": ["libc.so"],
+        "stripped": False,
         "problems": ["dynamic: needs interpreter /lib/ld-musl-aarch64.so.1 and libc.so"],
     }
     assert static_pie["ok"] and static_pie["static"] and static_pie["type"] == "pie" and static_pie["stripped"]
@@ -149,8 +180,17 @@ def test_json_schema(tree: Path) -> None:
     assert shared["class"] == 64 and shared["arch"] == "s390x" and not shared["static"]
     assert static["type"] == "exec" and static["static"] and static["problems"] == []
     assert script == {
-        "path": f"{tree}/run.sh", "ok": False, "static": False, "arch": None, "machine": None, "class": None,
-        "endian": None, "type": None, "interpreter": None, "needed": [], "stripped": None,
+        "path": f"{tree}/run.sh",
+        "ok": False,
+        "static": False,
+        "arch": None,
+        "machine": None,
+        "class": None,
+        "endian": None,
+        "type": None,
+        "interpreter": None,
+        "needed": [],
+        "stripped": None,
         "problems": ["not an ELF file"],
     }
 
@@ -205,14 +245,22 @@ def test_run_without_paths_or_elf_files_is_a_usage_error(tmp_path: Path) -> None
 def test_cli_exit_codes(names: list[str], extra: list[str], code: int) -> None:
     paths = [str(elf_fixture(n).path) for n in names]
     argv = [paths[0], *(a for p in paths[1:] for a in ("--also", p))]
-    proc = subprocess.run([sys.executable, "-m", "packbin", "verify-static", "--json", *argv, *extra],
-                          check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "packbin", "verify-static", "--json", *argv, *extra],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == code, proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == len(names)
 
 
 def test_cli_missing_path_exits_2(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "packbin", "verify-static", str(tmp_path / "nope")],
-                          check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "packbin", "verify-static", str(tmp_path / "nope")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "no such file or directory" in proc.stderr

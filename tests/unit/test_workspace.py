@@ -73,7 +73,10 @@ def make_repo(root: Path) -> None:
     write(root, "docs/guide.md", "# guide\n")
     write(root, "web/index.html", "<p>hi</p>\n")
     # The virtual workspace.
-    write(root, "ws/Cargo.toml", """
+    write(
+        root,
+        "ws/Cargo.toml",
+        """
         [workspace]
         resolver = "2"
         members = ["crates/*", "tools/gen"]
@@ -85,10 +88,14 @@ def make_repo(root: Path) -> None:
 
         [workspace.dependencies]
         shared = { path = "crates/shared" }
-    """)
+    """,
+    )
     write(root, "ws/Cargo.lock", lock(("attune-sensor", None), ("shared", None)))
     write(root, "ws/docs/notes.md", "notes\n")
-    write(root, "ws/crates/shared/Cargo.toml", """
+    write(
+        root,
+        "ws/crates/shared/Cargo.toml",
+        """
         [package]
         name = "shared"
         version.workspace = true
@@ -96,10 +103,14 @@ def make_repo(root: Path) -> None:
 
         [dependencies]
         extlib = { path = "../../../ext/extlib" }
-    """)
+    """,
+    )
     write(root, "ws/crates/shared/src/lib.rs", "pub fn tick() -> u32 { extlib::one() }\n")
     write(root, "ws/crates/shared/src/util.rs", "pub fn u() {}\n")
-    write(root, "ws/crates/sensor/Cargo.toml", """
+    write(
+        root,
+        "ws/crates/sensor/Cargo.toml",
+        """
         [package]
         name = "attune-sensor"
         version.workspace = true
@@ -114,41 +125,57 @@ def make_repo(root: Path) -> None:
 
         [dev-dependencies]
         testutil = { path = "../testutil" }
-    """)
-    write(root, "ws/crates/sensor/src/main.rs", "fn main() { println!(\"{}\", shared::tick()); }\n")
+    """,
+    )
+    write(root, "ws/crates/sensor/src/main.rs", 'fn main() { println!("{}", shared::tick()); }\n')
     write(root, "ws/crates/sensor/queries/q.sql", "select 1;\n")
-    write(root, "ws/crates/testutil/Cargo.toml", """
+    write(
+        root,
+        "ws/crates/testutil/Cargo.toml",
+        """
         [package]
         name = "testutil"
         version = "0.1.0"
         edition = "2021"
-    """)
+    """,
+    )
     write(root, "ws/crates/testutil/src/lib.rs", "pub fn helper() {}\n")
-    write(root, "ws/crates/other/Cargo.toml", """
+    write(
+        root,
+        "ws/crates/other/Cargo.toml",
+        """
         [package]
         name = "other"
         version = "0.1.0"
         edition = "2021"
-    """)
+    """,
+    )
     write(root, "ws/crates/other/build.rs", "fn main() {}\n")
     write(root, "ws/crates/other/src/bin/other-tool.rs", "fn main() {}\n")
     write(root, "ws/crates/other/src/bin/multi/main.rs", "mod part;\nfn main() { part::f() }\n")
     write(root, "ws/crates/other/src/bin/multi/part.rs", "pub fn f() {}\n")
     write(root, "ws/crates/experimental/Cargo.toml", '[package]\nname = "experimental"\nversion = "0.1.0"\n')
     write(root, "ws/crates/experimental/src/main.rs", "fn main() {}\n")
-    write(root, "ws/tools/gen/Cargo.toml", """
+    write(
+        root,
+        "ws/tools/gen/Cargo.toml",
+        """
         [package]
         name = "gen"
         version = "0.1.0"
         edition = "2021"
         workspace = "../.."
-    """)
+    """,
+    )
     write(root, "ws/tools/gen/src/main.rs", "fn main() {}\n")
     # A path dependency outside the workspace but inside the repository.
     write(root, "ext/extlib/Cargo.toml", '[package]\nname = "extlib"\nversion = "0.1.0"\nedition = "2021"\n')
     write(root, "ext/extlib/src/lib.rs", "pub fn one() -> u32 { 1 }\n")
     # A workspace whose root is a package.
-    write(root, "rootws/Cargo.toml", """
+    write(
+        root,
+        "rootws/Cargo.toml",
+        """
         [package]
         name = "rootpkg"
         version = "0.1.0"
@@ -159,7 +186,8 @@ def make_repo(root: Path) -> None:
 
         [dependencies]
         sub = { path = "sub" }
-    """)
+    """,
+    )
     write(root, "rootws/Cargo.lock", lock(("rootpkg", None), ("sub", None)))
     write(root, "rootws/build.rs", "fn main() {}\n")
     write(root, "rootws/src/main.rs", "fn main() { sub::s() }\n")
@@ -238,7 +266,7 @@ def test_virtual_workspace_members_glob_exclude_and_pointer(repo: Path) -> None:
 
 def test_package_workspace_pointer_finds_the_root(repo: Path) -> None:
     # gen's own directory has no [workspace] above it but ws/: the pointer is followed directly.
-    write(repo, "ws/tools/Cargo.toml", '[workspace]\nmembers = []\n')  # a nearer root the pointer skips
+    write(repo, "ws/tools/Cargo.toml", "[workspace]\nmembers = []\n")  # a nearer root the pointer skips
     ws = load_workspace(load(repo), repo / "ws/tools/gen/Cargo.toml")
     assert ws.root_rel == "ws"
 
@@ -267,7 +295,11 @@ def cargo_metadata(manifest: Path) -> dict[str, object]:
     env = dict(os.environ, CARGO_NET_OFFLINE="true")
     out = subprocess.run(
         [cargo, "metadata", "--offline", "--no-deps", "--format-version", "1", "--manifest-path", str(manifest)],
-        capture_output=True, text=True, check=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
     )
     data: dict[str, object] = json.loads(out.stdout)
     return data
@@ -304,7 +336,9 @@ def test_bin_name_differs_from_package_name(repo: Path) -> None:
     assert bi.workspace.root_rel == "ws"
 
 
-@pytest.mark.parametrize(("name", "main"), [("other-tool", "src/bin/other-tool.rs"), ("multi", "src/bin/multi/main.rs")])
+@pytest.mark.parametrize(
+    ("name", "main"), [("other-tool", "src/bin/other-tool.rs"), ("multi", "src/bin/multi/main.rs")]
+)
 def test_src_bin_discovery(repo: Path, name: str, main: str) -> None:
     bi = inputs(repo, name)
     assert bi.package == "other"
@@ -319,7 +353,9 @@ def test_manifest_may_name_the_workspace_root(repo: Path) -> None:
 
 def test_autobins_false_hides_src_bin(repo: Path) -> None:
     p = repo / "ws/crates/other/Cargo.toml"
-    p.write_text(p.read_text().replace('edition = "2021"', 'edition = "2021"\nautobins = false\n[[bin]]\nname = "other-tool"'))
+    p.write_text(
+        p.read_text().replace('edition = "2021"', 'edition = "2021"\nautobins = false\n[[bin]]\nname = "other-tool"')
+    )
     assert inputs(repo, "other-tool").package == "other"
     err = config_error(repo, "multi")
     assert err.message.startswith("binary 'multi': no bin target of that name in the workspace at ws")
@@ -327,7 +363,11 @@ def test_autobins_false_hides_src_bin(repo: Path) -> None:
 
 def test_edition_2015_with_declared_bins_infers_no_others(repo: Path) -> None:
     # cargo: an explicit [[bin]] turns off bin inference in edition 2015 (autobins unset).
-    write(repo, "standalone/Cargo.toml", '[package]\nname = "solo"\nversion = "0.1.0"\n\n[[bin]]\nname = "solo"\npath = "src/main.rs"\n')
+    write(
+        repo,
+        "standalone/Cargo.toml",
+        '[package]\nname = "solo"\nversion = "0.1.0"\n\n[[bin]]\nname = "solo"\npath = "src/main.rs"\n',
+    )
     write(repo, "standalone/src/bin/extra.rs", "fn main() {}\n")
     ws = load_workspace(load(repo), repo / "standalone/Cargo.toml")
     assert ws.members[0].bins == ("solo",)
@@ -340,8 +380,14 @@ def test_edition_2015_with_declared_bins_infers_no_others(repo: Path) -> None:
 def test_unknown_bin_lists_the_bins_that_exist(repo: Path) -> None:
     write_config(repo, [("sensor-bim", "ws/crates/sensor/Cargo.toml", "")])
     err = config_error(repo, "sensor-bim")
-    assert err.message == "binary 'sensor-bim': no bin target of that name in the workspace at ws (did you mean 'sensor-bin'?)"
-    assert err.hint == "bins: gen (package gen), multi (package other), other-tool (package other), sensor-bin (package attune-sensor)"
+    assert (
+        err.message
+        == "binary 'sensor-bim': no bin target of that name in the workspace at ws (did you mean 'sensor-bin'?)"
+    )
+    assert (
+        err.hint
+        == "bins: gen (package gen), multi (package other), other-tool (package other), sensor-bin (package attune-sensor)"
+    )
 
 
 def test_same_bin_name_in_two_packages_needs_the_package_key(repo: Path) -> None:
@@ -371,10 +417,18 @@ def test_inputs_of_a_member_bin(repo: Path) -> None:
     got = rels(bi)
     assert {"ws/Cargo.toml", "ws/Cargo.lock"} <= got
     # the bin's package (whole dir) and its path deps, transitively, in and outside the workspace
-    assert {"ws/crates/sensor/src/main.rs", "ws/crates/sensor/queries/q.sql", "ws/crates/shared/src/util.rs", "ext/extlib/src/lib.rs"} <= got
+    assert {
+        "ws/crates/sensor/src/main.rs",
+        "ws/crates/sensor/queries/q.sql",
+        "ws/crates/shared/src/util.rs",
+        "ext/extlib/src/lib.rs",
+    } <= got
     # every manifest cargo loads, but not the sources of packages the bin does not need
     assert {"ws/crates/other/Cargo.toml", "ws/crates/testutil/Cargo.toml", "ws/tools/gen/Cargo.toml"} <= got
-    assert not any(r.startswith(("ws/crates/other/src", "ws/crates/testutil/src", "ws/tools/gen/src", "ws/docs", "docs/", "web/")) for r in got)
+    assert not any(
+        r.startswith(("ws/crates/other/src", "ws/crates/testutil/src", "ws/tools/gen/src", "ws/docs", "docs/", "web/"))
+        for r in got
+    )
     assert not any("experimental" in r for r in got)
     stubs = {s.rel: s.data for s in bi.stubs}
     assert stubs == {
@@ -397,8 +451,12 @@ def test_root_package_sends_only_its_own_files(repo: Path) -> None:
     bi = inputs(repo, "rootpkg")
     assert bi.package == "rootpkg"
     assert rels(bi) == {
-        "rootws/Cargo.toml", "rootws/Cargo.lock", "rootws/build.rs", "rootws/src/main.rs",
-        "rootws/sub/Cargo.toml", "rootws/sub/src/lib.rs",
+        "rootws/Cargo.toml",
+        "rootws/Cargo.lock",
+        "rootws/build.rs",
+        "rootws/src/main.rs",
+        "rootws/sub/Cargo.toml",
+        "rootws/sub/src/lib.rs",
     }
     assert bi.stubs == ()
 
@@ -407,7 +465,12 @@ def test_standalone_crate_sends_its_directory(repo: Path) -> None:
     write(repo, "standalone/assets/data.txt", "x\n")
     bi = inputs(repo, "solo")
     assert bi.workspace.root_rel == "standalone"
-    assert rels(bi) == {"standalone/Cargo.toml", "standalone/Cargo.lock", "standalone/src/main.rs", "standalone/assets/data.txt"}
+    assert rels(bi) == {
+        "standalone/Cargo.toml",
+        "standalone/Cargo.lock",
+        "standalone/src/main.rs",
+        "standalone/assets/data.txt",
+    }
 
 
 def test_merge_payload_real_files_win_over_stubs(repo: Path) -> None:
@@ -424,7 +487,13 @@ def test_merge_payload_real_files_win_over_stubs(repo: Path) -> None:
     # bins of different workspaces share a container too
     files, stubs = merge_payload([sensor, inputs(repo, "rootpkg"), inputs(repo, "solo")])
     file_rels = [f.rel for f in files]
-    assert {"rootws/src/main.rs", "standalone/src/main.rs", "ws/crates/sensor/src/main.rs", "rootws/Cargo.lock", "ws/Cargo.lock"} <= set(file_rels)
+    assert {
+        "rootws/src/main.rs",
+        "standalone/src/main.rs",
+        "ws/crates/sensor/src/main.rs",
+        "rootws/Cargo.lock",
+        "ws/Cargo.lock",
+    } <= set(file_rels)
     assert len(file_rels) == len(set(file_rels))
 
 
@@ -504,17 +573,39 @@ def test_payload_builds_with_cargo_offline_and_locked(repo: Path, tmp_path: Path
     cargo = shutil.which("cargo")
     if cargo is None:
         pytest.skip("cargo is not installed on this host")
-    env = dict(os.environ, CARGO_HOME=str(tmp_path / "cargo-home"), CARGO_NET_OFFLINE="true", CARGO_TARGET_DIR=str(tmp_path / "target"))
+    env = dict(
+        os.environ,
+        CARGO_HOME=str(tmp_path / "cargo-home"),
+        CARGO_NET_OFFLINE="true",
+        CARGO_TARGET_DIR=str(tmp_path / "target"),
+    )
     env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo / "ws", env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [cargo, "generate-lockfile", "--offline"],
+        cwd=repo / "ws",
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     files, stubs = merge_payload([inputs(repo, "sensor-bin"), inputs(repo, "multi")])
     assert stubs  # testutil's lib and gen's main are stubs
     out = tmp_path / "payload"
     materialize(out, files, stubs)
     for name, package_dir in (("sensor-bin", "ws/crates/sensor"), ("multi", "ws/crates/other")):
-        proc = subprocess.run([cargo, "build", "--offline", "--locked", "--bin", name], cwd=out / package_dir, env=env, capture_output=True, text=True, timeout=300, check=False)
+        proc = subprocess.run(
+            [cargo, "build", "--offline", "--locked", "--bin", name],
+            cwd=out / package_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
-    run = subprocess.run([str(tmp_path / "target/debug/sensor-bin")], capture_output=True, text=True, check=True, timeout=30)
+    run = subprocess.run(
+        [str(tmp_path / "target/debug/sensor-bin")], capture_output=True, text=True, check=True, timeout=30
+    )
     assert run.stdout == "1\n"
 
 
@@ -532,9 +623,21 @@ def test_fetch_payload_has_manifests_lock_configs_vendor_and_no_sources(repo: Pa
     set_lock(repo, CRATES_IO)
     files, stubs = fetch_payload([inputs(repo, "sensor-bin"), inputs(repo, "other-tool")])
     got = {f.rel for f in files}
-    assert {"ws/Cargo.toml", "ws/Cargo.lock", "ws/.cargo/config.toml", "ws/crates/sensor/Cargo.toml", "ext/extlib/Cargo.toml", "ws/vendor/serde/src/lib.rs"} <= got
+    assert {
+        "ws/Cargo.toml",
+        "ws/Cargo.lock",
+        "ws/.cargo/config.toml",
+        "ws/crates/sensor/Cargo.toml",
+        "ext/extlib/Cargo.toml",
+        "ws/vendor/serde/src/lib.rs",
+    } <= got
     assert not any(r.endswith(".rs") and "/vendor/" not in r for r in got)  # no package's code
-    assert {"ws/crates/sensor/src/main.rs", "ws/crates/shared/src/lib.rs", "ext/extlib/src/lib.rs", "ws/crates/other/build.rs"} <= {s.rel for s in stubs}
+    assert {
+        "ws/crates/sensor/src/main.rs",
+        "ws/crates/shared/src/lib.rs",
+        "ext/extlib/src/lib.rs",
+        "ws/crates/other/build.rs",
+    } <= {s.rel for s in stubs}
     cargo = shutil.which("cargo")
     if cargo is None:
         return
@@ -543,10 +646,25 @@ def test_fetch_payload_has_manifests_lock_configs_vendor_and_no_sources(repo: Pa
     (repo / "ws/.cargo/config.toml").unlink()
     env = dict(os.environ, CARGO_HOME=str(tmp_path / "cargo-home"), CARGO_NET_OFFLINE="true")
     env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    subprocess.run([cargo, "generate-lockfile", "--offline"], cwd=repo / "ws", env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [cargo, "generate-lockfile", "--offline"],
+        cwd=repo / "ws",
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     out = tmp_path / "fetch"
     materialize(out, *fetch_payload([inputs(repo, "sensor-bin")]))
-    proc = subprocess.run([cargo, "fetch", "--locked", "--offline"], cwd=out / "ws/crates/sensor", env=env, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [cargo, "fetch", "--locked", "--offline"],
+        cwd=out / "ws/crates/sensor",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -578,24 +696,34 @@ def test_path_dependency_leaving_the_repository_is_refused(repo: Path, tmp_path:
     p = repo / "ext/extlib/Cargo.toml"
     p.write_text(p.read_text() + '\n[dependencies]\noutside = { path = "../../../outside" }\n')
     err = config_error(repo, "sensor-bin")
-    assert err.message.startswith("path dependency 'outside' of ext/extlib/Cargo.toml '../../../outside' (from ext/extlib) is outside the repository")
+    assert err.message.startswith(
+        "path dependency 'outside' of ext/extlib/Cargo.toml '../../../outside' (from ext/extlib) is outside the repository"
+    )
 
 
 def test_workspace_pointer_leaving_the_repository_is_refused(repo: Path) -> None:
     p = repo / "ws/tools/gen/Cargo.toml"
     p.write_text(p.read_text().replace('workspace = "../.."', 'workspace = "../../../.."'))
     err = config_error(repo, "gen")
-    assert err.message.startswith("package.workspace of ws/tools/gen/Cargo.toml '../../../..' (from ws/tools/gen) is outside the repository")
+    assert err.message.startswith(
+        "package.workspace of ws/tools/gen/Cargo.toml '../../../..' (from ws/tools/gen) is outside the repository"
+    )
 
 
 def test_vendor_dir_outside_the_repository_is_refused(repo: Path) -> None:
-    write(repo, "ws/.cargo/config.toml", """
+    write(
+        repo,
+        "ws/.cargo/config.toml",
+        """
         [source.crates-io]
         replace-with = "v"
         [source.v]
         directory = "../../vendor"
-    """)
-    (repo / "ws/Cargo.lock").write_text(lock(("attune-sensor", None), ("serde", "registry+https://github.com/rust-lang/crates.io-index")))
+    """,
+    )
+    (repo / "ws/Cargo.lock").write_text(
+        lock(("attune-sensor", None), ("serde", "registry+https://github.com/rust-lang/crates.io-index"))
+    )
     err = config_error(repo, "sensor-bin")
     assert "[source.v] directory '../../vendor'" in err.message and "outside the repository" in err.message
 
@@ -634,7 +762,12 @@ def test_vendor_dir_from_cargo_config_is_an_input(repo: Path) -> None:
     vendored(repo)
     set_lock(repo, CRATES_IO, "git+https://git.example.com/team/gitdep?branch=main#0123456789abcdef")
     bi = inputs(repo, "sensor-bin")
-    assert {"ws/.cargo/config.toml", "ws/vendor/serde/Cargo.toml", "ws/vendor/serde/.cargo-checksum.json", "ws/vendor/serde/target/keep.rs"} <= rels(bi)
+    assert {
+        "ws/.cargo/config.toml",
+        "ws/vendor/serde/Cargo.toml",
+        "ws/vendor/serde/.cargo-checksum.json",
+        "ws/vendor/serde/target/keep.rs",
+    } <= rels(bi)
     assert bi.vendor_dirs == ("ws/vendor",)
     assert bi.workspace.source_configs == ((repo / "ws/.cargo/config.toml").resolve(),)
     assert not bi.needs_fetch
@@ -662,31 +795,64 @@ def test_missing_vendor_dir_is_a_config_error(repo: Path) -> None:
     [
         pytest.param("", [], False, (), id="no-external-packages"),
         pytest.param("", [CRATES_IO], True, ("index.crates.io", "static.crates.io"), id="crates-io"),
-        pytest.param("", ["sparse+https://index.crates.io/"], True, ("index.crates.io", "static.crates.io"), id="crates-io-sparse"),
+        pytest.param(
+            "",
+            ["sparse+https://index.crates.io/"],
+            True,
+            ("index.crates.io", "static.crates.io"),
+            id="crates-io-sparse",
+        ),
         pytest.param(VENDOR_CONFIG, [CRATES_IO], False, (), id="vendored"),
-        pytest.param(VENDOR_CONFIG, [CRATES_IO, "git+https://git.example.com/team/gitdep?branch=main#abc"], False, (), id="vendored-git"),
-        pytest.param(VENDOR_CONFIG, ["git+https://git.example.com/team/gitdep?branch=dev#abc"], True, ("git.example.com",), id="git-other-branch-not-vendored"),
+        pytest.param(
+            VENDOR_CONFIG,
+            [CRATES_IO, "git+https://git.example.com/team/gitdep?branch=main#abc"],
+            False,
+            (),
+            id="vendored-git",
+        ),
+        pytest.param(
+            VENDOR_CONFIG,
+            ["git+https://git.example.com/team/gitdep?branch=dev#abc"],
+            True,
+            ("git.example.com",),
+            id="git-other-branch-not-vendored",
+        ),
         pytest.param("", ["git+https://git.example.com/team/gitdep#abc"], True, ("git.example.com",), id="git"),
         pytest.param(
             '[registries.internal]\nindex = "sparse+http://127.0.0.1:8080/index/"\n',
-            ["sparse+http://127.0.0.1:8080/index/"], True, ("127.0.0.1",), id="private-sparse-registry",
+            ["sparse+http://127.0.0.1:8080/index/"],
+            True,
+            ("127.0.0.1",),
+            id="private-sparse-registry",
         ),
         pytest.param(
             '[source.crates-io]\nreplace-with = "mirror"\n[source.mirror]\nregistry = "sparse+http://10.1.2.3:3000/index/"\n',
-            [CRATES_IO], True, ("10.1.2.3",), id="crates-io-mirror",
+            [CRATES_IO],
+            True,
+            ("10.1.2.3",),
+            id="crates-io-mirror",
         ),
         pytest.param(
             '[source.crates-io]\nreplace-with = "internal"\n[registries.internal]\nindex = "https://git.corp.example/index"\n',
-            [CRATES_IO], True, ("git.corp.example",), id="replaced-by-a-registry",
+            [CRATES_IO],
+            True,
+            ("git.corp.example",),
+            id="replaced-by-a-registry",
         ),
         pytest.param(
             '[source.internal]\nregistry = "sparse+http://127.0.0.1:8080/index/"\nreplace-with = "vendored-sources"\n'
             '[source.vendored-sources]\ndirectory = "vendor"\n',
-            ["sparse+http://127.0.0.1:8080/index/"], False, (), id="private-registry-vendored",
+            ["sparse+http://127.0.0.1:8080/index/"],
+            False,
+            (),
+            id="private-registry-vendored",
         ),
         pytest.param(
             '[source.crates-io]\nreplace-with = "local"\n[source.local]\nlocal-registry = "vendor"\n',
-            [CRATES_IO], False, (), id="local-registry",
+            [CRATES_IO],
+            False,
+            (),
+            id="local-registry",
         ),
     ],
 )
@@ -702,7 +868,11 @@ def test_needs_fetch(repo: Path, config: str, sources: list[str], needs_fetch: b
 
 def test_replace_with_cycle_and_unknown_source_are_config_errors(repo: Path) -> None:
     set_lock(repo, CRATES_IO)
-    write(repo, "ws/.cargo/config.toml", '[source.crates-io]\nreplace-with = "a"\n[source.a]\nreplace-with = "crates-io"\n')
+    write(
+        repo,
+        "ws/.cargo/config.toml",
+        '[source.crates-io]\nreplace-with = "a"\n[source.a]\nreplace-with = "crates-io"\n',
+    )
     assert "a cycle of replace-with sources: crates-io -> a -> crates-io" in config_error(repo, "sensor-bin").message
     write(repo, "ws/.cargo/config.toml", '[source.crates-io]\nreplace-with = "nowhere"\n')
     assert "names 'nowhere', which no [source.nowhere]" in config_error(repo, "sensor-bin").message
@@ -718,7 +888,10 @@ def test_config_hierarchy_deeper_wins_and_legacy_name_wins(repo: Path) -> None:
     set_lock(repo, CRATES_IO)
     bi = inputs(repo, "sensor-bin")
     # per directory the extension-less legacy file is the one cargo reads
-    assert [p.relative_to(repo.resolve()).as_posix() for p in bi.workspace.source_configs] == ["ws/crates/sensor/.cargo/config", ".cargo/config.toml"]
+    assert [p.relative_to(repo.resolve()).as_posix() for p in bi.workspace.source_configs] == [
+        "ws/crates/sensor/.cargo/config",
+        ".cargo/config.toml",
+    ]
     # a directory path is relative to the directory holding .cargo/
     assert bi.vendor_dirs == ("ws/vendor-legacy",)
     assert not bi.needs_fetch
@@ -730,7 +903,9 @@ def test_collect_all_shares_one_scan_and_agrees_with_single_calls(repo: Path) ->
     cfg = load(repo)
     together = collect_all(cfg, cfg.binaries)
     alone = [collect_inputs(cfg, b) for b in cfg.binaries]
-    assert [(b.binary_name, b.digest, b.files, b.stubs) for b in together] == [(b.binary_name, b.digest, b.files, b.stubs) for b in alone]
+    assert [(b.binary_name, b.digest, b.files, b.stubs) for b in together] == [
+        (b.binary_name, b.digest, b.files, b.stubs) for b in alone
+    ]
     # One scan is one look: a file changed after it saw it is the next scan's business.
     scan = Scan()
     first = collect_inputs(cfg, binary(cfg, "sensor-bin"), scan=scan)
@@ -746,7 +921,9 @@ def cache_file(cache_env: Path) -> Path:
     return files[0]
 
 
-def test_stat_cache_is_used_and_notices_same_size_changes(repo: Path, cache_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stat_cache_is_used_and_notices_same_size_changes(
+    repo: Path, cache_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     main = repo / "standalone/src/main.rs"
     os.utime(main, ns=(OLD_NS, OLD_NS))
     monkeypatch.setattr("packbin.workspace.hashcache.RACY_NS", 0)  # the files were just written: let them be cached now
@@ -779,7 +956,11 @@ def test_freshly_written_files_are_not_cached(repo: Path, cache_env: Path) -> No
     # A file changed within the racy window could change again in the same timestamp tick.
     os.utime(repo / "standalone/Cargo.toml", ns=(OLD_NS, OLD_NS))
     inputs(repo, "solo")
-    entries = json.loads(cache_file(cache_env).read_text())["entries"] if list((cache_env / "input-hashes").glob("*.json")) else {}
+    entries = (
+        json.loads(cache_file(cache_env).read_text())["entries"]
+        if list((cache_env / "input-hashes").glob("*.json"))
+        else {}
+    )
     assert "standalone/src/main.rs" not in entries
 
 

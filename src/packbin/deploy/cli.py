@@ -23,7 +23,10 @@ def _arch_from_args(ns: argparse.Namespace) -> Architecture:
         arch: Architecture = builtin_config().arch(ns.arch)
         return arch
     if any(v is None for v in explicit) or not ns.arch_name:
-        raise UsageError("no architecture", hint="pass --arch NAME (x86_64, arm64, ...) or all of --arch-name, --elf-machine, --elf-class, --byte-order")
+        raise UsageError(
+            "no architecture",
+            hint="pass --arch NAME (x86_64, arm64, ...) or all of --arch-name, --elf-machine, --elf-class, --byte-order",
+        )
     from packbin.arch import ElfMachine
 
     raw = str(ns.elf_machine)
@@ -32,8 +35,13 @@ def _arch_from_args(ns: argparse.Namespace) -> Architecture:
     except (ValueError, KeyError):
         raise UsageError(f"--elf-machine {raw!r}: give a number or a name like EM_X86_64") from None
     return Architecture(
-        name=ns.arch_name, aliases=(), rust_target="", docker_platform="",
-        elf_machine=machine, elf_class=ns.elf_class, byte_order=ns.byte_order,
+        name=ns.arch_name,
+        aliases=(),
+        rust_target="",
+        docker_platform="",
+        elf_machine=machine,
+        elf_class=ns.elf_class,
+        byte_order=ns.byte_order,
     )
 
 
@@ -44,14 +52,27 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 done, 1 something was refused, 2 bad arguments.",
     )
     p.add_argument("--source", required=True, type=Path, help="the pack tree (packs/)")
-    p.add_argument("--dest", required=True, type=Path, help="the destination directory (created if missing; never followed if a symlink)")
-    p.add_argument("--binaries", type=Path, help="the binaries tree, <binaries>/<arch>/<pack>/<path> (dist/pack-binaries)")
-    p.add_argument("--arch", help="architecture name or alias from the built-in table (x86_64, amd64, arm64, aarch64, ...)")
-    p.add_argument("--arch-name", help="with the --elf-* options: an architecture not in the table (names <binaries>/<arch-name>)")
+    p.add_argument(
+        "--dest",
+        required=True,
+        type=Path,
+        help="the destination directory (created if missing; never followed if a symlink)",
+    )
+    p.add_argument(
+        "--binaries", type=Path, help="the binaries tree, <binaries>/<arch>/<pack>/<path> (dist/pack-binaries)"
+    )
+    p.add_argument(
+        "--arch", help="architecture name or alias from the built-in table (x86_64, amd64, arm64, aarch64, ...)"
+    )
+    p.add_argument(
+        "--arch-name", help="with the --elf-* options: an architecture not in the table (names <binaries>/<arch-name>)"
+    )
     p.add_argument("--elf-machine", help="e_machine, as a number or a name (EM_X86_64)")
     p.add_argument("--elf-class", type=int, choices=(32, 64))
     p.add_argument("--byte-order", choices=("little", "big"))
-    p.add_argument("--delete", action="store_true", help="remove what the source no longer has (static binaries of ARCH are kept)")
+    p.add_argument(
+        "--delete", action="store_true", help="remove what the source no longer has (static binaries of ARCH are kept)"
+    )
     p.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     p.add_argument("--checksum", action="store_true", help="compare contents instead of size and mtime")
     p.add_argument("--json", action="store_true", help="print the report as one JSON document")
@@ -64,8 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         arch = _arch_from_args(ns)
         report = init_packs_dir(
-            source=ns.source, dest=ns.dest, binaries=ns.binaries, arch=arch,
-            delete=ns.delete, dry_run=ns.dry_run, checksum=ns.checksum,
+            source=ns.source,
+            dest=ns.dest,
+            binaries=ns.binaries,
+            arch=arch,
+            delete=ns.delete,
+            dry_run=ns.dry_run,
+            checksum=ns.checksum,
         )
     except PackbinError as e:
         sys.stderr.write(f"init-packs: error: {e}\n")

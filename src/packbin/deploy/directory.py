@@ -29,7 +29,7 @@ def _check_overlap(source: Path, dest: Path, binaries: Path | None) -> None:
     trees = [("source", source), ("DEST", dest)] + ([("binaries tree", binaries)] if binaries is not None else [])
     real = [(name, given, os.path.realpath(given)) for name, given in trees]
     for i, (a_name, a_given, a) in enumerate(real):
-        for b_name, b_given, b in real[i + 1:]:
+        for b_name, b_given, b in real[i + 1 :]:
             if a == b or b.startswith(a.rstrip(os.sep) + os.sep) or a.startswith(b.rstrip(os.sep) + os.sep):
                 raise UsageError(
                     f"{a_name} {display_path(str(a_given))} and {b_name} {display_path(str(b_given))} overlap",
@@ -60,13 +60,18 @@ def init_packs_dir(
     except FileNotFoundError:
         st = None
     except OSError as e:  # a name too long, a file where a directory should be (/dev/zero/new)
-        raise UsageError(f"DEST {display_path(str(dest))}: {e.strerror}", hint="give a directory path that can exist") from e
+        raise UsageError(
+            f"DEST {display_path(str(dest))}: {e.strerror}", hint="give a directory path that can exist"
+        ) from e
     if st is not None and not stat.S_ISDIR(st.st_mode):
         what = f"a symlink to {os.readlink(dest)!r}" if stat.S_ISLNK(st.st_mode) else _kind_words(_kind(st.st_mode))
         return DeployReport(refused=((".", f"DEST {dest} is {what}, not a directory; not followed, nothing written"),))
     if st is None:
         if not os.path.isdir(dest.parent):
-            raise UsageError(f"DEST {dest}: its parent directory does not exist", hint="create the parent first; init-packs creates DEST only")
+            raise UsageError(
+                f"DEST {dest}: its parent directory does not exist",
+                hint="create the parent first; init-packs creates DEST only",
+            )
         if dry_run:
             plan = plan_deploy(tree, _EmptyView(), arch, delete=delete, checksum=checksum)
             return plan.report
@@ -75,12 +80,16 @@ def init_packs_dir(
         except FileExistsError:
             pass  # another init-packs made it just now: the lock below puts us after it
         except OSError as e:
-            raise UsageError(f"DEST {display_path(str(dest))}: cannot create it: {e.strerror}",
-                             hint="choose a DEST on a writable file system (its parent must exist)") from e
+            raise UsageError(
+                f"DEST {display_path(str(dest))}: cannot create it: {e.strerror}",
+                hint="choose a DEST on a writable file system (its parent must exist)",
+            ) from e
     try:
         root_fd = os.open(dest, _DIR_FLAGS)
     except OSError as e:
-        return DeployReport(refused=((".", f"DEST {dest} cannot be opened as a directory without following a symlink: {e.strerror}"),))
+        return DeployReport(
+            refused=((".", f"DEST {dest} cannot be opened as a directory without following a symlink: {e.strerror}"),)
+        )
     try:
         _lock_dest(root_fd, dest, shared=dry_run)
         descend = None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}

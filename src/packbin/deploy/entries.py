@@ -64,8 +64,13 @@ def _special_name(mode: int) -> str:
 
 def _entry(st: os.stat_result, link: str = "") -> Entry:
     return Entry(
-        kind=_kind(st.st_mode), size=st.st_size, mtime_ns=st.st_mtime_ns, mode=stat.S_IMODE(st.st_mode),
-        link=link, dev=st.st_dev, ino=st.st_ino,
+        kind=_kind(st.st_mode),
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        mode=stat.S_IMODE(st.st_mode),
+        link=link,
+        dev=st.st_dev,
+        ino=st.st_ino,
     )
 
 
@@ -109,10 +114,8 @@ def _ancestors(rel: str) -> Iterator[str]:
         yield rel
 
 
-
 def _add_reason(refused: dict[str, str], rel: str, reason: str) -> None:
     refused[rel] = f"{refused[rel]}; {reason}" if rel in refused else reason
-
 
 
 class _Refuse(Exception):

@@ -96,14 +96,22 @@ def plan_deploy(
                     chmods.append(Action(op="chmod", rel=rel, item=item, expect=have))
             else:
                 blocked.add(rel)
-                _add_reason(refused, rel, f"DEST has {_kind_words(have.kind)} where the source has a directory; left alone, nothing below it copied")
+                _add_reason(
+                    refused,
+                    rel,
+                    f"DEST has {_kind_words(have.kind)} where the source has a directory; left alone, nothing below it copied",
+                )
             continue
         if have is None:
             actions.append(Action(op="write", rel=rel, item=item))
             copied.append(rel)
             continue
         if have.kind in ("dir", "other"):
-            _add_reason(refused, rel, f"DEST has {_kind_words(have.kind)} where the source has {_kind_words(src.kind)}; left alone")
+            _add_reason(
+                refused,
+                rel,
+                f"DEST has {_kind_words(have.kind)} where the source has {_kind_words(src.kind)}; left alone",
+            )
             continue
         if _unchanged(item, have, dest, gran, checksum):
             unchanged.append(rel)
@@ -113,14 +121,27 @@ def plan_deploy(
             # DEST holds a static executable of ARCH (or maybe one): only a verified one may replace it.
             cand = item.verdict if item.verdict is not None else (judge_source(item) if src.kind == "file" else None)
             if cand is not None and cand.undecided and not held.undecided:
-                _add_reason(refused, rel, f"the source's file cannot be judged ({cand.undecided}); DEST's static executable kept")
+                _add_reason(
+                    refused,
+                    rel,
+                    f"the source's file cannot be judged ({cand.undecided}); DEST's static executable kept",
+                )
                 continue
             if held.undecided and (cand is None or not cand.ok):
-                _add_reason(refused, rel, f"DEST's file cannot be judged ({held.undecided}) and the source's is not a verified static executable; left alone")
+                _add_reason(
+                    refused,
+                    rel,
+                    f"DEST's file cannot be judged ({held.undecided}) and the source's is not a verified static executable; left alone",
+                )
                 continue
             if cand is None or not cand.ok:
                 what = cand.describe() if cand is not None else f"a symlink to {src.link!r}"
-                preserved.append((rel, f"DEST has a static {arch.describe_machine()} executable and the source's file is not one ({what}); kept"))
+                preserved.append(
+                    (
+                        rel,
+                        f"DEST has a static {arch.describe_machine()} executable and the source's file is not one ({what}); kept",
+                    )
+                )
                 continue
         actions.append(Action(op="write", rel=rel, item=item, expect=have))
         copied.append(rel)
@@ -165,7 +186,11 @@ def _plan_deletions(
     entries = dest.entries
     kept_dirs: set[str] = set()
     deleted: list[str] = []
-    candidates = [r for r in entries if r not in source.items and r not in hands_off and not any(a in hands_off for a in _ancestors(r))]
+    candidates = [
+        r
+        for r in entries
+        if r not in source.items and r not in hands_off and not any(a in hands_off for a in _ancestors(r))
+    ]
     for rel in sorted(candidates, key=_parts, reverse=True):  # children before their directory
         have = entries[rel]
         held = dest.verdict(rel) if have.kind == "file" and have.size >= len(ELF_MAGIC) else NOT_ELF
@@ -174,7 +199,9 @@ def _plan_deletions(
             kept_dirs.update(_ancestors(rel))
             continue
         if held.ok:
-            preserved.append((rel, f"a static {arch.describe_machine()} executable the source does not have; --delete keeps it"))
+            preserved.append(
+                (rel, f"a static {arch.describe_machine()} executable the source does not have; --delete keeps it")
+            )
             kept_dirs.update(_ancestors(rel))
             continue
         if have.kind == "dir" and rel in kept_dirs:

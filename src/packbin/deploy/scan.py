@@ -45,18 +45,21 @@ def _symlink_problem(root_real: str, rel: str, abs_path: str, link: str) -> str 
     return None
 
 
-
 def scan_source(source: Path, binaries: Path | None, arch: Architecture) -> SourceTree:
     """List the source tree (one lstat per entry, no reads) and overlay the verified binaries of ARCH."""
     root = os.fspath(source)
     try:
         st = os.stat(root)  # the user's own path: following a symlink to the tree is fine here
     except OSError as e:
-        raise UsageError(f"source {root}: {e.strerror}", hint="pass --source DIR (default: packs_dir of buildcfg.toml)") from e
+        raise UsageError(
+            f"source {root}: {e.strerror}", hint="pass --source DIR (default: packs_dir of buildcfg.toml)"
+        ) from e
     if not stat.S_ISDIR(st.st_mode):
         raise UsageError(f"source {root} is not a directory")
     if binaries is not None and not os.path.isdir(binaries):
-        raise UsageError(f"binaries tree {binaries}: not a directory", hint="run build-pack-binaries first, or leave --binaries out")
+        raise UsageError(
+            f"binaries tree {binaries}: not a directory", hint="run build-pack-binaries first, or leave --binaries out"
+        )
     root_real = os.path.realpath(root)
     items: dict[str, SourceItem] = {}
     refused: dict[str, str] = {}
@@ -96,13 +99,17 @@ def scan_source(source: Path, binaries: Path | None, arch: Architecture) -> Sour
                 else:
                     items[rel] = SourceItem(rel=rel, entry=_entry(cst, link), path=c.path, origin="source")
             else:
-                _add_reason(refused, rel, f"{_special_name(mode)}: only regular files, directories and symlinks are copied")
+                _add_reason(
+                    refused, rel, f"{_special_name(mode)}: only regular files, directories and symlinks are copied"
+                )
     if binaries is not None:
         _overlay_binaries(items, refused, binaries, arch)
     return SourceTree(root=root, items=items, refused=refused)
 
 
-def _overlay_binaries(items: dict[str, SourceItem], refused: dict[str, str], binaries: Path, arch: Architecture) -> None:
+def _overlay_binaries(
+    items: dict[str, SourceItem], refused: dict[str, str], binaries: Path, arch: Architecture
+) -> None:
     """Put ``<binaries>/<arch.name>/...`` over the source listing; only verified static executables of ARCH.
 
     Other architectures' subtrees and the manifest.json at the top are not looked at.
@@ -129,7 +136,11 @@ def _overlay_binaries(items: dict[str, SourceItem], refused: dict[str, str], bin
             have = items.get(rel)
             if stat.S_ISDIR(cst.st_mode):
                 if have is not None and have.entry.kind != "dir":
-                    _add_reason(refused, rel, f"binaries tree has a directory where the source has {_kind_words(have.entry.kind)}; not overlaid")
+                    _add_reason(
+                        refused,
+                        rel,
+                        f"binaries tree has a directory where the source has {_kind_words(have.entry.kind)}; not overlaid",
+                    )
                     continue
                 if have is None:
                     items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="binaries")
@@ -137,11 +148,17 @@ def _overlay_binaries(items: dict[str, SourceItem], refused: dict[str, str], bin
                 continue
             if not stat.S_ISREG(cst.st_mode):
                 what = "a symlink" if stat.S_ISLNK(cst.st_mode) else _special_name(cst.st_mode)
-                _add_reason(refused, rel, f"binaries tree: {what}; only verified static {arch.name} executables are overlaid")
+                _add_reason(
+                    refused, rel, f"binaries tree: {what}; only verified static {arch.name} executables are overlaid"
+                )
                 continue
             verdict = _judge_path(c.path, arch)
             if not verdict.ok:
-                _add_reason(refused, rel, f"binaries tree: {c.path} is not a static {arch.name} executable ({verdict.describe()}); not overlaid")
+                _add_reason(
+                    refused,
+                    rel,
+                    f"binaries tree: {c.path} is not a static {arch.name} executable ({verdict.describe()}); not overlaid",
+                )
             elif have is not None and have.entry.kind == "dir":
                 _add_reason(refused, rel, "binaries tree has a file where the source has a directory; not overlaid")
             else:

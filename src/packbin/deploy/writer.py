@@ -198,8 +198,6 @@ def _copy_fd(src: int, dst: int) -> None:
             os.write(dst, chunk)
 
 
-
-
 def _write_file(parent_fd: int, name: str, item: SourceItem, expect: Entry | None) -> None:
     """Copy ``item`` to ``name`` in ``parent_fd``: temp file, mode and mtime, then rename over it."""
     try:
@@ -276,7 +274,9 @@ def _apply_dir(root_fd: int, plan: Plan) -> DeployReport:
                     except FileExistsError:
                         st = _lstat_at(parent, name)
                         if st is None or not stat.S_ISDIR(st.st_mode):
-                            raise _Refuse("something other than a directory appeared at DEST while init-packs ran; left alone") from None
+                            raise _Refuse(
+                                "something other than a directory appeared at DEST while init-packs ran; left alone"
+                            ) from None
                 elif a.op == "write":
                     assert a.item is not None
                     if a.item.entry.kind == "symlink":
@@ -306,7 +306,9 @@ def _os_reason(a: Action, e: OSError) -> str:
         return "a directory on the way at DEST is a symlink or not a directory (changed while init-packs ran?); not followed"
     if e.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
         return f"DEST changed while init-packs ran ({e.strerror}); left alone"
-    verb = {"mkdir": "create the directory", "chmod": "set the directory's mode", "write": "write", "delete": "delete"}[a.op]
+    verb = {"mkdir": "create the directory", "chmod": "set the directory's mode", "write": "write", "delete": "delete"}[
+        a.op
+    ]
     return f"cannot {verb}: {e.strerror}"
 
 

@@ -47,7 +47,9 @@ class _HashCache:
     @classmethod
     def open(cls, root: Path) -> _HashCache:
         try:
-            path: Path | None = cache_dir() / "input-hashes" / (hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json")
+            path: Path | None = (
+                cache_dir() / "input-hashes" / (hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json")
+            )
         except PackbinError:
             path = None  # an unusable cache dir costs speed, not correctness
         key = str(path or root)
@@ -69,7 +71,12 @@ class _HashCache:
         except (OSError, ValueError):
             self.dirty = True  # corrupt: rewrite it whole on save
             return
-        if not (isinstance(raw, dict) and raw.get("version") == self.VERSION and raw.get("root") == self.root and isinstance(raw.get("entries"), dict)):
+        if not (
+            isinstance(raw, dict)
+            and raw.get("version") == self.VERSION
+            and raw.get("root") == self.root
+            and isinstance(raw.get("entries"), dict)
+        ):
             self.dirty = True
             return
         self.entries = raw["entries"]  # each entry is checked where it is used
@@ -83,8 +90,15 @@ class _HashCache:
         racy = self.now_ns - max(st.st_mtime_ns, st.st_ctime_ns) <= RACY_NS
         e = self.entries.get(rel)
         if (
-            not racy and type(e) is list and len(e) == 5 and e[0] == st.st_size and e[1] == st.st_mtime_ns
-            and e[2] == st.st_ino and e[3] == st.st_ctime_ns and type(e[4]) is str and len(e[4]) == 64
+            not racy
+            and type(e) is list
+            and len(e) == 5
+            and e[0] == st.st_size
+            and e[1] == st.st_mtime_ns
+            and e[2] == st.st_ino
+            and e[3] == st.st_ctime_ns
+            and type(e[4]) is str
+            and len(e[4]) == 64
         ):
             digest: str = e[4]
         else:
@@ -95,7 +109,14 @@ class _HashCache:
             elif e is not None:
                 del self.entries[rel]
                 self.dirty = True
-        f = InputFile(rel=rel, root=self.root_path, size=st.st_size, mtime_ns=st.st_mtime_ns, executable=bool(st.st_mode & 0o111), sha256=digest)
+        f = InputFile(
+            rel=rel,
+            root=self.root_path,
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            executable=bool(st.st_mode & 0o111),
+            sha256=digest,
+        )
         if not racy:
             self.memo[rel] = (key, f)
         return f
@@ -105,7 +126,9 @@ class _HashCache:
             return
         base = Path(self.root)
         self.entries = {k: v for k, v in self.entries.items() if os.path.lexists(base / k)}
-        data = json.dumps({"version": self.VERSION, "root": self.root, "entries": self.entries}, separators=(",", ":")).encode()
+        data = json.dumps(
+            {"version": self.VERSION, "root": self.root, "entries": self.entries}, separators=(",", ":")
+        ).encode()
         try:
             atomic_write_bytes(self.path, data)
         except OSError:

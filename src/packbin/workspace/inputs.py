@@ -47,7 +47,9 @@ class Scan:
             c = self._caches[str(root)] = _HashCache.open(root)
         return c
 
-    def _walk(self, repo: _Repo, rel: str, prune: bool, skip_rels: frozenset[str], cache: _HashCache) -> dict[str, InputFile]:
+    def _walk(
+        self, repo: _Repo, rel: str, prune: bool, skip_rels: frozenset[str], cache: _HashCache
+    ) -> dict[str, InputFile]:
         key = (str(repo.root), rel, prune, skip_rels)
         found = self._walks.get(key)
         if found is None:

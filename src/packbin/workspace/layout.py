@@ -108,7 +108,14 @@ def _follow_pointer(repo: _Repo, manifest_rel: str, pointer: str) -> str:
     return cand
 
 
-def _members(repo: _Repo, root_rel: str, root_manifest: str, ws: Mapping[str, Any], data: Mapping[str, Any], loader: _PackageLoader) -> list[str]:
+def _members(
+    repo: _Repo,
+    root_rel: str,
+    root_manifest: str,
+    ws: Mapping[str, Any],
+    data: Mapping[str, Any],
+    loader: _PackageLoader,
+) -> list[str]:
     out: list[str] = []
 
     def add(d: str) -> None:
@@ -188,11 +195,14 @@ def _workspace_pointer(data: Mapping[str, Any]) -> str | None:
 
 def _is_excluded(ws: Mapping[str, Any], root_rel: str, manifest_rel: str) -> bool:
     """cargo's WorkspaceRootConfig::is_excluded: under an exclude entry and under no literal members entry."""
+
     def listed(key: str) -> bool:
         entries = ws.get(key, [])
         return isinstance(entries, list) and any(
-            isinstance(x, str) and (n := _norm_rel(root_rel, x)) is not None and _under(manifest_rel, n) for x in entries
+            isinstance(x, str) and (n := _norm_rel(root_rel, x)) is not None and _under(manifest_rel, n)
+            for x in entries
         )
+
     return listed("exclude") and not listed("members")
 
 
@@ -202,5 +212,9 @@ def _patch_dirs(repo: _Repo, root_rel: str, data: Mapping[str, Any]) -> list[str
     for t in tables:
         for name, spec in t.items():
             if isinstance(spec, dict) and isinstance(spec.get("path"), str):
-                out.append(repo.resolve_rel(root_rel, spec["path"], f"[patch] path of {name!r} in {_join(root_rel, 'Cargo.toml')}"))
+                out.append(
+                    repo.resolve_rel(
+                        root_rel, spec["path"], f"[patch] path of {name!r} in {_join(root_rel, 'Cargo.toml')}"
+                    )
+                )
     return out

@@ -62,8 +62,12 @@ class Workspace:
     root_rel: str  # that dir relative to cfg.root ("" for the repo root itself)
     lock: Path  # root/Cargo.lock (must exist)
     members: tuple[Member, ...]  # every workspace member
-    source_configs: tuple[Path, ...]  # config files cargo reads from the package dir up to cfg.root, highest precedence first
-    packages: tuple[Member, ...] = ()  # members plus path dependencies/patches outside the workspace: every manifest cargo loads
+    source_configs: tuple[
+        Path, ...
+    ]  # config files cargo reads from the package dir up to cfg.root, highest precedence first
+    packages: tuple[
+        Member, ...
+    ] = ()  # members plus path dependencies/patches outside the workspace: every manifest cargo loads
     is_workspace: bool = False  # the root manifest has a [workspace] table
     patch_dirs: tuple[str, ...] = ()  # [patch]/[replace] path packages of the root manifest (rel)
 

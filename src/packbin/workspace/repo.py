@@ -87,11 +87,15 @@ class _Repo:
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
-                raise ConfigError(f"{rel} is missing", hint="check the path in buildcfg.toml or the workspace manifest") from None
+                raise ConfigError(
+                    f"{rel} is missing", hint="check the path in buildcfg.toml or the workspace manifest"
+                ) from None
             except (OSError, UnicodeDecodeError) as e:
                 raise ConfigError(f"{rel}: cannot read: {e}") from e
             except tomllib.TOMLDecodeError as e:
-                raise ConfigError(f"{rel}: invalid TOML: {e}", hint="run `cargo metadata` there to see cargo's view") from e
+                raise ConfigError(
+                    f"{rel}: invalid TOML: {e}", hint="run `cargo metadata` there to see cargo's view"
+                ) from e
             self._toml[rel] = data
         return data
 
@@ -106,7 +110,9 @@ class _Repo:
             raise ConfigError(f"{rel} is not a regular file", hint=_SYMLINK_HINT)
         return cache.file(rel, st)
 
-    def walk(self, rel: str, prune: bool, skip_rels: frozenset[str], out: dict[str, InputFile], cache: _HashCache) -> None:
+    def walk(
+        self, rel: str, prune: bool, skip_rels: frozenset[str], out: dict[str, InputFile], cache: _HashCache
+    ) -> None:
         """Add every regular file under ``rel`` to ``out`` (without SKIP_DIRS and build outputs
         when ``prune``) and without the dirs ``skip_rels``; refuse symlinks."""
         skip_names = SKIP_DIRS if prune else frozenset()
@@ -128,7 +134,11 @@ class _Repo:
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name in skip_names or erel in skip_rels:
                             continue
-                        if prune and entry.name == "target" and (d == rel or os.path.exists(os.path.join(entry.path, "CACHEDIR.TAG"))):
+                        if (
+                            prune
+                            and entry.name == "target"
+                            and (d == rel or os.path.exists(os.path.join(entry.path, "CACHEDIR.TAG")))
+                        ):
                             continue
                         stack.append(erel)
                     elif erel not in out:

@@ -114,7 +114,11 @@ class _SourceMap:
         s = self.sources.get(name, {})
         if "registry" in s and isinstance(s["registry"][0], str):
             url = s["registry"][0]
-            return _source_id("sparse", url[len("sparse+"):]) if url.startswith("sparse+") else _source_id("registry", url)
+            return (
+                _source_id("sparse", url[len("sparse+") :])
+                if url.startswith("sparse+")
+                else _source_id("registry", url)
+            )
         if "git" in s and isinstance(s["git"][0], str):
             ref = next(((k, str(s[k][0])) for k in ("branch", "tag", "rev") if k in s), None)
             return _source_id("git", s["git"][0], ref)
@@ -143,7 +147,10 @@ class _SourceMap:
             if rw is not None and isinstance(rw[0], str):
                 name = rw[0]
                 if name in seen:
-                    raise ConfigError(f"a cycle of replace-with sources: {' -> '.join([*seen, name])} ({self._where()})", hint="end the chain at a source that defines directory, registry or git")
+                    raise ConfigError(
+                        f"a cycle of replace-with sources: {' -> '.join([*seen, name])} ({self._where()})",
+                        hint="end the chain at a source that defines directory, registry or git",
+                    )
                 seen.append(name)
                 continue
             for key in ("directory", "local-registry"):
@@ -156,12 +163,19 @@ class _SourceMap:
             for key in ("registry", "git"):
                 if key in s and isinstance(s[key][0], str):
                     return _Endpoint(rel=None, hosts=_hosts(s[key][0]))
-            raise ConfigError(f"[source.{name}] defines no directory, local-registry, registry or git ({self._where()})", hint="see the cargo book, Source Replacement")
+            raise ConfigError(
+                f"[source.{name}] defines no directory, local-registry, registry or git ({self._where()})",
+                hint="see the cargo book, Source Replacement",
+            )
 
 
 def _lock_names(repo: _Repo, lock_rel: str) -> set[str]:
     packages = repo.toml(lock_rel).get("package", [])
-    return {p["name"] for p in packages if isinstance(p, dict) and isinstance(p.get("name"), str)} if isinstance(packages, list) else set()
+    return (
+        {p["name"] for p in packages if isinstance(p, dict) and isinstance(p.get("name"), str)}
+        if isinstance(packages, list)
+        else set()
+    )
 
 
 def _lock_endpoints(repo: _Repo, lock_rel: str, sources: _SourceMap) -> list[_Endpoint]:

@@ -61,7 +61,10 @@ class _PackageLoader:
                 else:
                     continue
                 if not self.repo.abs(_join(rel, "Cargo.toml")).is_file():
-                    raise ConfigError(f"{manifest}: path dependency {name!r} ({rel}) has no Cargo.toml", hint="fix the dependency's path")
+                    raise ConfigError(
+                        f"{manifest}: path dependency {name!r} ({rel}) has no Cargo.toml",
+                        hint="fix the dependency's path",
+                    )
                 if rel not in out:
                     out.append(rel)
         self._deps[key] = out
@@ -72,7 +75,10 @@ class _PackageLoader:
         manifest = _join(d, "Cargo.toml")
         pkg = _package_table(data)
         if pkg is None or not isinstance(pkg.get("name"), str):
-            raise ConfigError(f"{manifest} has no [package] name", hint="a workspace member must be a package (a virtual manifest cannot be a member)")
+            raise ConfigError(
+                f"{manifest} has no [package] name",
+                hint="a workspace member must be a package (a virtual manifest cannot be a member)",
+            )
         targets = _targets(self.repo, d, pkg["name"], data, self._edition(pkg))
         return Member(
             name=pkg["name"],
@@ -128,9 +134,23 @@ def _targets(repo: _Repo, d: str, pkg_name: str, data: Mapping[str, Any], editio
         add("lib", pkg_name, "src/lib.rs", False)
         has_lib = True
 
-    inferred_bins = ([(pkg_name, "src/main.rs")] if (base / "src" / "main.rs").is_file() else []) + _infer(base, "src/bin")
-    _resolve_kind(add, "bin", data.get("bin"), inferred_bins, pkg.get("autobins"), manifest, edition,
-                  legacy=lambda n: [p for p in ((f"src/{n}.rs",) if not has_lib else ()) + ("src/main.rs", "src/bin/main.rs") if (base / p).is_file()])
+    inferred_bins = ([(pkg_name, "src/main.rs")] if (base / "src" / "main.rs").is_file() else []) + _infer(
+        base, "src/bin"
+    )
+    _resolve_kind(
+        add,
+        "bin",
+        data.get("bin"),
+        inferred_bins,
+        pkg.get("autobins"),
+        manifest,
+        edition,
+        legacy=lambda n: [
+            p
+            for p in ((f"src/{n}.rs",) if not has_lib else ()) + ("src/main.rs", "src/bin/main.rs")
+            if (base / p).is_file()
+        ],
+    )
     for kind, sub in (("example", "examples"), ("test", "tests"), ("bench", "benches")):
         explicit = data.get(kind)
         if isinstance(explicit, list):
@@ -173,7 +193,9 @@ def _resolve_kind(
     seen_paths: set[str] = set()
     for t in declared:
         if not isinstance(t, dict) or not isinstance(t.get("name"), str):
-            raise ConfigError(f"{manifest}: a [[{kind}]] target has no name", hint="cargo requires `name` for every declared target")
+            raise ConfigError(
+                f"{manifest}: a [[{kind}]] target has no name", hint="cargo requires `name` for every declared target"
+            )
         name = t["name"]
         seen_names.add(name)
         if isinstance(t.get("path"), str):
@@ -217,13 +239,16 @@ def _find_bin(ws: Workspace, binary: PackBinary, manifest_rel: str) -> Member:
     if len(owners) > 1:
         raise ConfigError(
             f"binary {binary.name!r} is a bin of several packages: {', '.join(sorted(m.name for m in owners))}",
-            hint="add `package = \"...\"` to its [[binaries]] entry",
+            hint='add `package = "..."` to its [[binaries]] entry',
         )
     known = sorted((b, m.name) for m in members for b in m.bins)
     scope = f"package {binary.package!r}" if binary.package else f"the workspace at {ws.root_rel or '.'}"
     raise ConfigError(
-        f"binary {binary.name!r}: no bin target of that name in {scope}" + _did_you_mean(binary.name, [b for b, _ in known]),
-        hint=("bins: " + ", ".join(f"{b} (package {p})" for b, p in known)) if known else "it has no bin targets (src/main.rs, src/bin/*.rs or [[bin]])",
+        f"binary {binary.name!r}: no bin target of that name in {scope}"
+        + _did_you_mean(binary.name, [b for b, _ in known]),
+        hint=("bins: " + ", ".join(f"{b} (package {p})" for b, p in known))
+        if known
+        else "it has no bin targets (src/main.rs, src/bin/*.rs or [[bin]])",
     )
 
 
