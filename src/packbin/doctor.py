@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import MACHINE_TO_PLATFORM
-from packbin.binfmt import foreign_exec
 from packbin.config import BuildConfig
+from packbin.engine.binfmt import foreign_exec
 from packbin.errors import CheckFailed, ConfigError, EngineError
 
 LOW_DISK = 10 << 30  # the builder image alone is about 2.4 GB

@@ -7,7 +7,7 @@ sensor whose JSON events are checked. A binary that needs anything from its imag
 loader, a libc, a shell) cannot start in an empty one, which is the point.
 
 Native architectures always run. Foreign ones run when the engine can execute them
-(binfmt_misc + qemu, see :mod:`packbin.binfmt`); otherwise they are skipped with the reason.
+(binfmt_misc + qemu, see :mod:`packbin.engine.binfmt`); otherwise they are skipped with the reason.
 Skipped is reported but is not a failure; any failed run raises :class:`CheckFailed` after every
 run has been tried and reported.
 
@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import Architecture
-from packbin.binfmt import ForeignExec, foreign_exec
 from packbin.build import resolve_deploy_arch
 from packbin.config import BuildConfig
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, connect, tar_bytes
+from packbin.engine.binfmt import ForeignExec, foreign_exec
 from packbin.errors import CheckFailed, EngineError, UsageError
 from packbin.manifest import Artifact, Manifest, sha256_file
 from packbin.plan import manifest_relpath

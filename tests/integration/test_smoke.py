@@ -24,9 +24,9 @@ from conftest import SMALL_BUILDCFG
 
 import packbin.smoke
 from packbin.arch import Architecture
-from packbin.binfmt import ForeignExec, foreign_exec
 from packbin.config import BuildConfig
 from packbin.engine import KIND_LABEL, Engine
+from packbin.engine.binfmt import ForeignExec, foreign_exec
 from packbin.errors import CheckFailed, UsageError
 from packbin.manifest import Artifact, Manifest
 from packbin.smoke import SMOKE_KIND, SMOKE_REPO, run_smoke

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from packbin.arch import Architecture
-from packbin.binfmt import BINFMT_DIR, QEMU_NAMES, foreign_exec, host_arch_name, register_qemu
 from packbin.config import builtin_config
+from packbin.engine.binfmt import BINFMT_DIR, QEMU_NAMES, foreign_exec, host_arch_name, register_qemu
 
 # Verbatim from /proc/sys/fs/binfmt_misc/qemu-aarch64 (Debian 12, qemu-user-static, flags POF).
 QEMU_AARCH64_ENTRY = """\

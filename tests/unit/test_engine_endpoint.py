@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import packbin.engine
+import packbin.engine.endpoint
 from packbin.engine import connect, resolve_endpoint, tar_bytes
 from packbin.errors import EngineError
 
@@ -172,7 +172,7 @@ def test_default_socket_fallback_prefers_existing_sockets(docker_config: Path, t
 
 
 def test_default_socket_when_none_exists(docker_config: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(packbin.engine, "_default_sockets", lambda env: [str(tmp_path / "nope.sock")])
+    monkeypatch.setattr(packbin.engine.endpoint, "_default_sockets", lambda env: [str(tmp_path / "nope.sock")])
     ep = resolve_endpoint({"DOCKER_CONFIG": str(docker_config)})
     assert (ep.host, ep.source) == ("unix:///var/run/docker.sock", "default socket")
 

@@ -1,20 +1,15 @@
-"""The Docker Engine API boundary: connect, and typed wrappers around docker-py.
+"""A connected engine: typed wrappers around docker-py.
 
 docker-py returns untyped dicts; they get types here and nowhere else. packbin never runs the
-``docker`` CLI. The endpoint is chosen like the CLI does: ``DOCKER_HOST``, else the current
-context (``DOCKER_CONTEXT`` or ``currentContext`` in ``~/.docker/config.json``: colima, Docker
-Desktop and rootless sockets live there), else the well-known sockets.
+``docker`` CLI.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import logging
 import os
 import socket
-import sys
 import tarfile
 import threading
 import time
@@ -31,7 +26,8 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from packbin.arch import MACHINE_TO_PLATFORM
-from packbin.errors import BuildError, EngineError, Interrupted
+from packbin.engine.endpoint import Endpoint
+from packbin.errors import BuildError, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +53,6 @@ def process_host() -> str:
 
 KEEP_ENV = "PACKBIN_KEEP_CONTAINERS"
 
-_DEFAULT_UNIX = "unix:///var/run/docker.sock"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Endpoint:
-    """Where the engine is expected, and why that one."""
-
-    host: str
-    source: str  # "DOCKER_HOST", "context colima", "default socket", ...
-    tls: Any = None  # docker.tls.TLSConfig | None
-    warnings: tuple[str, ...] = ()  # e.g. a malformed config.json, which the docker CLI warns about too
-
 
 @dataclass(frozen=True, kw_only=True)
 class EngineInfo:
@@ -85,127 +69,6 @@ class EngineInfo:
     mem_total: int
     root_dir: str
     driver: str
-
-
-def _docker_config_dir(env: Mapping[str, str]) -> Path:
-    return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
-
-
-def resolve_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
-    """Choose the engine endpoint the way the docker CLI does (without running it)."""
-    env = os.environ if env is None else env
-    current, warnings = _current_context(_docker_config_dir(env) / "config.json")
-    if env.get("DOCKER_HOST"):
-        return Endpoint(host=env["DOCKER_HOST"], source="DOCKER_HOST", warnings=warnings)
-    name = env.get("DOCKER_CONTEXT")
-    source = "DOCKER_CONTEXT"
-    if not name:
-        source = "docker context"
-        name = current
-    if name and name != "default":
-        meta = _docker_config_dir(env) / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
-        try:
-            data = json.loads(meta.read_text())
-            host = data["Endpoints"]["docker"]["Host"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            # OSError's str() repeats the path; say it once.
-            why = (
-                e.strerror
-                if isinstance(e, OSError) and e.strerror
-                else f"no {e}"
-                if isinstance(e, KeyError)
-                else str(e)
-            )
-            raise EngineError(
-                f"docker context {name!r} (from {source}) cannot be read at {meta}: {why}",
-                hint="run `docker context ls` to check it, or set DOCKER_HOST to the engine's socket",
-            ) from e
-        skip_verify = bool(data["Endpoints"]["docker"].get("SkipTLSVerify", False))
-        return Endpoint(
-            host=str(host),
-            source=f"{source} {name!r}",
-            tls=_context_tls(env, name, skip_verify=skip_verify),
-            warnings=warnings,
-        )
-    for candidate in _default_sockets(env):
-        if Path(candidate).exists():
-            return Endpoint(host=f"unix://{candidate}", source="default socket", warnings=warnings)
-    return Endpoint(host=_DEFAULT_UNIX, source="default socket", warnings=warnings)
-
-
-def _current_context(config_json: Path) -> tuple[str | None, tuple[str, ...]]:
-    """``currentContext`` of the docker CLI's config.json, and a warning when the file is malformed.
-
-    A missing file is normal (no context set). A malformed one is ignored with a warning, as the
-    docker CLI does ("WARNING: Error loading config file").
-    """
-    try:
-        text = config_json.read_text()
-    except FileNotFoundError:
-        return None, ()
-    except OSError as e:
-        return None, (f"cannot read {config_json}: {e.strerror}; its currentContext is ignored",)
-    try:
-        doc = json.loads(text)
-    except ValueError as e:
-        return None, (f"error loading {config_json}: {e}; its currentContext is ignored",)
-    if not isinstance(doc, dict):
-        return None, (f"error loading {config_json}: not a JSON object; its currentContext is ignored",)
-    name = doc.get("currentContext")
-    if name is not None and not isinstance(name, str):
-        return None, (f"{config_json}: currentContext is not a string; ignored",)
-    return name or None, ()
-
-
-def _context_tls(env: Mapping[str, str], name: str, *, skip_verify: bool) -> Any:
-    """The context's TLS material (contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem), like the CLI.
-
-    None when the context stores none (a unix socket, or a plain tcp:// endpoint).
-    """
-    from docker.tls import TLSConfig
-
-    tls_dir = _docker_config_dir(env) / "contexts" / "tls" / hashlib.sha256(name.encode()).hexdigest() / "docker"
-    ca, cert, key = (tls_dir / "ca.pem", tls_dir / "cert.pem", tls_dir / "key.pem")
-    if not (ca.is_file() or cert.is_file()):
-        return None
-    return TLSConfig(
-        client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
-        ca_cert=str(ca) if ca.is_file() else None,
-        verify=not skip_verify and ca.is_file(),
-    )
-
-
-def _default_sockets(env: Mapping[str, str]) -> list[str]:
-    home = Path.home()
-    socks = ["/var/run/docker.sock"]
-    if env.get("XDG_RUNTIME_DIR"):
-        socks.append(f"{env['XDG_RUNTIME_DIR']}/docker.sock")  # rootless
-    socks += [
-        str(home / ".docker/run/docker.sock"),  # Docker Desktop (macOS)
-        str(home / ".colima/default/docker.sock"),
-        str(home / ".rd/docker.sock"),  # Rancher Desktop
-    ]
-    return socks
-
-
-#: Appended to the unreachable-engine hint; doctor, which is that check, leaves it out.
-DOCTOR_HINT = "; `packbin doctor` checks the setup"
-
-
-def _engine_hint(endpoint: Endpoint) -> str:
-    if endpoint.host.startswith("ssh://"):
-        target, _, port = endpoint.host.removeprefix("ssh://").partition(":")
-        args = f"-p {port} {target}" if port else target
-        return (
-            f"check that `ssh {args} docker system dial-stdio` connects (ssh's message above says why not:"
-            " keys come from ssh-agent or ~/.ssh/config, the host must be in known_hosts)" + DOCTOR_HINT
-        )
-    if sys.platform == "darwin":
-        return "start Docker Desktop or colima (`colima start`), or point DOCKER_HOST at a running engine" + DOCTOR_HINT
-    return (
-        "start the engine (`sudo systemctl start docker`, or `dockerd &`), or point DOCKER_HOST at a running engine"
-        + DOCTOR_HINT
-    )
 
 
 class Engine:
@@ -600,71 +463,6 @@ def _remove_container(c: Container) -> None:
             time.sleep(0.2)
 
 
-def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: bool = True) -> Engine:
-    """Connect to the engine and check it answers; EngineError (one line, no traceback) otherwise.
-
-    ``warn=False``: the endpoint's warnings are the caller's to show (doctor lists them).
-    """
-    env = os.environ if env is None else env
-    endpoint = resolve_endpoint(env)
-    for warning in endpoint.warnings if warn else ():
-        log.warning("%s", warning)
-    # ssh://: the system `ssh` client runs `docker system dial-stdio` on the remote host, as the
-    # docker CLI does, so ~/.ssh/config, ssh-agent and known_hosts apply. docker-py still imports
-    # paramiko for it (the `ssh` extra).
-    ssh = endpoint.host.startswith("ssh://")
-    if ssh:
-        _check_ssh_support(endpoint)
-    try:
-        if endpoint.source == "DOCKER_HOST":
-            client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout, use_ssh_client=ssh)
-        else:
-            base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
-            client = docker.DockerClient(
-                base_url=base_url, timeout=timeout, tls=endpoint.tls or False, use_ssh_client=ssh
-            )
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
-        raise EngineError(
-            f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
-            hint=_engine_hint(endpoint),
-        ) from e
-    return Engine(client, endpoint)
-
-
-def _check_ssh_support(endpoint: Endpoint) -> None:
-    import importlib
-    import shutil
-
-    try:
-        importlib.import_module("paramiko")  # docker.transport.sshconn imports it at module level
-    except ImportError:
-        raise EngineError(
-            f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, which needs the `ssh` extra",
-            hint="pip install 'packbin[ssh]' (docker-py imports paramiko; the connection itself uses your `ssh` client)",
-        ) from None
-    if shutil.which("ssh") is None:
-        raise EngineError(
-            f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, and no `ssh` client is on PATH",
-            hint="install OpenSSH's client (apt-get install openssh-client)",
-        )
-
-
-def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    # docker-py nests the requests error; keep the reason, drop the repr noise.
-    for marker in (
-        "Connection refused",
-        "No such file or directory",
-        "Permission denied",
-        "timed out",
-        "Name or service not known",
-    ):
-        if marker in str(e):
-            return marker
-    return text[:200]
-
-
 def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0) -> bytes:
     """A deterministic in-memory tar: name -> data or (data, mode). For contexts and put_archive."""
     buf = io.BytesIO()
@@ -678,18 +476,3 @@ def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0)
             ti.mtime = mtime
             tf.addfile(ti, io.BytesIO(data))
     return buf.getvalue()
-
-
-__all__ = [
-    "HOST_LABEL",
-    "KIND_LABEL",
-    "OWNER_LABEL",
-    "PID_LABEL",
-    "Endpoint",
-    "Engine",
-    "EngineInfo",
-    "Interrupted",
-    "connect",
-    "resolve_endpoint",
-    "tar_bytes",
-]

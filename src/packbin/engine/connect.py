@@ -1,0 +1,82 @@
+"""Connect to an engine and check that it answers; one line naming the endpoint when it does not."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from packbin.engine.client import Engine
+from packbin.engine.endpoint import Endpoint, engine_hint, resolve_endpoint
+from packbin.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+
+def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: bool = True) -> Engine:
+    """Connect to the engine and check it answers; EngineError (one line, no traceback) otherwise.
+
+    ``warn=False``: the endpoint's warnings are the caller's to show (doctor lists them).
+    """
+    env = os.environ if env is None else env
+    endpoint = resolve_endpoint(env)
+    for warning in endpoint.warnings if warn else ():
+        log.warning("%s", warning)
+    # ssh://: the system `ssh` client runs `docker system dial-stdio` on the remote host, as the
+    # docker CLI does, so ~/.ssh/config, ssh-agent and known_hosts apply. docker-py still imports
+    # paramiko for it (the `ssh` extra).
+    ssh = endpoint.host.startswith("ssh://")
+    if ssh:
+        _check_ssh_support(endpoint)
+    try:
+        if endpoint.source == "DOCKER_HOST":
+            client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout, use_ssh_client=ssh)
+        else:
+            base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
+            client = docker.DockerClient(
+                base_url=base_url, timeout=timeout, tls=endpoint.tls or False, use_ssh_client=ssh
+            )
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+        raise EngineError(
+            f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
+            hint=engine_hint(endpoint),
+        ) from e
+    return Engine(client, endpoint)
+
+
+def _check_ssh_support(endpoint: Endpoint) -> None:
+    import importlib
+    import shutil
+
+    try:
+        importlib.import_module("paramiko")  # docker.transport.sshconn imports it at module level
+    except ImportError:
+        raise EngineError(
+            f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, which needs the `ssh` extra",
+            hint="pip install 'packbin[ssh]' (docker-py imports paramiko; the connection itself uses your `ssh` client)",
+        ) from None
+    if shutil.which("ssh") is None:
+        raise EngineError(
+            f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, and no `ssh` client is on PATH",
+            hint="install OpenSSH's client (apt-get install openssh-client)",
+        )
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    # docker-py nests the requests error; keep the reason, drop the repr noise.
+    for marker in (
+        "Connection refused",
+        "No such file or directory",
+        "Permission denied",
+        "timed out",
+        "Name or service not known",
+    ):
+        if marker in str(e):
+            return marker
+    return text[:200]
