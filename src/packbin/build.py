@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import MACHINE_TO_PLATFORM, Architecture
 from packbin.cache import cache_dir
-from packbin.config import BuildConfig
-from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError, UsageError
+from packbin.config import BuildConfig, PackBinary
+from packbin.errors import ArtifactRejected, BuildError, CheckFailed, Interrupted, PackbinError, UsageError
 from packbin.install import VerifiedArtifact, check_destinations, install
 from packbin.lock import file_lock
 from packbin.manifest import Manifest, sha256_file
-from packbin.plan import BuildPlan, make_plan, manifest_relpath
-from packbin.report import BuildReport, write_report
+from packbin.plan import BuildStep, make_plan, manifest_relpath
+from packbin.report import BuildReport, ReproCheck, write_report
 from packbin.verify import verify_file
 from packbin.workspace import BinaryInputs, collect_all, merge_payload
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from packbin.build_container import BuildOutcome
     from packbin.builder_image import BuilderImage
     from packbin.engine import Engine
+    from packbin.engine.routing import Route
     from packbin.source_volume import SyncResult
 
 # The Docker SDK (and requests) are imported only when a container is needed: the up-to-date
@@ -54,6 +55,7 @@ class BuildRequest:
     as_json: bool = False
     rebuild_image: bool = False
     dry_run: bool = False  # print the plan; no engine, no container, nothing written
+    check_reproducible: bool = False  # then rebuild every selected binary in fresh volumes and compare
 
 
 @dataclass
@@ -136,132 +138,300 @@ def build_pack_binaries(
         return None
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
     check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
-    image: BuilderImage | None = None
-    outcomes: list[BuildOutcome] = []
+    images: list[str] = []
     warnings: list[str] = []
     written: list[str] = []
     bytes_sent = 0
     if plan.steps:
-        from packbin.builder_image import ensure_builder_image
-        from packbin.engine import connect
-        from packbin.fetch import fetch_dependencies
-        from packbin.source_volume import endpoint_key, source_volume_name, sync_sources
+        from packbin.engine.routing import connect_routes
 
-        engine = connect()
-        image = ensure_builder_image(engine, cfg, rebuild=req.rebuild_image, echo=console)
+        # Every engine is reached before anything starts: an unreachable one fails in seconds.
+        routes = connect_routes(cfg, tuple(dict.fromkeys(step.arch for step in plan.steps)))
         cfg.dist_dir.mkdir(parents=True, exist_ok=True)
-        needed = [inputs[t.binary.name] for step in plan.steps for t in step.targets]
-        files, stubs = merge_payload(needed)
-        volume = source_volume_name(cfg)
-        # One run at a time per sources volume: its content must not change under a build.
-        with (
-            file_lock(
-                cache_dir() / "locks" / f"{endpoint_key(engine)}-{volume}.lock",
-                what="the sources volume",
-                on_wait=console,
-            ),
-            tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root,
-        ):
-            sync = sync_sources(engine, image.tag, cfg, files, stubs, echo=console)
-            bytes_sent += sync.bytes_sent
-            fetch_dependencies(
-                engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: console(f"[fetch] {line}")
-            )
-            outcomes = _run_steps(engine, image, cfg, plan, inputs, sync, Path(staging_root), req.jobs, console)
-            bytes_sent += sum(o.bytes_sent for o in outcomes)
-            verified = _verify(outcomes, image, console)
+        with tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
+            lanes = [
+                _Lane(route=r, steps=tuple(s for s in plan.steps if s.arch in r.arches), several=len(routes) > 1)
+                for r in routes
+            ]
+            results = _run_lanes(lanes, cfg, req, inputs, Path(staging_root), console)
+            outcomes = [o for r in results for o in r.outcomes]
+            bytes_sent = sum(r.bytes_sent for r in results)
+            images = list(dict.fromkeys(r.image.tag for r in results))
+            verified = _verify(outcomes, {o.step.arch.name: r.image for r in results for o in r.outcomes}, console)
             for o in outcomes:
                 warnings.extend(f"{o.step.arch.name}: {w}" for w in o.warnings)
             manifest, written = install(cfg, verified, plan.reinstall, manifest)
     elif plan.reinstall:
         manifest, written = install(cfg, [], plan.reinstall, manifest)
+    repro: tuple[ReproCheck, ...] = ()
+    if req.check_reproducible:
+        repro = _check_reproducible(cfg, req, arches, binaries, inputs, manifest, deploy.name, console)
     report = BuildReport.make(
         cfg=cfg,
         plan=plan,
         manifest=manifest,
         written=written,
         warnings=warnings,
-        builder_image=image.tag if image else None,
+        builder_image=", ".join(images) or None,
         seconds=time.monotonic() - started,
         bytes_sent=bytes_sent,
+        reproducible=repro,
     )
     for w in warnings:
         console(f"warning: {w}")
     write_report(report, out=out, as_json=req.as_json)
+    different = [r for r in repro if not r.identical]
+    if different:
+        raise CheckFailed(
+            "not reproducible: "
+            + "; ".join(
+                f"{r.arch}/{r.binary} is {r.sha256[:16]} in dist/, {r.fresh_sha256[:16]} from fresh volumes"
+                for r in different
+            ),
+            hint=f"compare the two build logs in {cfg.dist_dir / 'logs'} (build-<arch>.log and build-<arch>-fresh.log); the installed binaries are unchanged",
+        )
     return report
+
+
+def _check_reproducible(
+    cfg: BuildConfig,
+    req: BuildRequest,
+    arches: tuple[Architecture, ...],
+    binaries: tuple[PackBinary, ...],
+    inputs: dict[str, BinaryInputs],
+    manifest: Manifest,
+    deploy_arch: str,
+    console: Callable[[str], None],
+) -> tuple[ReproCheck, ...]:
+    """Rebuild every selected binary in fresh target, zig-cache and std volumes on its engine and
+    compare the bytes with the artifact in dist/. The fresh volumes are removed afterwards."""
+    import uuid
+
+    from packbin.build_container import fresh_volumes
+    from packbin.engine.routing import connect_routes
+
+    everything = make_plan(
+        cfg,
+        arches,
+        binaries,
+        source_hashes={n: i.digest for n, i in inputs.items()},
+        manifest=manifest,
+        deploy_arch=deploy_arch,
+        file_sha256=lambda rel: None,
+        force=True,
+    )
+    routes = connect_routes(cfg, arches)
+    token = uuid.uuid4().hex[:10]
+    console(
+        f"check-reproducible: rebuilding {len(everything.steps)} architecture(s) in fresh volumes (packbin-repro-{token}-*)"
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix=".staging-repro-", dir=cfg.dist_dir) as staging_root:
+            lanes = [
+                _Lane(route=r, steps=tuple(s for s in everything.steps if s.arch in r.arches), several=len(routes) > 1)
+                for r in routes
+            ]
+            results = _run_lanes(lanes, cfg, req, inputs, Path(staging_root), console, fresh=token)
+            checks: list[ReproCheck] = []
+            for lane, result in zip(lanes, results):
+                for o in result.outcomes:
+                    for t in o.step.targets:
+                        art = manifest.find(t.arch.name, t.binary.name)
+                        assert art is not None, (t.arch.name, t.binary.name)
+                        checks.append(
+                            ReproCheck(
+                                arch=t.arch.name,
+                                binary=t.binary.name,
+                                sha256=art.sha256,
+                                fresh_sha256=sha256_file(o.files[t.binary.name].path),
+                                engine=lane.route.engine.endpoint.host,
+                            )
+                        )
+    finally:
+        for r in routes:
+            for a in r.arches:
+                for volume in fresh_volumes(a.rust_target, token).values():
+                    r.engine.remove_volume(volume)
+    return tuple(checks)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Lane:
+    """One engine's share of the run: its builder image, sources volume, fetch and build steps."""
+
+    route: Route
+    steps: tuple[BuildStep, ...]
+    several: bool  # more than one engine in this run: prefix the engine's own lines
+
+    def prefix(self) -> str:
+        return f"[{self.route.label}] " if self.several else ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LaneResult:
+    image: BuilderImage
+    outcomes: tuple[BuildOutcome, ...]
+    bytes_sent: int
+
+
+def _run_lanes(
+    lanes: list[_Lane],
+    cfg: BuildConfig,
+    req: BuildRequest,
+    inputs: dict[str, BinaryInputs],
+    staging_root: Path,
+    console: Callable[[str], None],
+    *,
+    fresh: str = "",
+) -> list[_LaneResult]:
+    """Run every engine's lane at once; the first failure cancels the others.
+
+    Lanes run in daemon threads and the main thread only waits, so Ctrl-C (or SIGTERM) lands
+    here: every engine's live containers are removed and nothing is installed. A builder image
+    build still streaming in a lane is cancelled by the engine when the process exits.
+    """
+    cancelled = threading.Event()
+    total = sum(len(lane.steps) for lane in lanes)
+    slots = threading.Semaphore(total if req.jobs is None else min(req.jobs, total))
+    results: dict[int, _LaneResult] = {}
+    errors: list[BaseException] = []
+    errors_lock = threading.Lock()
+
+    def stop_all() -> int:
+        cancelled.set()
+        return sum(lane.route.engine.remove_live_containers() for lane in lanes)
+
+    def main(i: int) -> None:
+        try:
+            results[i] = _run_lane(lanes[i], cfg, req, inputs, staging_root, console, cancelled, slots, fresh)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
+            # The first error is the cause; lanes failing after stop_all() only report its effect.
+            with errors_lock:
+                errors.append(e)
+            stop_all()
+
+    threads = [
+        threading.Thread(target=main, args=(i,), daemon=True, name=f"packbin-lane-{lane.route.label}")
+        for i, lane in enumerate(lanes)
+    ]
+    for th in threads:
+        th.start()
+    try:
+        for th in threads:
+            while th.is_alive():
+                th.join(0.2)  # a timeout keeps the main thread interruptible
+    except KeyboardInterrupt:
+        n = stop_all()
+        raise Interrupted(f"interrupted: removed {n} build container(s); nothing was installed") from None
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(lanes))]
+
+
+def _run_lane(
+    lane: _Lane,
+    cfg: BuildConfig,
+    req: BuildRequest,
+    inputs: dict[str, BinaryInputs],
+    staging_root: Path,
+    console: Callable[[str], None],
+    cancelled: threading.Event,
+    slots: threading.Semaphore,
+    fresh: str,
+) -> _LaneResult:
+    from packbin.builder_image import ensure_builder_image
+    from packbin.fetch import fetch_dependencies
+    from packbin.source_volume import endpoint_key, source_volume_name, sync_sources
+
+    engine = lane.route.engine
+    prefix = lane.prefix()
+
+    def echo(line: str) -> None:
+        console(prefix + line)
+
+    image = ensure_builder_image(engine, cfg, rebuild=req.rebuild_image and not fresh, echo=echo)
+    needed = [inputs[t.binary.name] for step in lane.steps for t in step.targets]
+    files, stubs = merge_payload(needed)
+    volume = source_volume_name(cfg)
+    # One run at a time per engine and sources volume: its content must not change under a build.
+    with file_lock(
+        cache_dir() / "locks" / f"{endpoint_key(engine)}-{volume}.lock", what="the sources volume", on_wait=echo
+    ):
+        if cancelled.is_set():
+            raise Interrupted("cancelled")
+        sync = sync_sources(engine, image.tag, cfg, files, stubs, echo=echo)
+        fetch_dependencies(
+            engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: echo(f"[fetch] {line}")
+        )
+        outcomes = _run_steps(
+            engine, image, cfg, lane.steps, inputs, sync, staging_root, console, cancelled, slots, fresh
+        )
+    return _LaneResult(
+        image=image, outcomes=tuple(outcomes), bytes_sent=sync.bytes_sent + sum(o.bytes_sent for o in outcomes)
+    )
 
 
 def _run_steps(
     engine: Engine,
     image: BuilderImage,
     cfg: BuildConfig,
-    plan: BuildPlan,
+    steps: tuple[BuildStep, ...],
     inputs: dict[str, BinaryInputs],
     sync: SyncResult,
     staging_root: Path,
-    jobs: int | None,
     console: Callable[[str], None],
+    cancelled: threading.Event,
+    slots: threading.Semaphore,
+    fresh: str,
 ) -> list[BuildOutcome]:
+    """One engine's build steps, in parallel up to the run's free slots (``--jobs``)."""
     from packbin.build_container import run_build
 
-    cancelled = threading.Event()
-    width = max(len(s.arch.name) for s in plan.steps)
+    width = max(len(s.arch.name) for s in steps)
 
-    def one(step_index: int) -> BuildOutcome:
-        step = plan.steps[step_index]
-        prefix = f"[{step.arch.name:<{width}}] "
-        names = ", ".join(t.binary.name for t in step.targets)
-        console(f"{prefix}building {names} for {step.arch.rust_target}")
-        staging = staging_root / step.arch.name
-        staging.mkdir()
-        t0 = time.monotonic()
-        outcome = run_build(
-            engine,
-            image,
-            cfg,
-            step,
-            inputs,
-            source_volume=sync.volume,
-            sources_id=sync.volume_id,
-            staging=staging,
-            on_line=lambda line: console(prefix + line),
-            cancelled=cancelled,
-        )
-        console(f"{prefix}done in {time.monotonic() - t0:.1f}s")
-        return outcome
+    def one(step: BuildStep) -> BuildOutcome:
+        with slots:
+            if cancelled.is_set():
+                raise Interrupted("cancelled")
+            prefix = f"[{step.arch.name:<{width}}{' fresh' if fresh else ''}] "
+            names = ", ".join(t.binary.name for t in step.targets)
+            console(f"{prefix}building {names} for {step.arch.rust_target}")
+            staging = staging_root / step.arch.name
+            staging.mkdir()
+            t0 = time.monotonic()
+            outcome = run_build(
+                engine,
+                image,
+                cfg,
+                step,
+                inputs,
+                source_volume=sync.volume,
+                sources_id=sync.volume_id,
+                staging=staging,
+                on_line=lambda line: console(prefix + line),
+                cancelled=cancelled,
+                fresh=fresh,
+            )
+            console(f"{prefix}done in {time.monotonic() - t0:.1f}s")
+            return outcome
 
-    workers = len(plan.steps) if jobs is None else min(jobs, len(plan.steps))
-    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="packbin-build")
-    futures = [pool.submit(one, i) for i in range(len(plan.steps))]
-    try:
-        # wait() with a timeout keeps the main thread interruptible by Ctrl-C.
-        pending = set(futures)
-        while pending:
-            done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:
-                cancelled.set()
-                engine.remove_live_containers()
-                for f in pending:
-                    f.cancel()
-                cf.wait(pending)
-                pool.shutdown(wait=True)
-                exc = failed[0].exception()
-                assert exc is not None
-                raise exc
-    except KeyboardInterrupt:
-        cancelled.set()
-        for f in futures:
-            f.cancel()
-        n = engine.remove_live_containers()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise Interrupted(f"interrupted: removed {n} build container(s); nothing was installed") from None
-    pool.shutdown(wait=True)
+    with cf.ThreadPoolExecutor(max_workers=len(steps), thread_name_prefix="packbin-build") as pool:
+        futures = [pool.submit(one, s) for s in steps]
+        cf.wait(futures, return_when=cf.FIRST_EXCEPTION)
+        failed = [f for f in futures if f.done() and f.exception() is not None]
+        if failed:
+            cancelled.set()
+            engine.remove_live_containers()
+            for f in futures:
+                f.cancel()
+            exc = failed[0].exception()
+            assert exc is not None
+            raise exc
     return [f.result() for f in futures]
 
 
 def _verify(
-    outcomes: list[BuildOutcome], image: BuilderImage, console: Callable[[str], None]
+    outcomes: list[BuildOutcome], images: dict[str, BuilderImage], console: Callable[[str], None]
 ) -> list[VerifiedArtifact]:
     """Verify every artifact of the run before any is installed."""
     verified: list[VerifiedArtifact] = []
@@ -280,7 +450,7 @@ def _verify(
                     staged=f.path,
                     stripped=bool(result.info and result.info.stripped),
                     toolchain=o.toolchain,
-                    builder_image=image.tag,
+                    builder_image=images[t.arch.name].tag,
                 )
             )
     if problems:

@@ -54,6 +54,12 @@ def cache_volume(triple: str) -> str:
     return f"packbin-zigcache-{triple}"
 
 
+def fresh_volumes(triple: str, token: str) -> dict[str, str]:
+    """A reproducibility check's own target, zig cache and std volumes (what a build produces;
+    the cargo home and sources volume hold inputs and are shared): kind -> name."""
+    return {kind: f"packbin-repro-{token}-{kind}-{triple}" for kind in ("target", "zigcache", "std")}
+
+
 def tool_volumes(cfg: BuildConfig) -> tuple[str, ...]:
     per_target = (f(a.rust_target) for a in cfg.architectures for f in (target_volume, cache_volume, std_volume))
     return (CARGO_HOME_VOLUME, *per_target)
@@ -92,22 +98,32 @@ def run_build(
     staging: Path,
     on_line: Callable[[str], None],
     cancelled: threading.Event | None = None,
+    fresh: str = "",
 ) -> BuildOutcome:
-    """Build every target of ``step`` in one container and extract the binaries into ``staging``."""
+    """Build every target of ``step`` in one container and extract the binaries into ``staging``.
+
+    ``fresh``: build in the empty volumes of ``fresh_volumes(triple, fresh)`` instead of the
+    warm caches (``--check-reproducible``); the caller removes them.
+    """
     arch = step.arch
     triple = arch.rust_target
     logs_dir = cfg.dist_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = logs_dir / f"build-{arch.name}.log"
+    log_path = logs_dir / (f"build-{arch.name}-fresh.log" if fresh else f"build-{arch.name}.log")
     state = _LogState()
+    names = (
+        fresh_volumes(triple, fresh)
+        if fresh
+        else {"target": target_volume(triple), "zigcache": cache_volume(triple), "std": std_volume(triple)}
+    )
     volumes = {
         CARGO_HOME_VOLUME: CARGO_HOME_MOUNT,
-        target_volume(triple): f"{BUILD_ROOT}/target",
-        cache_volume(triple): CACHE_ROOT,
+        names["target"]: f"{BUILD_ROOT}/target",
+        names["zigcache"]: CACHE_ROOT,
         source_volume: f"{SRC_MOUNT}:ro",
     }
     if target_rustflags(triple, profile=image.profile):  # the prebuilt std's sysroot
-        volumes[std_volume(triple)] = SYSROOT
+        volumes[names["std"]] = SYSROOT
     for vol in volumes:
         if vol != source_volume:
             engine.ensure_volume(vol, kind="cache")
@@ -136,7 +152,7 @@ def run_build(
             ".cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
         }
     )
-    lock_path = cache_dir() / "locks" / f"{endpoint_key(engine)}-{triple}.lock"
+    lock_path = cache_dir() / "locks" / f"{endpoint_key(engine)}-{triple}{'-' + fresh if fresh else ''}.lock"
 
     def emit(line: str) -> None:
         lf.write(line + "\n")
@@ -163,7 +179,7 @@ def run_build(
             raise KeyboardInterrupt
         # Holding the lock, no live packbin of this host builds this target: a container still
         # mounting its cache is an orphan (its packbin was killed) that would hold cargo's lock.
-        for name in engine.remove_stale_containers(kind="build", volume=target_volume(triple)):
+        for name in engine.remove_stale_containers(kind="build", volume=names["target"]):
             on_line(f"removed stale build container {name} (its packbin process is gone)")
         with engine.container(
             image=image.tag,

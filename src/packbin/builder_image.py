@@ -364,19 +364,70 @@ def resolve_profile(
         echo(f"builder: {b.rustup.base_image} not available; using the offline debian profile")
     if _present_or_pullable(engine, b.debian.base_image, pull=pull, retry_failed=retry_failed_pulls):
         return "debian", b.debian.base_image
+    # A builder image made from the bootstrapped base may be there without the base (loaded by
+    # cache-import, or the base removed): the base is only needed to build it again.
+    arch = _DEBIAN_ARCH.get(engine.native_platform)
+    if arch is not None and not retry_failed_pulls:
+        base = bootstrap_base_tag(b, arch)
+        if engine.image_id(make_recipe(cfg, "debian", base).tag) is not None:
+            return "debian", base
     return "debian", bootstrap_debian_base(engine, b, echo=echo)
 
 
-def bootstrap_base_tag(builder: BuilderConfig) -> str:
-    key = hashlib.sha256(f"{builder.debian_mirror}\0{builder.debian_suite}\0minbase".encode()).hexdigest()[:12]
+def resolve_existing_recipe(engine: Engine, cfg: BuildConfig) -> str | None:
+    """The builder image tag ``cfg`` would use on ``engine`` if it is present; nothing is pulled,
+    bootstrapped or built."""
+    b = cfg.builder
+    bases: list[tuple[str, str]] = []
+    if b.profile in ("auto", "rustup"):
+        bases.append(("rustup", b.rustup.base_image))
+    if b.profile != "rustup":
+        bases.append(("debian", b.debian.base_image))
+        arch = _DEBIAN_ARCH.get(engine.native_platform)
+        if arch is not None:
+            bases.append(("debian", bootstrap_base_tag(b, arch)))
+    for profile, base in bases:
+        tag = make_recipe(cfg, profile, base).tag
+        if engine.image_id(tag) is not None:
+            return tag
+    return None
+
+
+#: Docker platform -> Debian architecture, for the bootstrapped base image.
+_DEBIAN_ARCH = {"linux/amd64": "amd64", "linux/arm64": "arm64"}
+
+
+def bootstrap_base_tag(builder: BuilderConfig, debian_arch: str = "amd64") -> str:
+    """The bootstrapped base image's tag. amd64 keeps the tag it had before bases were made per
+    engine platform, so builder images made then stay valid."""
+    salt = "" if debian_arch == "amd64" else f"\0{debian_arch}"
+    key = hashlib.sha256(f"{builder.debian_mirror}\0{builder.debian_suite}\0minbase{salt}".encode()).hexdigest()[:12]
     return f"{BASE_REPO}:{builder.debian_suite}-{key}"
 
 
 def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Callable[[str], None] = print) -> str:
-    """Make a Debian base image with debootstrap and import it through the API (once)."""
-    tag = bootstrap_base_tag(builder)
+    """Make a Debian base image for the engine's native platform with debootstrap and import it
+    through the API (once per engine)."""
+    platform = engine.native_platform
+    arch = _DEBIAN_ARCH.get(platform)
+    if arch is None:
+        raise BuildError(
+            f"no Debian base image for the engine at {engine.endpoint.host}: its platform {platform!r} is not amd64 or arm64",
+            hint=f"make {builder.debian.base_image} available to that engine (docker pull / load)",
+        )
+    tag = bootstrap_base_tag(builder, arch)
     if engine.image_id(tag) is not None:
         return tag
+    host = {"x86_64": "amd64", "aarch64": "arm64"}.get(host_platform.machine(), host_platform.machine())
+    if (
+        arch != host
+        and not Path(f"/proc/sys/fs/binfmt_misc/qemu-{'aarch64' if arch == 'arm64' else 'x86_64'}").exists()
+    ):
+        # debootstrap runs the foreign packages' scripts in its chroot: that needs qemu-user via binfmt.
+        raise BuildError(
+            f"no Debian base image for the {arch} engine at {engine.endpoint.host}, and this {host} host cannot run {arch} programs to bootstrap one",
+            hint=f"make {builder.debian.base_image} available to that engine, or register qemu-user-static's binfmt handlers (see README)",
+        )
     if not host_platform.system() == "Linux":
         raise BuildError(
             f"no Debian base image: {builder.debian.base_image} is not available and debootstrap needs a Linux host",
@@ -393,7 +444,6 @@ def bootstrap_debian_base(engine: Engine, builder: BuilderConfig, *, echo: Calla
             "debootstrap needs root to make the Debian base image",
             hint="run once as root (sudo), or make the base image available",
         )
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(host_platform.machine(), host_platform.machine())
     with tempfile.TemporaryDirectory(prefix="packbin-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         cmd = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,6 +14,21 @@ from packbin.manifest import Artifact, Manifest
 from packbin.plan import BuildPlan, manifest_relpath
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReproCheck:
+    """One binary rebuilt in fresh volumes: are the bytes those of the installed artifact?"""
+
+    arch: str
+    binary: str
+    sha256: str  # the artifact in dist/ (its manifest entry)
+    fresh_sha256: str  # the rebuild's
+    engine: str
+
+    @property
+    def identical(self) -> bool:
+        return self.sha256 == self.fresh_sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +43,7 @@ class BuildReport:
     manifest: str
     seconds: float
     bytes_sent: int = 0  # sources and scripts sent to the engine by this run
+    reproducible: tuple[ReproCheck, ...] = ()  # --check-reproducible's verdicts
 
     @classmethod
     def make(
@@ -41,6 +57,7 @@ class BuildReport:
         builder_image: str | None,
         seconds: float,
         bytes_sent: int = 0,
+        reproducible: Sequence[ReproCheck] = (),
     ) -> BuildReport:
         def art(arch: str, binary: str) -> Artifact:
             a = manifest.find(arch, binary)
@@ -60,6 +77,7 @@ class BuildReport:
             manifest=manifest_relpath(cfg),
             seconds=seconds,
             bytes_sent=bytes_sent,
+            reproducible=tuple(reproducible),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +91,7 @@ class BuildReport:
             "manifest": self.manifest,
             "seconds": round(self.seconds, 3),
             "bytes_sent": self.bytes_sent,
+            **({"reproducible": [asdict(r) for r in self.reproducible]} if self.reproducible else {}),
         }
 
 
@@ -107,6 +126,11 @@ def write_report(report: BuildReport, *, out: TextIO, as_json: bool) -> None:
                 table(["arch", "path", "size", "linkage", "sha256", "status"], artifact_rows(arts, status)) + "\n"
             )
         out.writelines(f"reinstalled {p} from dist/\n" for p in report.reinstalled)
+        for r in report.reproducible:
+            verdict = "identical" if r.identical else f"DIFFERENT: fresh build {r.fresh_sha256[:16]}"
+            out.write(
+                f"reproducible? {r.arch}/{r.binary} sha256 {r.sha256[:16]}: {verdict} (fresh volumes on {r.engine})\n"
+            )
         verb = f"built {len(report.built)}" if report.built else "nothing to build"
         out.write(
             f"{verb}, {len(report.up_to_date)} up to date; deploy arch {report.deploy_arch}; manifest {report.manifest} ({report.seconds:.1f}s)\n"

@@ -130,6 +130,7 @@ _BUILD_HELP = {
     "deploy_arch": "Architecture installed into packs/ itself. Default: deploy_arch in buildcfg.toml, else the engine's native one.",
     "rebuild_image": "Rebuild the builder image even if its recipe is unchanged.",
     "dry_run": "Print what would be built, reinstalled or skipped (the plan) and stop: no container is started, nothing is written.",
+    "check_reproducible": "After the build, rebuild every selected binary in fresh cache volumes on its engine and compare the bytes with dist/ (exit 1 when they differ; minutes: std is rebuilt too).",
 }
 
 
@@ -153,6 +154,7 @@ def _build(
     deploy_arch: str | None,
     rebuild_image: bool,
     dry_run: bool = False,
+    check_reproducible: bool = False,
 ) -> None:
     from packbin.build import BuildRequest, build_pack_binaries
 
@@ -165,6 +167,7 @@ def _build(
         as_json=json,
         rebuild_image=rebuild_image,
         dry_run=dry_run,
+        check_reproducible=check_reproducible,
     )
     build_pack_binaries(_config(), req)
 
@@ -181,17 +184,19 @@ def build_pack_binaries(
     deploy_arch: str | None = None,
     rebuild_image: bool = False,
     dry_run: bool = False,
+    check_reproducible: bool = False,
 ) -> None:
     """Cross-compile the pack binaries as static musl executables, verify and install them.
 
     Builds run in containers through the Docker Engine API (cargo zigbuild); artifacts land in
     dist/pack-binaries/<arch>/<pack>/... with a manifest.json, and the deploy architecture's
     binaries are also installed into packs/. Up-to-date binaries are skipped without a container.
+    Each architecture builds on its own engine when buildcfg.toml or PACKBIN_ENGINE_<NAME> names one.
     """
-    _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image, dry_run)
+    _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image, dry_run, check_reproducible)
 
 
-_SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run")}
+_SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run", "check_reproducible")}
 
 
 @packbin_task(help=_SEED_HELP, iterable=["binary"])
@@ -444,6 +449,100 @@ def init_packs(
     )
 
 
+_CACHE_HELP = {
+    "dir": "The cache directory (created on export). One file per volume plus packbin-cache.json.",
+    "arch": "Only these architectures' caches (x86_64, arm64, all; comma-separated). Default: every configured one.",
+    "with_image": "Also the builder image (about 2 GB; saves its build of a few minutes on a fresh engine).",
+    "json": "Print a machine-readable report on stdout (progress goes to stderr).",
+}
+
+
+def _cache_arches(arch: str | None) -> tuple[Any, Any]:
+    cfg = _config()
+    return cfg, cfg.select_arches(arch or "all")
+
+
+def _transfer(kind: str, dir: str, arch: str | None, json: bool, **kwargs: Any) -> None:
+    import json as _json
+    from pathlib import Path
+
+    from packbin import cache_transfer
+    from packbin.engine.routing import connect_routes
+
+    if not dir:
+        raise UsageError(f"cache-{kind} needs --dir DIR")
+    cfg, arches = _cache_arches(arch)
+    out = sys.stderr if json else sys.stdout
+    echo = lambda line: print(line, file=out, flush=True)
+    routes = connect_routes(cfg, arches)
+    if kind == "export":
+        pairs = [(r.engine, r.arches) for r in routes]
+        reports = [cache_transfer.export_caches(pairs, cfg, Path(dir), echo=echo, **kwargs)]
+    else:
+        reports = [
+            cache_transfer.import_caches(r.engine, cfg, r.arches, Path(dir), echo=echo, **kwargs) for r in routes
+        ]
+    total = sum(r.total_bytes for r in reports)
+    secs = sum(r.seconds for r in reports)
+    if json:
+        print(_json.dumps({"dir": dir, "reports": [r.to_json() for r in reports]}, indent=2))
+    else:
+        files = sum(len(r.files) for r in reports)
+        verb = "exported" if kind == "export" else "imported"
+        print(f"{verb} {files} file(s), {total / 1e6:.1f} MB, in {secs:.1f}s; key {reports[0].key if reports else '-'}")
+
+
+@packbin_task(help={k: _CACHE_HELP[k] for k in ("dir", "arch", "with_image", "json")})
+@_user_errors
+def cache_export(
+    c: Context, dir: str = "", arch: str | None = None, with_image: bool = False, json: bool = False
+) -> None:
+    """Write packbin's build caches (cargo registry, target dirs, zig cache, prebuilt std) into DIR as plain files.
+
+    For a CI cache action: restore DIR, `cache-import`, build, `cache-export`. With several
+    engines, each architecture's caches come from its own engine. Files of an earlier export that
+    this one did not write are removed, so DIR holds one consistent cache.
+    """
+    _transfer("export", dir, arch, json, with_image=with_image)
+
+
+@packbin_task(
+    help={
+        **{k: _CACHE_HELP[k] for k in ("dir", "arch", "json")},
+        "no_image": "Do not load the builder image even when DIR has one.",
+        "replace": "Restore over volumes that already exist (default: keep them; an older cache never overwrites a warmer one).",
+    }
+)
+@_user_errors
+def cache_import(
+    c: Context,
+    dir: str = "",
+    arch: str | None = None,
+    no_image: bool = False,
+    replace: bool = False,
+    json: bool = False,
+) -> None:
+    """Restore caches written by cache-export into the engine(s), so the next build is incremental.
+
+    DIR is checked before the engine sees it: only this configuration's cache volumes, files that
+    match packbin-cache.json's sizes and sha256, tar members that stay inside their volume.
+    """
+    _transfer("import", dir, arch, json, with_image=not no_image, replace=replace)
+
+
+@packbin_task(help={"arch": _CACHE_HELP["arch"]})
+@_user_errors
+def cache_key(c: Context, arch: str | None = None) -> None:
+    """Print the cache key: it changes with the Cargo.lock files, the builder recipe and packbin's version.
+
+    Needs no engine. In a workflow: `key: packbin-${{ matrix.arch }}-$(invoke cache-key ...)`.
+    """
+    from packbin.cache_transfer import cache_key as key
+
+    cfg, arches = _cache_arches(arch)
+    print(key(cfg, arches))
+
+
 ns = Collection(
     build_pack_binaries,
     docker_build_pack_binaries,
@@ -457,4 +556,7 @@ ns = Collection(
     collect_pack_binaries,
     build_pack_binaries_init_image,
     init_packs,
+    cache_export,
+    cache_import,
+    cache_key,
 )

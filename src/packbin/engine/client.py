@@ -236,6 +236,21 @@ class Engine:
         except docker.errors.APIError as e:
             raise EngineError(f"cannot tag {image_id[:19]} as {repository}:{tag}: {e.explanation}") from e
 
+    def save_image(self, ref: str) -> Iterator[bytes]:
+        """``docker save`` of ``ref`` (with its tag) through the API, streamed."""
+        try:
+            return iter(self.client.images.get(ref).save(chunk_size=1 << 20, named=ref))
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot save image {ref}: {e.explanation}") from e
+
+    def load_images(self, data: IO[bytes]) -> list[str]:
+        """``docker load`` of a saved image tar (streamed from ``data``); the tags it restored."""
+        try:
+            images = self.client.images.load(data)
+        except docker.errors.APIError as e:
+            raise EngineError(f"the engine refused the image archive: {e.explanation}") from e
+        return [str(t) for img in images for t in img.tags]
+
     # -- volumes -------------------------------------------------------------------------
     def volume_exists(self, name: str) -> bool:
         """Read-only: unlike ensure_volume it creates nothing (a dry run must not)."""

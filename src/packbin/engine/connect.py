@@ -17,13 +17,28 @@ from packbin.errors import EngineError
 log = logging.getLogger(__name__)
 
 
-def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: bool = True) -> Engine:
+#: How long the first ping may take: an unreachable tcp:// host must fail in seconds, not after the
+#: long timeout that image builds and big transfers need.
+PING_TIMEOUT = 20
+
+
+def connect(
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: int = 600,
+    warn: bool = True,
+    spec: str | None = None,
+    source: str = "",
+    purpose: str = "",
+) -> Engine:
     """Connect to the engine and check it answers; EngineError (one line, no traceback) otherwise.
 
-    ``warn=False``: the endpoint's warnings are the caller's to show (doctor lists them).
+    ``spec``/``source``: an architecture's own engine (see resolve_endpoint); ``purpose`` names
+    what it is for in the message ("for arm64"). ``warn=False``: the endpoint's warnings are the
+    caller's to show (doctor lists them).
     """
     env = os.environ if env is None else env
-    endpoint = resolve_endpoint(env)
+    endpoint = resolve_endpoint(env, spec=spec, source=source)
     for warning in endpoint.warnings if warn else ():
         log.warning("%s", warning)
     # ssh://: the system `ssh` client runs `docker system dial-stdio` on the remote host, as the
@@ -33,17 +48,24 @@ def connect(env: Mapping[str, str] | None = None, *, timeout: int = 600, warn: b
     if ssh:
         _check_ssh_support(endpoint)
     try:
-        if endpoint.source == "DOCKER_HOST":
-            client = docker.DockerClient.from_env(environment=dict(env), timeout=timeout, use_ssh_client=ssh)
+        if endpoint.env_tls:
+            client = docker.DockerClient.from_env(
+                environment={**env, "DOCKER_HOST": endpoint.host}, timeout=timeout, use_ssh_client=ssh
+            )
         else:
             base_url = endpoint.host.replace("tcp://", "https://", 1) if endpoint.tls is not None else endpoint.host
             client = docker.DockerClient(
                 base_url=base_url, timeout=timeout, tls=endpoint.tls or False, use_ssh_client=ssh
             )
-        client.ping()
+        client.api.timeout = min(timeout, PING_TIMEOUT)
+        try:
+            client.ping()
+        finally:
+            client.api.timeout = timeout
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
+        what = f"the Docker engine {purpose}" if purpose else "the Docker engine"
         raise EngineError(
-            f"cannot reach the Docker engine at {endpoint.host} (from {endpoint.source}): {_short(e)}",
+            f"cannot reach {what} at {endpoint.host} (from {endpoint.source}): {_short(e)}",
             hint=engine_hint(endpoint),
         ) from e
     return Engine(client, endpoint)

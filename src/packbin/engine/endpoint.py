@@ -29,52 +29,62 @@ class Endpoint:
     source: str  # "DOCKER_HOST", "context colima", "default socket", ...
     tls: Any = None  # docker.tls.TLSConfig | None
     warnings: tuple[str, ...] = ()  # e.g. a malformed config.json, which the docker CLI warns about too
+    #: TLS as DOCKER_TLS_VERIFY / DOCKER_CERT_PATH say, as for DOCKER_HOST (an endpoint named by
+    #: DOCKER_HOST itself, or by an architecture's ``engine``).
+    env_tls: bool = False
 
 
 def _docker_config_dir(env: Mapping[str, str]) -> Path:
     return Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
 
 
-def resolve_endpoint(env: Mapping[str, str] | None = None) -> Endpoint:
-    """Choose the engine endpoint the way the docker CLI does (without running it)."""
+def resolve_endpoint(env: Mapping[str, str] | None = None, *, spec: str | None = None, source: str = "") -> Endpoint:
+    """Choose the engine endpoint the way the docker CLI does (without running it).
+
+    ``spec``: an architecture's own engine (``engine`` in buildcfg.toml or ``PACKBIN_ENGINE_<NAME>``,
+    named by ``source``): an endpoint URL, or a docker context name. Without one, the default engine.
+    """
     env = os.environ if env is None else env
     current, warnings = _current_context(_docker_config_dir(env) / "config.json")
+    if spec:
+        if "://" in spec:
+            return Endpoint(host=spec, source=source or spec, warnings=warnings, env_tls=True)
+        return _context_endpoint(env, spec, source or "engine", warnings)
     if env.get("DOCKER_HOST"):
-        return Endpoint(host=env["DOCKER_HOST"], source="DOCKER_HOST", warnings=warnings)
+        return Endpoint(host=env["DOCKER_HOST"], source="DOCKER_HOST", warnings=warnings, env_tls=True)
     name = env.get("DOCKER_CONTEXT")
     source = "DOCKER_CONTEXT"
     if not name:
         source = "docker context"
         name = current
     if name and name != "default":
-        meta = _docker_config_dir(env) / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
-        try:
-            data = json.loads(meta.read_text())
-            host = data["Endpoints"]["docker"]["Host"]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            # OSError's str() repeats the path; say it once.
-            why = (
-                e.strerror
-                if isinstance(e, OSError) and e.strerror
-                else f"no {e}"
-                if isinstance(e, KeyError)
-                else str(e)
-            )
-            raise EngineError(
-                f"docker context {name!r} (from {source}) cannot be read at {meta}: {why}",
-                hint="run `docker context ls` to check it, or set DOCKER_HOST to the engine's socket",
-            ) from e
-        skip_verify = bool(data["Endpoints"]["docker"].get("SkipTLSVerify", False))
-        return Endpoint(
-            host=str(host),
-            source=f"{source} {name!r}",
-            tls=_context_tls(env, name, skip_verify=skip_verify),
-            warnings=warnings,
-        )
+        return _context_endpoint(env, name, source, warnings)
     for candidate in _default_sockets(env):
         if Path(candidate).exists():
             return Endpoint(host=f"unix://{candidate}", source="default socket", warnings=warnings)
     return Endpoint(host=_DEFAULT_UNIX, source="default socket", warnings=warnings)
+
+
+def _context_endpoint(env: Mapping[str, str], name: str, source: str, warnings: tuple[str, ...]) -> Endpoint:
+    """The endpoint and TLS material of docker context ``name`` (contexts/meta/<sha256(name)>/meta.json)."""
+    meta = _docker_config_dir(env) / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    try:
+        data = json.loads(meta.read_text())
+        host = data["Endpoints"]["docker"]["Host"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        # OSError's str() repeats the path; say it once.
+        why = e.strerror if isinstance(e, OSError) and e.strerror else f"no {e}" if isinstance(e, KeyError) else str(e)
+        raise EngineError(
+            f"docker context {name!r} (from {source}) cannot be read at {meta}: {why}",
+            hint="run `docker context ls` to check it, or set DOCKER_HOST to the engine's socket",
+        ) from e
+    skip_verify = bool(data["Endpoints"]["docker"].get("SkipTLSVerify", False))
+    return Endpoint(
+        host=str(host),
+        source=f"{source} {name!r}",
+        tls=_context_tls(env, name, skip_verify=skip_verify),
+        warnings=warnings,
+    )
 
 
 def _current_context(config_json: Path) -> tuple[str | None, tuple[str, ...]]:

@@ -1,0 +1,74 @@
+"""Which engine builds which architecture: ``engine`` under ``[architectures.NAME]`` or
+``PACKBIN_ENGINE_<NAME>``, else the default engine.
+
+Every engine a run needs is connected before any build starts, so an unreachable one fails its
+architectures with one line naming them and its endpoint, and nothing else has begun.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from packbin.arch import Architecture
+from packbin.config import BuildConfig
+from packbin.engine.client import Engine
+from packbin.engine.connect import connect
+from packbin.engine.endpoint import resolve_endpoint
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """One engine and the architectures it builds in this run."""
+
+    engine: Engine
+    arches: tuple[Architecture, ...]
+
+    @property
+    def label(self) -> str:
+        return "+".join(a.name for a in self.arches)
+
+
+def _spec(cfg: BuildConfig, arch: Architecture) -> tuple[str | None, str]:
+    choice = cfg.engine_for(arch)
+    return (choice.spec, choice.source) if choice else (None, "")
+
+
+def endpoint_hosts(
+    cfg: BuildConfig, arches: Sequence[Architecture], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Architecture name -> endpoint host, resolved without connecting (contexts are read)."""
+    env = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for a in arches:
+        spec, source = _spec(cfg, a)
+        out[a.name] = resolve_endpoint(env, spec=spec, source=source).host
+    return out
+
+
+def connect_routes(
+    cfg: BuildConfig, arches: Sequence[Architecture], env: Mapping[str, str] | None = None
+) -> list[Route]:
+    """Connect to every engine ``arches`` need, one connection per endpoint, in configuration order.
+
+    Raises EngineError for the first unreachable engine, naming the architectures it was to build.
+    """
+    env = os.environ if env is None else env
+    groups: dict[str, list[Architecture]] = {}
+    specs: dict[str, tuple[str | None, str]] = {}
+    for a in arches:
+        spec, source = _spec(cfg, a)
+        host = resolve_endpoint(env, spec=spec, source=source).host
+        groups.setdefault(host, []).append(a)
+        specs.setdefault(host, (spec, source))
+    routes: list[Route] = []
+    for host, group in groups.items():
+        spec, source = specs[host]
+        names = ", ".join(a.name for a in group)
+        engine = connect(env, spec=spec, source=source, purpose=f"for {names}" if spec or len(groups) > 1 else "")
+        routes.append(Route(engine=engine, arches=tuple(group)))
+    return routes
+
+
+__all__ = ["Route", "connect_routes", "endpoint_hosts"]
