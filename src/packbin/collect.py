@@ -138,6 +138,13 @@ def run_collect(
                         duplicates.append(
                             f"{art.arch}/{art.binary}: {_show(tree.root)} has the same file as {_show(earlier.tree.root)}"
                         )
+                    elif art.input_hash and art.input_hash == earlier.artifact.input_hash:
+                        # The same inputs must give the same bytes on any engine or runner.
+                        problems.append(
+                            f"{where}: not reproducible: the same inputs (input_hash {art.input_hash[:16]}) gave sha256 "
+                            f"{art.sha256[:16]} here and {earlier.artifact.sha256[:16]} in {_show(earlier.tree.root)} "
+                            f"(builder images {art.builder_image} and {earlier.artifact.builder_image})"
+                        )
                     else:
                         problems.append(
                             f"{where}: conflicts with {_show(earlier.tree.root)}: sha256 {art.sha256[:16]} here, "

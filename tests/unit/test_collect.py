@@ -309,8 +309,24 @@ def test_dynamic_binary(repo: BuildConfig, tmp_path: Path, compile_c: Callable[.
 
 def test_conflicting_duplicates(repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]) -> None:
     dirs = two_trees(tmp_path, compile_c)
-    other = make_tree(tmp_path / "other" / "pack-binaries-x86_64", "x86_64", compile_c("x86_64", variant="v2"))
+    data = compile_c("x86_64", variant="v2")
+    other = make_tree(
+        tmp_path / "other" / "pack-binaries-x86_64",
+        "x86_64",
+        data,
+        entries=[artifact("x86_64", data, input_hash="j" * 8)],  # other inputs (another commit)
+    )
     fails(repo, [*dirs, str(other)], "conflicts with", "two different builds of one binary")
+
+
+def test_same_inputs_different_bytes_is_flagged_as_not_reproducible(
+    repo: BuildConfig, tmp_path: Path, compile_c: Callable[..., bytes]
+) -> None:
+    # Two CI jobs built one binary from the same inputs (same input_hash) and got other bytes.
+    dirs = two_trees(tmp_path, compile_c)
+    other = make_tree(tmp_path / "other" / "pack-binaries-x86_64", "x86_64", compile_c("x86_64", variant="v2"))
+    message = fails(repo, [*dirs, str(other)], "not reproducible: the same inputs (input_hash iiiiiiii)")
+    assert "two different builds" not in message
 
 
 def test_conflicting_entries_in_one_manifest(
@@ -318,7 +334,7 @@ def test_conflicting_entries_in_one_manifest(
 ) -> None:
     dirs = two_trees(tmp_path, compile_c)
     data = compile_c("x86_64")
-    entries = [artifact("x86_64", data), artifact("x86_64", data, sha256="0" * 64)]
+    entries = [artifact("x86_64", data), artifact("x86_64", data, sha256="0" * 64, input_hash="j" * 8)]
     make_tree(Path(dirs[0]), "x86_64", data, entries=entries)
     fails(repo, dirs, "conflicts with")
 
