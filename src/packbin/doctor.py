@@ -130,11 +130,43 @@ def findings() -> list[Finding]:
                         hint="apt-get install debootstrap",
                     )
                 )
+        out.extend(_arch_engines(cfg))
         out.append(_disk(cfg.root, "disk (repository)"))
     if engine is not None:
         info = engine.info()
         if local and info.root_dir and Path(info.root_dir).exists():
             out.append(_disk(Path(info.root_dir), "disk (engine)"))
+    return out
+
+
+def _arch_engines(cfg: BuildConfig) -> list[Finding]:
+    """One finding per architecture-specific engine (``engine`` / ``PACKBIN_ENGINE_<NAME>``)."""
+    from packbin.builder_image import IMAGE_REPO
+    from packbin.engine import connect
+    from packbin.engine.endpoint import DOCTOR_HINT
+
+    out: list[Finding] = []
+    for choice in cfg.engines:
+        what = f"engine for {choice.arch}"
+        try:
+            engine = connect(spec=choice.spec, source=choice.source, purpose=f"for {choice.arch}", warn=False)
+            info = engine.info()
+            images = engine.image_tags(IMAGE_REPO)
+        except EngineError as e:
+            out.append(
+                Finding(level="FAIL", what=what, detail=e.message, hint=(e.hint or "").removesuffix(DOCTOR_HINT))
+            )
+            continue
+        arch = cfg.arch(choice.arch)
+        how = "native" if info.platform == arch.docker_platform else f"cross-compiled on {info.platform}"
+        out.append(
+            Finding(
+                level="ok",
+                what=what,
+                detail=f"{info.endpoint} (from {choice.source}), Docker {info.server_version}, {info.ncpu} CPUs, "
+                f"{how}; builder image: {', '.join(images) if images else 'not built yet'}",
+            )
+        )
     return out
 
 
@@ -150,6 +182,6 @@ def run_doctor(out: TextIO = sys.stdout) -> None:
         message = f"{_plural(len(failed), 'problem')} {'needs' if len(failed) == 1 else 'need'} fixing: " + ", ".join(
             f.what for f in failed
         )
-        if any(f.what == "engine" for f in failed):
+        if any(f.what == "engine" or f.what.startswith("engine for ") for f in failed):
             raise EngineError(message)
         raise CheckFailed(message)

@@ -154,6 +154,10 @@ def engine_hint(endpoint: Endpoint) -> str:
             f"check that `ssh {args} docker system dial-stdio` connects (ssh's message above says why not:"
             " keys come from ssh-agent or ~/.ssh/config, the host must be in known_hosts)" + DOCTOR_HINT
         )
+    source = endpoint.source.split(" '")[0]
+    if source.startswith("PACKBIN_ENGINE_") or ".engine" in endpoint.source:
+        # An architecture's own engine: DOCKER_HOST is not what chose it.
+        return f"start that engine, or point {source} at a running one (`default`: the default engine)" + DOCTOR_HINT
     if sys.platform == "darwin":
         return "start Docker Desktop or colima (`colima start`), or point DOCKER_HOST at a running engine" + DOCTOR_HINT
     return (
