@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.config import BuildConfig
-from packbin.engine import connect
+from packbin.engine.routing import connect_routes
 from packbin.errors import EngineError
 from packbin.manifest import TREE_NAME
 
@@ -42,7 +42,8 @@ def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
     if cfg.dist_dir.is_dir() and not any(cfg.dist_dir.iterdir()):
         cfg.dist_dir.rmdir()
     try:
-        engine = connect()
+        # Every engine the configured architectures build on (``engine`` / PACKBIN_ENGINE_<NAME>).
+        engines = [r.engine for r in connect_routes(cfg, cfg.architectures)]
     except EngineError as e:
         done = (
             f"removed {', '.join(removed)} from {cfg.dist_dir}"
@@ -50,18 +51,20 @@ def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
             else f"nothing of packbin's in {cfg.dist_dir}"
         )
         raise EngineError(f"{done}; containers, volumes and images not removed: {e.message}", hint=e.hint) from e
-    for c in engine.owned_containers():
-        out.write(f"removing container {c.name}\n")
-        engine.remove(c)
-    for name in engine.owned_volumes():
-        out.write(f"removing volume {name}\n")
-        problem = engine.remove_volume(name)
-        if problem:
-            out.write(f"  could not remove {name}: {problem}\n")
-    if images:
-        for image_id, tags in engine.owned_images():
-            out.write(f"removing image {', '.join(tags) or image_id[:19]}\n")
-            problem = engine.remove_image(image_id, force=True)
+    for engine in engines:
+        on = f" on {engine.endpoint.host}" if len(engines) > 1 else ""
+        for c in engine.owned_containers():
+            out.write(f"removing container {c.name}{on}\n")
+            engine.remove(c)
+        for name in engine.owned_volumes():
+            out.write(f"removing volume {name}{on}\n")
+            problem = engine.remove_volume(name)
             if problem:
-                out.write(f"  could not remove {image_id[:19]}: {problem}\n")
+                out.write(f"  could not remove {name}: {problem}\n")
+        if images:
+            for image_id, tags in engine.owned_images():
+                out.write(f"removing image {', '.join(tags) or image_id[:19]}{on}\n")
+                problem = engine.remove_image(image_id, force=True)
+                if problem:
+                    out.write(f"  could not remove {image_id[:19]}: {problem}\n")
     out.write("clean\n")
