@@ -12,7 +12,8 @@ import pytest
 from conftest_elf import FIXTURE_NAMES, elf_fixture
 from elf_fixtures import readelf_facts
 
-from packbin.elf import DF_1_PIE, ElfInfo, NotElfError, is_elf, parse_elf, parse_elf_stream
+from packbin.elf.parser import is_elf, parse_elf, parse_elf_stream
+from packbin.elf.record import DF_1_PIE, ElfInfo, NotElfError
 
 pytestmark = pytest.mark.skipif(shutil.which("readelf") is None, reason="binutils readelf is the reference")
 

@@ -1,6 +1,6 @@
 """The static-linkage policy: is this ELF file a static executable (for this architecture)?
 
-Small on purpose: it compares an :class:`~packbin.elf.ElfInfo` with what a pack binary must be and
+Small on purpose: it compares an :class:`~packbin.elf.record.ElfInfo` with what a pack binary must be and
 says, in plain words, every way it falls short. It never reads files.
 
 "Static" here means: Linux's ELF loader (fs/binfmt_elf.c, ``load_elf_binary``) would exec the
@@ -8,7 +8,7 @@ file with no interpreter, and the file's own bytes say the same thing to this pa
 loader. So a file passes when
 
 - it is ET_EXEC, or a static-pie (ET_DYN with DF_1_PIE), with no PT_INTERP and no DT_NEEDED;
-- its machine is one whose loader packbin models (:data:`KERNEL_LOADERS`), and its EI_CLASS and
+- its machine is one whose loader packbin models (:data:`~packbin.elf.loaders.KERNEL_LOADERS`), and its EI_CLASS and
   EI_DATA are the ones that loader uses for that machine (the kernel never looks at EI_CLASS or
   EI_DATA for its native machine: it reads the header in its own layout);
 - the program header table is what the loader accepts (entry size, count, inside the file), and
@@ -30,10 +30,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import struct
-from dataclasses import dataclass
 
 from packbin.arch import Architecture, ElfMachine, machine_label
-from packbin.elf import (
+from packbin.elf.loaders import KERNEL_LOADERS, KernelLoader
+from packbin.elf.record import (
     DF_1_PIE,
     ET_DYN,
     ET_EXEC,
@@ -52,76 +52,6 @@ from packbin.elf import (
 )
 
 NT_GNU_PROPERTY_TYPE_0 = 5
-
-
-@dataclass(frozen=True, kw_only=True)
-class KernelLoader:
-    """How Linux's ELF loader reads the files of one e_machine."""
-
-    classes: tuple[int, ...]  # the EI_CLASS values whose header layout the accepting loader uses
-    endians: tuple[str, ...]  # the byte orders of the kernels that run this machine
-    user_top: int  # the smallest user address-space end (TASK_SIZE) among its common configurations
-    class_note: str = ""  # why a class is the only one, for the failure message
-
-
-#: e_machine -> the loader's reading of it. binfmt_elf reads ``bprm->buf`` as ``struct elfhdr`` of
-#: the kernel's own class and byte order; ``elf_check_arch`` decides whether a file is its own:
-#:
-#: - x86_64 (arch/x86/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_X86_64`` and
-#:   nothing else, so an ELFCLASS32 header with EM_X86_64 is read as an ELF64 header whenever its
-#:   bytes at the ELF64 offsets pass ``load_elf_phdrs`` (only when they do not does the x32 compat
-#:   loader get to read it as ELF32). The parser follows EI_CLASS: the two readings differ, so
-#:   EM_X86_64 must be ELFCLASS64. EM_386 is taken by the compat (or a 32-bit kernel's) loader,
-#:   always as ELF32.
-#: - arm64 (arch/arm64/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_AARCH64``;
-#:   EM_ARM goes to the 32-bit compat loader. Same reasoning: EM_AARCH64 is ELF64, EM_ARM ELF32.
-#: - powerpc: the native 64-bit check is ``e_machine == EM_PPC64``; EM_PPC is the 32-bit loader's.
-#: - riscv and s390 check ``e_ident[EI_CLASS] == ELF_CLASS`` themselves, so either class is read
-#:   the way it says (rv32/s390 31-bit by the compat loader).
-#: No loader checks EI_DATA: a file whose EI_DATA is not the byte order of a kernel of that
-#: machine is read byte-swapped by the kernel, which is not what the parser read.
-#: user_top is TASK_SIZE: x86_64 with 4-level paging; arm64 and riscv64 with 39-bit (3-level)
-#: address spaces, the smallest they ship with; 32-bit: the default 3 GiB user split.
-KERNEL_LOADERS: dict[int, KernelLoader] = {
-    ElfMachine.EM_X86_64: KernelLoader(
-        classes=(64,),
-        endians=("little",),
-        user_top=(1 << 47) - 4096,
-        class_note="the kernel's x86_64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
-    ),
-    ElfMachine.EM_386: KernelLoader(
-        classes=(32,),
-        endians=("little",),
-        user_top=0xC000_0000,
-        class_note="EM_386 files are loaded by the 32-bit loader, as ELF32",
-    ),
-    ElfMachine.EM_AARCH64: KernelLoader(
-        classes=(64,),
-        endians=("little", "big"),
-        user_top=1 << 39,
-        class_note="the kernel's arm64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
-    ),
-    ElfMachine.EM_ARM: KernelLoader(
-        classes=(32,),
-        endians=("little", "big"),
-        user_top=0xC000_0000,
-        class_note="EM_ARM files are loaded by the 32-bit loader, as ELF32",
-    ),
-    ElfMachine.EM_PPC64: KernelLoader(
-        classes=(64,),
-        endians=("little", "big"),
-        user_top=1 << 46,
-        class_note="the kernel's ppc64 loader checks only e_machine and reads the header as ELF64",
-    ),
-    ElfMachine.EM_PPC: KernelLoader(
-        classes=(32,),
-        endians=("big",),
-        user_top=0xC000_0000,
-        class_note="EM_PPC files are loaded by the 32-bit loader, as ELF32",
-    ),
-    ElfMachine.EM_RISCV: KernelLoader(classes=(32, 64), endians=("little",), user_top=1 << 38),
-    ElfMachine.EM_S390: KernelLoader(classes=(32, 64), endians=("big",), user_top=1 << 42),
-}
 
 #: load_elf_phdrs(): ``e_phentsize != sizeof(struct elf_phdr)`` is refused; the table's size must be
 #: non-zero and at most 64 KiB, and kernels before 5.x also refused more than ELF_MIN_ALIGN (a 4 KiB
