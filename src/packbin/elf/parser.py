@@ -7,7 +7,8 @@ header table (is there a symbol table?) and the GNU build-id note, and returns a
 
 Untrusted input is the normal case (a build container's output, anything under /usr), so:
 
-- only the bytes needed are read, with positioned reads; never the whole file;
+- only the bytes needed are read, with positioned reads (the first 2 KiB in one go: the headers
+  and notes that follow the ELF header); never the whole file;
 - every offset and size is checked against the file size *before* anything is read or
   allocated, so a lying count (e_phnum, e_shnum, p_filesz) cannot make it allocate more than
   the file holds, and the loops that walk variable-length data (dynamic entries, notes, strings)
@@ -67,9 +68,14 @@ MAX_NAME = 4096
 #: (libLLVM's is megabytes, and only the DT_NEEDED names are wanted).
 _STRTAB_WHOLE = 1 << 14
 _DYN_CHUNK = 4096
+#: The first read takes this much of the file, not just the ELF header: linkers put the program
+#: headers, PT_INTERP and the notes (build-id, PT_GNU_PROPERTY) right after it (x86_64 programs end
+#: them near 0x400), so one read serves them all instead of a read each.
+_HEAD = 2048
 
 _TYPE_NAMES = {ET_REL: "relocatable", ET_EXEC: "exec", ET_CORE: "core"}
 Reader = Callable[[int, int], bytes]
+_new_object = object.__new__
 
 
 def _check_table(what: str, count: int, entsize: int) -> None:
@@ -149,7 +155,7 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
 def _parse(read: Reader, size: int) -> ElfInfo:
     if size <= 0:
         raise NotElfError("empty file (0 bytes), not an ELF file")
-    head = read(0, min(size, 64))
+    head = read(0, min(size, _HEAD))
     if head[:4] != ELF_MAGIC:
         raise NotElfError(f"not an ELF file: starts with {head[:4]!r}, not {ELF_MAGIC!r}")
     if size < 16:
@@ -187,7 +193,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)"
             )
         _check_end("section header 0", shoff, lay.shdr0.size, size)
-        sh0 = lay.shdr0.unpack(read(shoff, lay.shdr0.size))
+        sh0 = lay.shdr0.unpack(_bytes_at(head, read, shoff, lay.shdr0.size))
     if phnum == PN_XNUM:
         if sh0 is None:
             raise ElfError("e_phnum is PN_XNUM (0xffff) but there is no section header 0 holding the real count")
@@ -208,7 +214,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         # Checking the end against the file size also caps phnum by the file size.
         _check_end("program header table", phoff, phnum * phentsize, size)
         _check_table("program header table", phnum, phentsize)
-        table = read(phoff, phnum * phentsize)
+        table = _bytes_at(head, read, phoff, phnum * phentsize)
         if phentsize == lay.phdr.size:
             phdrs = lay.phdr.iter_unpack(table)
         else:
@@ -228,7 +234,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             elif p_type == PT_GNU_PROPERTY:
                 prop_ph = (p_offset, p_filesz)  # the kernel parses the last one
 
-    interpreter = _read_interp(read, size, *interp_ph) if interp_ph else None
+    interpreter = _read_interp(head, read, size, *interp_ph) if interp_ph else None
 
     # -- dynamic segment ---------------------------------------------------------------------
     needed: tuple[str, ...] = ()
@@ -256,16 +262,20 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 stripped = all(lay.shdr_type.unpack_from(table, i * shentsize)[0] != SHT_SYMTAB for i in range(count))
             section_table = (shentsize, table)
 
-    build_id = _read_build_id(read, size, lay, notes) if notes else None
+    build_id = _read_build_id(head, read, size, lay, notes) if notes else None
     gnu_property: bytes | None = None
     if prop_ph is not None and prop_ph[0] < size:
-        gnu_property = read(prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
+        gnu_property = _bytes_at(head, read, prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
 
     if e_type == ET_DYN:
         type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
     else:
         type_name = _TYPE_NAMES.get(e_type, "unknown")
-    return ElfInfo(
+    # ElfInfo is frozen, so its generated __init__ sets each of its 18 fields through
+    # object.__setattr__: a tenth of the whole parse. Filling the new instance's dict in one step
+    # does the same (tests/unit/test_elf_parse.py checks that every field is set, and nothing else).
+    info: ElfInfo = _new_object(ElfInfo)
+    info.__dict__.update(
         elf_class=elf_class,
         endian=endian,
         machine=machine,
@@ -277,7 +287,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
         load_segments=len(loads),
-        header=head,
+        header=head[:64],
         program_table=program_table,
         section_table=section_table,
         gnu_property=gnu_property,
@@ -285,16 +295,25 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         build_id=build_id,
         size=size,
     )
+    return info
 
 
-def _read_interp(read: Reader, size: int, offset: int, filesz: int) -> str:
+def _bytes_at(head: bytes, read: Reader, offset: int, length: int) -> bytes:
+    """``length`` bytes at ``offset``: from ``head`` (the file's first bytes) when it holds them."""
+    end = offset + length
+    if end <= len(head):
+        return head[offset:end]
+    return read(offset, length)
+
+
+def _read_interp(head: bytes, read: Reader, size: int, offset: int, filesz: int) -> str:
     # Same limits as the kernel's loader: 2..PATH_MAX bytes, NUL-terminated.
     if filesz > PATH_MAX:
         raise ElfError(f"PT_INTERP at {offset:#x} is {filesz:#x} bytes, longer than PATH_MAX ({PATH_MAX})")
     if filesz < 2:
         raise ElfError(f"PT_INTERP at {offset:#x} is {filesz} bytes, too short for a path")
     _check_end("PT_INTERP segment", offset, filesz, size)
-    raw = read(offset, filesz)
+    raw = _bytes_at(head, read, offset, filesz)
     if raw[-1] != 0:
         raise ElfError(f"PT_INTERP at {offset:#x} is not NUL-terminated")
     return _decode(raw[: raw.index(0)])
@@ -391,7 +410,7 @@ def _read_dynamic(
     return needed, soname, flags_1
 
 
-def _read_build_id(read: Reader, size: int, lay: _Layout, notes: list[tuple[int, int, int]]) -> str | None:
+def _read_build_id(head: bytes, read: Reader, size: int, lay: _Layout, notes: list[tuple[int, int, int]]) -> str | None:
     """The NT_GNU_BUILD_ID descriptor from the PT_NOTE segments, as hex."""
     budget = MAX_NOTE_BYTES
     for offset, filesz, p_align in notes:
@@ -400,7 +419,7 @@ def _read_build_id(read: Reader, size: int, lay: _Layout, notes: list[tuple[int,
         _check_end("PT_NOTE segment", offset, filesz, size)
         length = min(filesz, budget)
         budget -= length
-        data = read(offset, length)
+        data = _bytes_at(head, read, offset, length)
         # Notes are 4-byte aligned, except in segments aligned to 8 (GNU property notes).
         align = 8 if p_align == 8 else 4
         pos = 0

@@ -118,30 +118,43 @@ class ElfInfo:
         return self._ehdr[9]
 
     @functools.cached_property
-    def segments(self) -> tuple[tuple[int, Segment], ...]:
-        """(p_type, fields) of every program header but PT_NULL, in table order."""
+    def _program_headers(
+        self,
+    ) -> tuple[tuple[tuple[int, Segment], ...], tuple[Segment, ...], tuple[tuple[int, Segment], ...]]:
+        # One pass for segments, loads and others: the policy reads all three of every file it
+        # gets that far with. Segments are made with tuple.__new__: NamedTuple's own __new__ is
+        # Python code, and this runs for every program header.
         if self.program_table is None:
-            return ()
+            return (), (), ()
         entsize, table = self.program_table
         lay = _LAYOUTS[(self.elf_class, self.endian)]
         if entsize == lay.phdr_full.size:
-            rows = list(lay.phdr_full.iter_unpack(table))
+            rows = lay.phdr_full.iter_unpack(table)
         else:
-            rows = [lay.phdr_full.unpack_from(table, i * entsize) for i in range(len(table) // entsize)]
+            rows = (lay.phdr_full.unpack_from(table, i * entsize) for i in range(len(table) // entsize))
+        new = tuple.__new__
         if self.elf_class == 64:  # type flags offset vaddr filesz memsz align
-            return tuple((t, Segment(b, c, d, e, g, a)) for t, a, b, c, d, e, g in rows if t)
-        # ELF32: type offset vaddr filesz memsz flags align
-        return tuple((t, Segment(a, b, c, d, g, f)) for t, a, b, c, d, f, g in rows if t)
+            segments = [(t, new(Segment, (b, c, d, e, g, a))) for t, a, b, c, d, e, g in rows if t]
+        else:  # ELF32: type offset vaddr filesz memsz flags align
+            segments = [(t, new(Segment, (a, b, c, d, g, f))) for t, a, b, c, d, f, g in rows if t]
+        loads = tuple([seg for t, seg in segments if t == PT_LOAD])
+        others = tuple([ts for ts in segments if ts[0] != PT_LOAD])
+        return tuple(segments), loads, others
 
-    @functools.cached_property
+    @property
+    def segments(self) -> tuple[tuple[int, Segment], ...]:
+        """(p_type, fields) of every program header but PT_NULL, in table order."""
+        return self._program_headers[0]
+
+    @property
     def loads(self) -> tuple[Segment, ...]:
         """The PT_LOAD entries, in table order."""
-        return tuple(seg for t, seg in self.segments if t == PT_LOAD)
+        return self._program_headers[1]
 
-    @functools.cached_property
+    @property
     def others(self) -> tuple[tuple[int, Segment], ...]:
         """Every other entry but PT_NULL, with its p_type, in table order."""
-        return tuple((t, seg) for t, seg in self.segments if t != PT_LOAD)
+        return self._program_headers[2]
 
     @property
     def dynamic(self) -> Segment | None:
@@ -156,16 +169,17 @@ class ElfInfo:
             return ()
         entsize, table = self.section_table
         lay = _LAYOUTS[(self.elf_class, self.endian)]
-        count = len(table) // entsize
         if entsize == lay.shdr_alloc.size:
-            shdrs = list(lay.shdr_alloc.iter_unpack(table))
+            shdrs = lay.shdr_alloc.iter_unpack(table)
         else:
-            shdrs = [lay.shdr_alloc.unpack_from(table, i * entsize) for i in range(count)]
+            shdrs = (lay.shdr_alloc.unpack_from(table, i * entsize) for i in range(len(table) // entsize))
         # .tbss (SHF_TLS + SHT_NOBITS) takes no room in the image: each thread gets its own.
         return tuple(
-            (addr, size)
-            for typ, fl, addr, size in shdrs
-            if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS)
+            [
+                (addr, size)
+                for typ, fl, addr, size in shdrs
+                if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS)
+            ]
         )
 
     @property
