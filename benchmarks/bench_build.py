@@ -579,8 +579,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from packbin.config import BuildConfig
+    from packbin.elf.verify import verify_file
     from packbin.errors import PackbinError
-    from packbin.verify import verify_file
 
     try:
         cfg = BuildConfig.load(REPO / "buildcfg.toml", env={})

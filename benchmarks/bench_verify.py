@@ -37,8 +37,9 @@ import elftools
 import pyelftools_verify
 from elftools.common.exceptions import ELFError as PyElfError
 
-from packbin.elf import ElfError, ElfInfo, parse_elf
-from packbin.policy import static_problems
+from packbin.elf.parser import parse_elf
+from packbin.elf.policy import static_problems
+from packbin.elf.record import ElfError, ElfInfo
 
 DEFAULT_DIRS = ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"]
 #: The facts both parsers must agree on (build_id: pyelftools side does not read it).
@@ -109,7 +110,7 @@ def timed(
 FALLBACK_CODE = (
     "import sys\n"
     "from packbin.errors import PackbinError\n"
-    "from packbin.verify import run_verify_static\n"
+    "from packbin.elf.verify import run_verify_static\n"
     "try:\n"
     "    run_verify_static(sys.argv[1:], None, as_json=True, out=sys.stdout)\n"
     "except PackbinError as e:\n"
@@ -127,7 +128,7 @@ def packbin_command(dirs: list[str]) -> tuple[list[str], str]:
     fallback = [sys.executable, "-c", FALLBACK_CODE, *dirs]
     exe = shutil.which("packbin")
     if exe is None:
-        return fallback, "python -c 'from packbin.verify import run_verify_static ...' (no packbin on PATH)"
+        return fallback, "python -c 'from packbin.elf.verify import run_verify_static ...' (no packbin on PATH)"
     forms = {
         "packbin verify-static --json DIR --also DIR ...": [
             exe,
@@ -144,7 +145,7 @@ def packbin_command(dirs: list[str]) -> tuple[list[str], str]:
             return cmd, label
         last = probe.stderr.strip().splitlines()[-1:] or [f"exit {probe.returncode}"]
         print(f"note: `{label}` does not run ({last[0]})")
-    return fallback, "python -c 'from packbin.verify import run_verify_static ...' (the console script did not run)"
+    return fallback, "python -c 'from packbin.elf.verify import run_verify_static ...' (the console script did not run)"
 
 
 def run_process(cmd: list[str], repeat: int) -> tuple[float, dict[str, dict[str, object]]]:

@@ -25,8 +25,8 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE
 from elftools.elf.segments import InterpSegment
 
-from packbin.elf import DF_1_PIE, MAX_PROPERTY_NOTE, PT_GNU_PROPERTY, ElfInfo
-from packbin.policy import is_static, static_problems
+from packbin.elf.policy import is_static, static_problems
+from packbin.elf.record import DF_1_PIE, MAX_PROPERTY_NOTE, PT_GNU_PROPERTY, ElfInfo
 
 #: Every p_type name pyelftools may give (it names them per machine).
 _P_TYPES: dict[str, int] = {

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, TextIO
 from packbin.arch import MACHINE_TO_PLATFORM, Architecture
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig, PackBinary
+from packbin.elf.verify import verify_file
 from packbin.errors import ArtifactRejected, BuildError, CheckFailed, Interrupted, PackbinError, UsageError
 from packbin.install import VerifiedArtifact, check_destinations, install
 from packbin.lock import file_lock
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import BuildStep, make_plan, manifest_relpath
 from packbin.report import BuildReport, ReproCheck, write_report
-from packbin.verify import verify_file
 from packbin.workspace import BinaryInputs, collect_all, merge_payload
 
 if TYPE_CHECKING:

@@ -36,11 +36,11 @@ from typing import Any, TextIO
 from packbin.arch import Architecture
 from packbin.atomic import atomic_copy
 from packbin.config import BuildConfig
+from packbin.elf.verify import verify_file
 from packbin.errors import CheckFailed, ConfigError, UsageError
 from packbin.manifest import MANIFEST_NAME, Artifact, Manifest
 from packbin.plan import dist_tree, manifest_relpath
 from packbin.report import SUMMARY_ENV, append_step_summary, artifact_rows, table
-from packbin.verify import verify_file
 
 #: How deep below each DIR a manifest.json is looked for: DIR/manifest.json is depth 0,
 #: DIR/<artifact>/pack-binaries/manifest.json is depth 2. One more for good measure.

@@ -25,11 +25,11 @@ import packbin
 from packbin.arch import Architecture
 from packbin.builder_image import resolve_profile
 from packbin.config import BuildConfig
+from packbin.elf.verify import verify_file
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
 from packbin.errors import ArtifactRejected, UsageError
 from packbin.manifest import Manifest, sha256_file
 from packbin.plan import dist_tree, manifest_relpath
-from packbin.verify import verify_file
 
 INIT_REPO = "packbin/pack-binaries-init"
 RUNTIME_REPO = "packbin/pack-runtime"
@@ -44,9 +44,12 @@ _DEPLOY_MODULES = (
     "arch.py",
     "atomic.py",
     "config.py",
-    "elf.py",
+    "elf/__init__.py",
+    "elf/loaders.py",
+    "elf/parser.py",
+    "elf/policy.py",
+    "elf/record.py",
     "errors.py",
-    "policy.py",
     "deploy/__init__.py",
     "deploy/__main__.py",
     "deploy/cli.py",

@@ -305,7 +305,7 @@ def verify_static(
     """
     import shlex
 
-    from packbin.verify import run_verify_static
+    from packbin.elf.verify import run_verify_static
 
     if _help_asked(path, "verify-static"):
         return

@@ -3,6 +3,7 @@ against binutils' readelf."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -12,7 +13,8 @@ import pytest
 from conftest_elf import FIXTURE_NAMES, elf_fixture
 from elf_fixtures import readelf_facts
 
-from packbin.elf import DF_1_PIE, ElfInfo, NotElfError, is_elf, parse_elf, parse_elf_stream
+from packbin.elf.parser import is_elf, parse_elf, parse_elf_stream
+from packbin.elf.record import DF_1_PIE, ElfInfo, NotElfError
 
 pytestmark = pytest.mark.skipif(shutil.which("readelf") is None, reason="binutils readelf is the reference")
 
@@ -85,6 +87,15 @@ def test_stream_parse_equals_path_parse_and_reads_little(name: str) -> None:
     # Header, program headers, dynamic segment, string table, notes, section headers: a few KB.
     assert total < 16384, f"read {total} of {len(data)} bytes"
     assert len(stream.reads) <= 12
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_parser_sets_every_field_of_the_record(name: str) -> None:
+    # The parser fills ElfInfo's dict directly (its frozen __init__ is slow): a field it forgot
+    # would only fail on first use, and an extra key would shadow a property.
+    info = parse_elf(elf_fixture(name).path)
+    assert set(vars(info)) == {f.name for f in dataclasses.fields(ElfInfo)}
+    assert dataclasses.replace(info) == info  # the real __init__ accepts every value as set
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)

@@ -39,7 +39,7 @@ import pytest
 from conftest_elf import elf_fixture
 
 from packbin.config import builtin_config
-from packbin.verify import verify_file
+from packbin.elf.verify import verify_file
 
 SEED = int(os.environ.get("PACKBIN_ORACLE_SEED", "8"))
 #: Mutants per program (header and program-header fields), plus the truncations.

@@ -16,9 +16,11 @@ import pytest
 from conftest_elf import elf_fixture
 
 from packbin.config import builtin_config
-from packbin.elf import ElfError, parse_elf
-from packbin.policy import KERNEL_LOADERS, loader_problems, static_problems
-from packbin.verify import verify_file
+from packbin.elf.loaders import KERNEL_LOADERS
+from packbin.elf.parser import parse_elf
+from packbin.elf.policy import loader_problems, static_problems
+from packbin.elf.record import ElfError
+from packbin.elf.verify import verify_file
 
 X86_64 = builtin_config().arch("x86_64")
 

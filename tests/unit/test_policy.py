@@ -9,8 +9,9 @@ from conftest_elf import FIXTURE_NAMES, elf_fixture
 from elf_fixtures import TARGETS
 
 from packbin.arch import Architecture
-from packbin.elf import ElfInfo, parse_elf
-from packbin.policy import describe_linkage, is_static, static_problems
+from packbin.elf.parser import parse_elf
+from packbin.elf.policy import describe_linkage, is_static, static_problems
+from packbin.elf.record import ElfInfo
 
 
 def arch_of(name: str) -> Architecture:

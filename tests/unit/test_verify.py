@@ -15,10 +15,9 @@ import pytest
 from conftest_elf import elf_fixture
 from elf_fixtures import TARGETS
 
-import packbin.verify
+import packbin.elf.verify
 from packbin.arch import Architecture
-from packbin.errors import CheckFailed, UsageError
-from packbin.verify import (
+from packbin.elf.verify import (
     VerifyResult,
     render_json,
     render_table,
@@ -26,6 +25,7 @@ from packbin.verify import (
     verify_file,
     verify_paths,
 )
+from packbin.errors import CheckFailed, UsageError
 
 JSON_KEYS = {
     "path",
@@ -146,7 +146,7 @@ def test_unreadable_named_file_is_a_usage_error(tmp_path: Path, monkeypatch: pyt
         raise PermissionError(13, "Permission denied", str(path))
 
     # root reads everything, so the refusal is simulated where the file is opened.
-    monkeypatch.setattr(packbin.verify, "parse_elf", denied)
+    monkeypatch.setattr(packbin.elf.verify, "parse_elf", denied)
     with pytest.raises(UsageError, match="cannot read: Permission denied"):
         verify_paths([str(target)], None)
     # Inside a directory the same file is a failed result: the rest still gets checked.

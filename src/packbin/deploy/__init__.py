@@ -6,8 +6,8 @@ named volume (:mod:`packbin.volume`):
 - An ELF file already at DEST that is a static executable of ARCH is never replaced by a file that
   is not one (a dynamic ELF, another architecture, a non-ELF file, a symlink): it is kept and
   reported as *preserved*, with the reason. A file the verifier passes as a static executable of
-  ARCH replaces it when the content differs. The verifier (:mod:`packbin.elf` +
-  :mod:`packbin.policy`) decides; there is no list of names.
+  ARCH replaces it when the content differs. The verifier (:mod:`packbin.elf.parser` +
+  :mod:`packbin.elf.policy`) decides; there is no list of names.
 - The binaries tree (``<binaries>/<arch>/<pack>/<path>``, what build-pack-binaries writes to
   dist/pack-binaries/) is overlaid on the source tree; only verified static executables of ARCH
   from it are overlaid, anything else there is *refused*.

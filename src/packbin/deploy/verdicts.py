@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from packbin.arch import Architecture
-from packbin.elf import ElfError, NotElfError, parse_elf_stream
-from packbin.policy import static_problems
+from packbin.elf.parser import parse_elf_stream
+from packbin.elf.policy import static_problems
+from packbin.elf.record import ElfError, NotElfError
 
 #: The four bytes every ELF file starts with.
 ELF_MAGIC = b"\x7fELF"

@@ -3,11 +3,12 @@
 Pure Python, standard library only. It parses ELF32 and ELF64 in either byte order: the file
 header, the program headers, the dynamic segment (DT_NEEDED, DT_SONAME, DT_FLAGS_1), the section
 header table (is there a symbol table?) and the GNU build-id note, and returns a frozen
-:class:`ElfInfo`. It knows no policy (see :mod:`packbin.policy`).
+:class:`~packbin.elf.record.ElfInfo`. It knows no policy (see :mod:`packbin.elf.policy`).
 
 Untrusted input is the normal case (a build container's output, anything under /usr), so:
 
-- only the bytes needed are read, with positioned reads; never the whole file;
+- only the bytes needed are read, with positioned reads (the first 2 KiB in one go: the headers
+  and notes that follow the ELF header); never the whole file;
 - every offset and size is checked against the file size *before* anything is read or
   allocated, so a lying count (e_phnum, e_shnum, p_filesz) cannot make it allocate more than
   the file holds, and the loops that walk variable-length data (dynamic entries, notes, strings)
@@ -18,29 +19,38 @@ Untrusted input is the normal case (a build container's output, anything under /
 
 from __future__ import annotations
 
-import functools
 import os
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
-from packbin.arch import arch_name
-
-ELF_MAGIC = b"\x7fELF"
-
-ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
-PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
-PF_X, PF_W, PF_R = 1, 2, 4
-PT_PHDR, PT_TLS = 6, 7
-PT_GNU_EH_FRAME, PT_GNU_STACK, PT_GNU_RELRO, PT_GNU_PROPERTY = 0x6474E550, 0x6474E551, 0x6474E552, 0x6474E553
-DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_SONAME = 0, 1, 5, 10, 14
-DT_FLAGS_1 = 0x6FFFFFFB
-DF_1_PIE = 0x08000000
-SHT_SYMTAB, SHT_NOBITS = 2, 8
-SHF_ALLOC, SHF_TLS = 0x2, 0x400
-NT_GNU_BUILD_ID = 3
-PN_XNUM = 0xFFFF
+from packbin.elf.record import (
+    _LAYOUTS,
+    DF_1_PIE,
+    DT_FLAGS_1,
+    DT_NEEDED,
+    DT_NULL,
+    DT_SONAME,
+    DT_STRSZ,
+    DT_STRTAB,
+    ELF_MAGIC,
+    ET_CORE,
+    ET_DYN,
+    ET_EXEC,
+    ET_REL,
+    MAX_PROPERTY_NOTE,
+    NT_GNU_BUILD_ID,
+    PN_XNUM,
+    PT_DYNAMIC,
+    PT_GNU_PROPERTY,
+    PT_INTERP,
+    PT_LOAD,
+    PT_NOTE,
+    SHT_SYMTAB,
+    ElfError,
+    ElfInfo,
+    NotElfError,
+    _Layout,
+)
 
 #: The kernel refuses a PT_INTERP longer than PATH_MAX (fs/binfmt_elf.c); so do we.
 PATH_MAX = 4096
@@ -53,191 +63,19 @@ MAX_DYNAMIC_ENTRIES = 1 << 16
 #: that an extended count (PN_XNUM) in a sparse file cannot make the reader allocate gigabytes.
 MAX_TABLE_BYTES = 16 << 20
 MAX_NOTE_BYTES = 1 << 16
-#: The kernel reads a PT_GNU_PROPERTY into a 1 KiB buffer and refuses a longer one.
-MAX_PROPERTY_NOTE = 1024
 MAX_NAME = 4096
 #: A dynamic string table up to this size is read in one go; above it, names are read one by one
 #: (libLLVM's is megabytes, and only the DT_NEEDED names are wanted).
 _STRTAB_WHOLE = 1 << 14
 _DYN_CHUNK = 4096
+#: The first read takes this much of the file, not just the ELF header: linkers put the program
+#: headers, PT_INTERP and the notes (build-id, PT_GNU_PROPERTY) right after it (x86_64 programs end
+#: them near 0x400), so one read serves them all instead of a read each.
+_HEAD = 2048
 
 _TYPE_NAMES = {ET_REL: "relocatable", ET_EXEC: "exec", ET_CORE: "core"}
-
-
-class Segment(NamedTuple):
-    """One program header's fields that say where its bytes go (PT_LOAD, PT_DYNAMIC)."""
-
-    offset: int  # p_offset
-    vaddr: int  # p_vaddr
-    filesz: int  # p_filesz
-    memsz: int  # p_memsz
-    align: int  # p_align
-    flags: int  # p_flags (PF_R | PF_W | PF_X)
-
-
-class ElfError(Exception):
-    """The file is not a well-formed ELF file; the message says what is wrong and where."""
-
-
-class NotElfError(ElfError):
-    """The file does not start with the ELF magic (an empty file, a script, an archive, ...)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ElfInfo:
-    """What one ELF file says about itself. Parsed by :func:`parse_elf`; judged elsewhere."""
-
-    elf_class: int  # 32 | 64
-    endian: str  # "little" | "big"
-    machine: int  # e_machine
-    e_type: int
-    type_name: str  # "exec" | "pie" | "shared" | "relocatable" | "core" | "unknown"
-    interpreter: str | None
-    needed: tuple[str, ...]
-    soname: str | None
-    flags_1: int
-    has_dynamic: bool
-    load_segments: int  # PT_LOAD entries: an executable without one cannot be run
-    #: The ELF header's bytes as the file has them: the loader's view of it is read from here on
-    #: demand (:attr:`ident`, :attr:`phentsize`, ...; see packbin.policy).
-    header: bytes = field(repr=False)
-    #: (e_phentsize, the program header table's bytes as read), None without one. Decoded on
-    #: demand (:attr:`segments`): the policy needs every field only for files that pass the rest.
-    program_table: tuple[int, bytes] | None = field(repr=False)
-    #: (e_shentsize, the section header table's bytes), None without one. Kept raw: only
-    #: :attr:`alloc_sections` reads it, and only for the files the policy gets that far with.
-    section_table: tuple[int, bytes] | None = field(repr=False)
-    #: The bytes of the last PT_GNU_PROPERTY (the one the loader parses), at most
-    #: MAX_PROPERTY_NOTE + 1 of them; None when there is none or it lies outside the file.
-    gnu_property: bytes | None
-    stripped: bool  # no symbol table section (SHT_SYMTAB, i.e. .symtab)
-    build_id: str | None  # hex
-    size: int  # file size in bytes
-
-    @functools.cached_property
-    def _ehdr(self) -> tuple[int, ...]:
-        return _LAYOUTS[(self.elf_class, self.endian)].ehdr.unpack_from(self.header, 16)
-
-    @property
-    def ident(self) -> bytes:
-        """e_ident, all 16 bytes."""
-        return self.header[:16]
-
-    @property
-    def entry(self) -> int:
-        """e_entry."""
-        return self._ehdr[3]
-
-    @property
-    def phoff(self) -> int:
-        """e_phoff."""
-        return self._ehdr[4]
-
-    @property
-    def ehsize(self) -> int:
-        """e_ehsize."""
-        return self._ehdr[7]
-
-    @property
-    def phentsize(self) -> int:
-        """e_phentsize."""
-        return self._ehdr[8]
-
-    @property
-    def phnum(self) -> int:
-        """e_phnum as written: PN_XNUM stays 0xffff (the parser resolves it, the kernel does not)."""
-        return self._ehdr[9]
-
-    @functools.cached_property
-    def segments(self) -> tuple[tuple[int, Segment], ...]:
-        """(p_type, fields) of every program header but PT_NULL, in table order."""
-        if self.program_table is None:
-            return ()
-        entsize, table = self.program_table
-        lay = _LAYOUTS[(self.elf_class, self.endian)]
-        if entsize == lay.phdr_full.size:
-            rows = list(lay.phdr_full.iter_unpack(table))
-        else:
-            rows = [lay.phdr_full.unpack_from(table, i * entsize) for i in range(len(table) // entsize)]
-        if self.elf_class == 64:  # type flags offset vaddr filesz memsz align
-            return tuple((t, Segment(b, c, d, e, g, a)) for t, a, b, c, d, e, g in rows if t)
-        # ELF32: type offset vaddr filesz memsz flags align
-        return tuple((t, Segment(a, b, c, d, g, f)) for t, a, b, c, d, f, g in rows if t)
-
-    @functools.cached_property
-    def loads(self) -> tuple[Segment, ...]:
-        """The PT_LOAD entries, in table order."""
-        return tuple(seg for t, seg in self.segments if t == PT_LOAD)
-
-    @functools.cached_property
-    def others(self) -> tuple[tuple[int, Segment], ...]:
-        """Every other entry but PT_NULL, with its p_type, in table order."""
-        return tuple((t, seg) for t, seg in self.segments if t != PT_LOAD)
-
-    @property
-    def dynamic(self) -> Segment | None:
-        """The first PT_DYNAMIC (the one this parser reads)."""
-        return next((seg for t, seg in self.segments if t == PT_DYNAMIC), None)
-
-    @functools.cached_property
-    def alloc_sections(self) -> tuple[tuple[int, int], ...]:
-        """(sh_addr, sh_size) of the sections the linker placed in memory (SHF_ALLOC, not .tbss);
-        empty without section headers. Not read by the kernel: what the image should contain."""
-        if self.section_table is None:
-            return ()
-        entsize, table = self.section_table
-        lay = _LAYOUTS[(self.elf_class, self.endian)]
-        count = len(table) // entsize
-        if entsize == lay.shdr_alloc.size:
-            shdrs = list(lay.shdr_alloc.iter_unpack(table))
-        else:
-            shdrs = [lay.shdr_alloc.unpack_from(table, i * entsize) for i in range(count)]
-        # .tbss (SHF_TLS + SHT_NOBITS) takes no room in the image: each thread gets its own.
-        return tuple(
-            (addr, size)
-            for typ, fl, addr, size in shdrs
-            if fl & SHF_ALLOC and size and not (typ == SHT_NOBITS and fl & SHF_TLS)
-        )
-
-    @property
-    def arch(self) -> str | None:
-        """The conventional architecture name (x86_64, arm64, ...), None when unknown."""
-        return arch_name(self.machine, self.elf_class, self.endian)
-
-
-class _Layout:
-    """Precompiled structs for one (class, byte order) pair; fields not needed are pad bytes."""
-
-    def __init__(self, elf_class: int, endian: str) -> None:
-        e = "<" if endian == "little" else ">"
-        w = "Q" if elf_class == 64 else "I"  # address / offset / size width
-        # After e_ident: e_type e_machine e_version e_entry e_phoff e_shoff e_flags e_ehsize
-        # e_phentsize e_phnum e_shentsize e_shnum e_shstrndx.
-        self.ehdr = struct.Struct(f"{e}HHI{w}{w}{w}IHHHHHH")
-        self.ehdr_size = 16 + self.ehdr.size
-        # -> (p_type, p_offset, p_vaddr, p_filesz, p_align), what parsing needs; phdr_full has every
-        # field but p_paddr, in file order (which differs: p_flags moved in ELF64 for alignment).
-        if elf_class == 64:
-            self.phdr = struct.Struct(f"{e}I4xQQ8xQ8xQ")  # type flags offset vaddr paddr filesz memsz align
-            self.phdr_full = struct.Struct(f"{e}IIQQ8xQQQ")
-            # -> (sh_type,) and, for section 0 (extended numbering), (sh_size, sh_info)
-            self.shdr_type = struct.Struct(f"{e}4xI56x")
-            # -> (sh_type, sh_flags, sh_addr, sh_size)
-            self.shdr_alloc = struct.Struct(f"{e}4xIQQ8xQ24x")
-            self.shdr0 = struct.Struct(f"{e}32xQ4xI16x")
-        else:
-            self.phdr = struct.Struct(f"{e}III4xI4x4xI")  # type offset vaddr paddr filesz memsz flags align
-            self.phdr_full = struct.Struct(f"{e}III4xIIII")
-            self.shdr_type = struct.Struct(f"{e}4xI32x")
-            self.shdr_alloc = struct.Struct(f"{e}4xIII4xI16x")
-            self.shdr0 = struct.Struct(f"{e}20xI4xI8x")
-        self.dyn = struct.Struct(f"{e}{w}{w}")  # (d_tag, d_val); tags read unsigned, DT_* are all positive
-        self.note = struct.Struct(f"{e}III")  # namesz descsz type, 32-bit in both classes
-
-
-_LAYOUTS = {(c, o): _Layout(c, o) for c in (32, 64) for o in ("little", "big")}
-
 Reader = Callable[[int, int], bytes]
+_new_object = object.__new__
 
 
 def _check_table(what: str, count: int, entsize: int) -> None:
@@ -317,7 +155,7 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
 def _parse(read: Reader, size: int) -> ElfInfo:
     if size <= 0:
         raise NotElfError("empty file (0 bytes), not an ELF file")
-    head = read(0, min(size, 64))
+    head = read(0, min(size, _HEAD))
     if head[:4] != ELF_MAGIC:
         raise NotElfError(f"not an ELF file: starts with {head[:4]!r}, not {ELF_MAGIC!r}")
     if size < 16:
@@ -355,7 +193,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)"
             )
         _check_end("section header 0", shoff, lay.shdr0.size, size)
-        sh0 = lay.shdr0.unpack(read(shoff, lay.shdr0.size))
+        sh0 = lay.shdr0.unpack(_bytes_at(head, read, shoff, lay.shdr0.size))
     if phnum == PN_XNUM:
         if sh0 is None:
             raise ElfError("e_phnum is PN_XNUM (0xffff) but there is no section header 0 holding the real count")
@@ -376,7 +214,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         # Checking the end against the file size also caps phnum by the file size.
         _check_end("program header table", phoff, phnum * phentsize, size)
         _check_table("program header table", phnum, phentsize)
-        table = read(phoff, phnum * phentsize)
+        table = _bytes_at(head, read, phoff, phnum * phentsize)
         if phentsize == lay.phdr.size:
             phdrs = lay.phdr.iter_unpack(table)
         else:
@@ -396,7 +234,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             elif p_type == PT_GNU_PROPERTY:
                 prop_ph = (p_offset, p_filesz)  # the kernel parses the last one
 
-    interpreter = _read_interp(read, size, *interp_ph) if interp_ph else None
+    interpreter = _read_interp(head, read, size, *interp_ph) if interp_ph else None
 
     # -- dynamic segment ---------------------------------------------------------------------
     needed: tuple[str, ...] = ()
@@ -424,16 +262,20 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 stripped = all(lay.shdr_type.unpack_from(table, i * shentsize)[0] != SHT_SYMTAB for i in range(count))
             section_table = (shentsize, table)
 
-    build_id = _read_build_id(read, size, lay, notes) if notes else None
+    build_id = _read_build_id(head, read, size, lay, notes) if notes else None
     gnu_property: bytes | None = None
     if prop_ph is not None and prop_ph[0] < size:
-        gnu_property = read(prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
+        gnu_property = _bytes_at(head, read, prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
 
     if e_type == ET_DYN:
         type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
     else:
         type_name = _TYPE_NAMES.get(e_type, "unknown")
-    return ElfInfo(
+    # ElfInfo is frozen, so its generated __init__ sets each of its 18 fields through
+    # object.__setattr__: a tenth of the whole parse. Filling the new instance's dict in one step
+    # does the same (tests/unit/test_elf_parse.py checks that every field is set, and nothing else).
+    info: ElfInfo = _new_object(ElfInfo)
+    info.__dict__.update(
         elf_class=elf_class,
         endian=endian,
         machine=machine,
@@ -445,7 +287,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         flags_1=flags_1,
         has_dynamic=dyn_ph is not None,
         load_segments=len(loads),
-        header=head,
+        header=head[:64],
         program_table=program_table,
         section_table=section_table,
         gnu_property=gnu_property,
@@ -453,16 +295,25 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         build_id=build_id,
         size=size,
     )
+    return info
 
 
-def _read_interp(read: Reader, size: int, offset: int, filesz: int) -> str:
+def _bytes_at(head: bytes, read: Reader, offset: int, length: int) -> bytes:
+    """``length`` bytes at ``offset``: from ``head`` (the file's first bytes) when it holds them."""
+    end = offset + length
+    if end <= len(head):
+        return head[offset:end]
+    return read(offset, length)
+
+
+def _read_interp(head: bytes, read: Reader, size: int, offset: int, filesz: int) -> str:
     # Same limits as the kernel's loader: 2..PATH_MAX bytes, NUL-terminated.
     if filesz > PATH_MAX:
         raise ElfError(f"PT_INTERP at {offset:#x} is {filesz:#x} bytes, longer than PATH_MAX ({PATH_MAX})")
     if filesz < 2:
         raise ElfError(f"PT_INTERP at {offset:#x} is {filesz} bytes, too short for a path")
     _check_end("PT_INTERP segment", offset, filesz, size)
-    raw = read(offset, filesz)
+    raw = _bytes_at(head, read, offset, filesz)
     if raw[-1] != 0:
         raise ElfError(f"PT_INTERP at {offset:#x} is not NUL-terminated")
     return _decode(raw[: raw.index(0)])
@@ -559,7 +410,7 @@ def _read_dynamic(
     return needed, soname, flags_1
 
 
-def _read_build_id(read: Reader, size: int, lay: _Layout, notes: list[tuple[int, int, int]]) -> str | None:
+def _read_build_id(head: bytes, read: Reader, size: int, lay: _Layout, notes: list[tuple[int, int, int]]) -> str | None:
     """The NT_GNU_BUILD_ID descriptor from the PT_NOTE segments, as hex."""
     budget = MAX_NOTE_BYTES
     for offset, filesz, p_align in notes:
@@ -568,7 +419,7 @@ def _read_build_id(read: Reader, size: int, lay: _Layout, notes: list[tuple[int,
         _check_end("PT_NOTE segment", offset, filesz, size)
         length = min(filesz, budget)
         budget -= length
-        data = read(offset, length)
+        data = _bytes_at(head, read, offset, length)
         # Notes are 4-byte aligned, except in segments aligned to 8 (GNU property notes).
         align = 8 if p_align == 8 else 4
         pos = 0

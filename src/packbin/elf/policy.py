@@ -1,6 +1,6 @@
 """The static-linkage policy: is this ELF file a static executable (for this architecture)?
 
-Small on purpose: it compares an :class:`~packbin.elf.ElfInfo` with what a pack binary must be and
+Small on purpose: it compares an :class:`~packbin.elf.record.ElfInfo` with what a pack binary must be and
 says, in plain words, every way it falls short. It never reads files.
 
 "Static" here means: Linux's ELF loader (fs/binfmt_elf.c, ``load_elf_binary``) would exec the
@@ -8,7 +8,7 @@ file with no interpreter, and the file's own bytes say the same thing to this pa
 loader. So a file passes when
 
 - it is ET_EXEC, or a static-pie (ET_DYN with DF_1_PIE), with no PT_INTERP and no DT_NEEDED;
-- its machine is one whose loader packbin models (:data:`KERNEL_LOADERS`), and its EI_CLASS and
+- its machine is one whose loader packbin models (:data:`~packbin.elf.loaders.KERNEL_LOADERS`), and its EI_CLASS and
   EI_DATA are the ones that loader uses for that machine (the kernel never looks at EI_CLASS or
   EI_DATA for its native machine: it reads the header in its own layout);
 - the program header table is what the loader accepts (entry size, count, inside the file), and
@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import struct
-from dataclasses import dataclass
 
 from packbin.arch import Architecture, ElfMachine, machine_label
-from packbin.elf import (
+from packbin.elf.loaders import KERNEL_LOADERS, KernelLoader
+from packbin.elf.record import (
     DF_1_PIE,
     ET_DYN,
     ET_EXEC,
@@ -52,76 +53,6 @@ from packbin.elf import (
 )
 
 NT_GNU_PROPERTY_TYPE_0 = 5
-
-
-@dataclass(frozen=True, kw_only=True)
-class KernelLoader:
-    """How Linux's ELF loader reads the files of one e_machine."""
-
-    classes: tuple[int, ...]  # the EI_CLASS values whose header layout the accepting loader uses
-    endians: tuple[str, ...]  # the byte orders of the kernels that run this machine
-    user_top: int  # the smallest user address-space end (TASK_SIZE) among its common configurations
-    class_note: str = ""  # why a class is the only one, for the failure message
-
-
-#: e_machine -> the loader's reading of it. binfmt_elf reads ``bprm->buf`` as ``struct elfhdr`` of
-#: the kernel's own class and byte order; ``elf_check_arch`` decides whether a file is its own:
-#:
-#: - x86_64 (arch/x86/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_X86_64`` and
-#:   nothing else, so an ELFCLASS32 header with EM_X86_64 is read as an ELF64 header whenever its
-#:   bytes at the ELF64 offsets pass ``load_elf_phdrs`` (only when they do not does the x32 compat
-#:   loader get to read it as ELF32). The parser follows EI_CLASS: the two readings differ, so
-#:   EM_X86_64 must be ELFCLASS64. EM_386 is taken by the compat (or a 32-bit kernel's) loader,
-#:   always as ELF32.
-#: - arm64 (arch/arm64/include/asm/elf.h): ``elf_check_arch(x)`` is ``e_machine == EM_AARCH64``;
-#:   EM_ARM goes to the 32-bit compat loader. Same reasoning: EM_AARCH64 is ELF64, EM_ARM ELF32.
-#: - powerpc: the native 64-bit check is ``e_machine == EM_PPC64``; EM_PPC is the 32-bit loader's.
-#: - riscv and s390 check ``e_ident[EI_CLASS] == ELF_CLASS`` themselves, so either class is read
-#:   the way it says (rv32/s390 31-bit by the compat loader).
-#: No loader checks EI_DATA: a file whose EI_DATA is not the byte order of a kernel of that
-#: machine is read byte-swapped by the kernel, which is not what the parser read.
-#: user_top is TASK_SIZE: x86_64 with 4-level paging; arm64 and riscv64 with 39-bit (3-level)
-#: address spaces, the smallest they ship with; 32-bit: the default 3 GiB user split.
-KERNEL_LOADERS: dict[int, KernelLoader] = {
-    ElfMachine.EM_X86_64: KernelLoader(
-        classes=(64,),
-        endians=("little",),
-        user_top=(1 << 47) - 4096,
-        class_note="the kernel's x86_64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
-    ),
-    ElfMachine.EM_386: KernelLoader(
-        classes=(32,),
-        endians=("little",),
-        user_top=0xC000_0000,
-        class_note="EM_386 files are loaded by the 32-bit loader, as ELF32",
-    ),
-    ElfMachine.EM_AARCH64: KernelLoader(
-        classes=(64,),
-        endians=("little", "big"),
-        user_top=1 << 39,
-        class_note="the kernel's arm64 loader checks only e_machine and reads the header as ELF64 whatever EI_CLASS says",
-    ),
-    ElfMachine.EM_ARM: KernelLoader(
-        classes=(32,),
-        endians=("little", "big"),
-        user_top=0xC000_0000,
-        class_note="EM_ARM files are loaded by the 32-bit loader, as ELF32",
-    ),
-    ElfMachine.EM_PPC64: KernelLoader(
-        classes=(64,),
-        endians=("little", "big"),
-        user_top=1 << 46,
-        class_note="the kernel's ppc64 loader checks only e_machine and reads the header as ELF64",
-    ),
-    ElfMachine.EM_PPC: KernelLoader(
-        classes=(32,),
-        endians=("big",),
-        user_top=0xC000_0000,
-        class_note="EM_PPC files are loaded by the 32-bit loader, as ELF32",
-    ),
-    ElfMachine.EM_RISCV: KernelLoader(classes=(32, 64), endians=("little",), user_top=1 << 38),
-    ElfMachine.EM_S390: KernelLoader(classes=(32, 64), endians=("big",), user_top=1 << 42),
-}
 
 #: load_elf_phdrs(): ``e_phentsize != sizeof(struct elf_phdr)`` is refused; the table's size must be
 #: non-zero and at most 64 KiB, and kernels before 5.x also refused more than ELF_MIN_ALIGN (a 4 KiB
@@ -161,6 +92,8 @@ _ONCE = {
 }
 #: Entries that describe bytes of the image: they must be bytes some PT_LOAD maps.
 _MAPPED = {**_ONCE, PT_NOTE: "PT_NOTE"}
+_FILE_OFFSET = operator.attrgetter("offset")
+_NO_ADDRESS = 1 << 128  # past every 64-bit address
 
 
 def is_static(info: ElfInfo) -> bool:
@@ -202,7 +135,8 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
     if info.type_name in ("exec", "pie") and info.load_segments == 0:
         problems.append("no loadable segment (PT_LOAD): the kernel cannot run it")
 
-    if not is_static(info):
+    static = is_static(info)
+    if not static:
         parts: list[str] = []
         if info.interpreter is not None:
             parts.append(f"interpreter {info.interpreter}")
@@ -225,11 +159,7 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
 
-    if (
-        info.type_name in ("exec", "pie")
-        and is_static(info)
-        and not any(p.startswith("wrong architecture") for p in problems)
-    ):
+    if info.type_name in ("exec", "pie") and static and not any(p.startswith("wrong architecture") for p in problems):
         # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP
         # or every PT_LOAD from the parser). A file the parser already sees as dynamic is refused
         # for that; the segment checks, the costly part, only run for a file that passes
@@ -308,47 +238,48 @@ def header_problems(info: ElfInfo) -> list[str]:
 def _load_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
     problems: list[str] = []
     prev_end: int | None = None
-    for i, seg in enumerate(info.loads):
-        where = f"PT_LOAD #{i} (vaddr {seg.vaddr:#x})"
+    size, user_top = info.size, loader.user_top
+    for i, (offset, vaddr, filesz, memsz, align, _flags) in enumerate(info.loads):
+        bad: list[str] = []  # this segment's problems; the label is made only when there are some
         # load_elf_binary(): "p_filesz must always be <= p_memsz" (else -EINVAL after the point
         # of no return: the process is killed).
-        if seg.filesz > seg.memsz:
-            problems.append(
-                f"{where}: p_filesz {seg.filesz:#x} is larger than p_memsz {seg.memsz:#x}: the kernel refuses it"
-            )
+        if filesz > memsz:
+            bad.append(f"p_filesz {filesz:#x} is larger than p_memsz {memsz:#x}: the kernel refuses it")
         # The file bytes mapped must exist: past the end of the file, touching them is SIGBUS.
-        if seg.filesz and seg.offset + seg.filesz > info.size:
-            problems.append(
-                f"{where}: file bytes {seg.offset:#x}..{seg.offset + seg.filesz:#x} run past the end of the file ({info.size:#x} bytes)"
-            )
+        if filesz and offset + filesz > size:
+            bad.append(f"file bytes {offset:#x}..{offset + filesz:#x} run past the end of the file ({size:#x} bytes)")
         # elf_map(): mmap at p_offset - PAGEOFFSET(p_vaddr) needs that offset page-aligned.
-        if seg.filesz and (seg.offset - seg.vaddr) % PAGE:
-            problems.append(
-                f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo the page size ({PAGE:#x}): mmap refuses it"
+        if filesz and (offset - vaddr) % PAGE:
+            bad.append(
+                f"p_offset {offset:#x} and p_vaddr are not congruent modulo the page size ({PAGE:#x}): mmap refuses it"
             )
         # gABI: p_align is 0, 1 or a power of two with p_vaddr = p_offset (mod p_align); kernels
         # with bigger pages (arm64 16K/64K, ppc64 64K) rely on it, and so does the ET_DYN load bias.
-        if seg.align > 1:
-            if seg.align & (seg.align - 1):
-                problems.append(f"{where}: p_align {seg.align:#x} is not a power of two")
-            elif seg.align > MAX_ALIGN:
-                problems.append(
-                    f"{where}: p_align {seg.align:#x} is larger than {MAX_ALIGN:#x}: the kernel cannot place the image at such a multiple"
+        if align > 1:
+            if align & (align - 1):
+                bad.append(f"p_align {align:#x} is not a power of two")
+            elif align > MAX_ALIGN:
+                bad.append(
+                    f"p_align {align:#x} is larger than {MAX_ALIGN:#x}: the kernel cannot place the image at such a multiple"
                 )
-            elif seg.filesz and (seg.offset - seg.vaddr) % seg.align:
-                problems.append(
-                    f"{where}: p_offset {seg.offset:#x} and p_vaddr are not congruent modulo p_align {seg.align:#x}"
-                )
-        end = seg.vaddr + seg.memsz
+            elif filesz and (offset - vaddr) % align:
+                bad.append(f"p_offset {offset:#x} and p_vaddr are not congruent modulo p_align {align:#x}")
+        end = vaddr + memsz
         # The kernel: BAD_ADDR(k) || p_memsz > TASK_SIZE || TASK_SIZE - p_memsz < k.
-        if end > loader.user_top:
-            problems.append(f"{where}: ends at {end:#x}, beyond the {loader.user_top:#x} bytes of user address space")
+        if end > user_top:
+            bad.append(f"ends at {end:#x}, beyond the {user_top:#x} bytes of user address space")
         # gABI: PT_LOAD entries are sorted by p_vaddr; the kernel sizes an ET_DYN mapping from the
         # first and the last one (total_mapping_size), and MAP_FIXED over an earlier segment
         # would replace its pages. So: ascending, not overlapping.
-        if prev_end is not None and seg.vaddr < prev_end:
-            problems.append(f"{where}: overlaps or precedes the previous PT_LOAD (which ends at {prev_end:#x})")
-        prev_end = max(end, prev_end or 0)
+        if prev_end is None:
+            prev_end = end
+        else:
+            if vaddr < prev_end:
+                bad.append(f"overlaps or precedes the previous PT_LOAD (which ends at {prev_end:#x})")
+            prev_end = max(prev_end, end)
+        if bad:
+            where = f"PT_LOAD #{i} (vaddr {vaddr:#x})"
+            problems.extend([f"{where}: {p}" for p in bad])
     total = sum(seg.memsz for seg in info.loads)
     if total > MAX_IMAGE:
         problems.append(f"the PT_LOADs need {total:#x} bytes of memory at exec, more than {MAX_IMAGE:#x}")
@@ -378,12 +309,11 @@ def _entry_problems(info: ElfInfo) -> list[str]:
 def _mapped_from_file(seg: Segment, loads: tuple[Segment, ...]) -> bool:
     """True when one PT_LOAD maps ``seg``'s file bytes at ``seg``'s address (what the parser reads
     at p_offset is what the program finds at p_vaddr)."""
-    return any(
-        ld.offset <= seg.offset
-        and seg.offset + seg.filesz <= ld.offset + ld.filesz
-        and seg.vaddr - ld.vaddr == seg.offset - ld.offset
-        for ld in loads
-    )
+    offset, vaddr, filesz = seg.offset, seg.vaddr, seg.filesz
+    for ld_offset, ld_vaddr, ld_filesz, _, _, _ in loads:
+        if ld_offset <= offset and offset + filesz <= ld_offset + ld_filesz and vaddr - ld_vaddr == offset - ld_offset:
+            return True
+    return False
 
 
 def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
@@ -405,7 +335,7 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
         problems.append(
             "the program header table is not inside the first PT_LOAD: the program's start code cannot read it (AT_PHDR)"
         )
-    ordered = sorted(loads, key=lambda ld: ld.offset)
+    ordered = sorted(loads, key=_FILE_OFFSET)
     for a, b in itertools.pairwise(ordered):
         gap = b.offset - (a.offset + a.filesz)
         if gap > max(MAX_LOAD_GAP, b.align):
@@ -416,13 +346,21 @@ def _image_problems(info: ElfInfo, loader: KernelLoader) -> list[str]:
     # (a PT_LOAD dropped from the table, or e_phnum cut short, leaves code or data unmapped).
     ranges = sorted((ld.vaddr, ld.vaddr + ld.memsz) for ld in loads)
     starts = [start for start, _ in ranges]
+    # Sections come in address order, many to a PT_LOAD: the search runs only when a section
+    # leaves the span [lo, nxt) in which the search found the previous one.
+    lo, hi, nxt = 1, 0, 0
     for addr, size in info.alloc_sections:
+        end = addr + size
+        if lo <= addr < nxt and end <= hi:
+            continue
         i = bisect.bisect_right(starts, addr) - 1  # the PT_LOAD starting last at or before it
-        if i < 0 or addr + size > ranges[i][1]:
+        if i < 0 or end > ranges[i][1]:
             problems.append(
                 f"section at {addr:#x} ({size:#x} bytes) is not inside any PT_LOAD: part of the program is not mapped"
             )
             break
+        lo, hi = ranges[i]
+        nxt = starts[i + 1] if i + 1 < len(starts) else _NO_ADDRESS
     seen: dict[int, int] = {}
     for p_type, seg in info.others:
         seen[p_type] = seen.get(p_type, 0) + 1

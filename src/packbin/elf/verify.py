@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import Architecture
-from packbin.elf import ElfError, ElfInfo, NotElfError, parse_elf
+from packbin.elf.parser import parse_elf
+from packbin.elf.policy import describe_linkage, is_static, static_problems
+from packbin.elf.record import ElfError, ElfInfo, NotElfError
 from packbin.errors import CheckFailed, UsageError, display_path
-from packbin.policy import describe_linkage, is_static, static_problems
 
 NOT_ELF = "not an ELF file"
 
