@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, TextIO
 from packbin.arch import MACHINE_TO_PLATFORM, Architecture
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
 from packbin.errors import ArtifactRejected, BuildError, Interrupted, PackbinError, UsageError
 from packbin.install import VerifiedArtifact, check_destinations, install
 from packbin.lock import file_lock
-from packbin.manifest import Manifest, sha256_file
+from packbin.manifest import Manifest
 from packbin.plan import BuildPlan, make_plan, manifest_relpath
 from packbin.report import BuildReport, write_report
 from packbin.verify import verify_file

@@ -31,7 +31,7 @@ from packbin.builder_image import (
 )
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
-from packbin.engine import Engine, tar_bytes
+from packbin.engine import Engine
 from packbin.errors import BuildError
 from packbin.extract import ExtractedFile, extract_archive
 from packbin.fetch import CARGO_HOME_MOUNT, CARGO_HOME_VOLUME
@@ -39,6 +39,7 @@ from packbin.lock import file_lock
 from packbin.manifest import Toolchain
 from packbin.plan import BuildStep
 from packbin.source_volume import SRC_MOUNT, endpoint_key
+from packbin.tarwriter import tar_bytes
 from packbin.workspace import BinaryInputs
 
 log = logging.getLogger(__name__)

@@ -34,8 +34,9 @@ from packbin.arch import Architecture
 from packbin.atomic import atomic_write_bytes
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig, BuilderConfig
-from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import BuildError, EngineError
+from packbin.tarwriter import tar_bytes
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,12 @@ import packbin
 from packbin.arch import Architecture
 from packbin.builder_image import resolve_profile
 from packbin.config import BuildConfig
-from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
+from packbin.digest import sha256_file
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import ArtifactRejected, UsageError
-from packbin.manifest import Manifest, sha256_file
+from packbin.manifest import Manifest
 from packbin.plan import dist_tree, manifest_relpath
+from packbin.tarwriter import add_dir, add_file, tar_bytes
 from packbin.verify import verify_file
 
 INIT_REPO = "packbin/pack-binaries-init"
@@ -93,10 +95,7 @@ def _init_context(cfg: BuildConfig, arch: Architecture, base: str, binaries: lis
     )
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
-        data = dockerfile.encode()
-        ti = tarfile.TarInfo("Dockerfile")
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
+        add_file(tf, "Dockerfile", dockerfile.encode())
         for name in _DEPLOY_MODULES:
             tf.add(pkg / name, f"packbin/{name}", recursive=False)
         # Host pack tree without compiled binaries: those come only from the verified set.
@@ -104,10 +103,7 @@ def _init_context(cfg: BuildConfig, arch: Architecture, base: str, binaries: lis
         for rel, path in binaries:
             tf.add(path, f"pack-binaries/{arch.name}/{rel}", recursive=False)
         if not binaries:
-            ti = tarfile.TarInfo(f"pack-binaries/{arch.name}")
-            ti.type = tarfile.DIRTYPE
-            ti.mode = 0o755
-            tf.addfile(ti)
+            add_dir(tf, f"pack-binaries/{arch.name}")
     return buf.getvalue()
 
 

@@ -13,8 +13,9 @@ from pathlib import Path, PurePosixPath
 
 from packbin.atomic import atomic_copy
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
 from packbin.errors import InstallError
-from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
+from packbin.manifest import Artifact, Manifest, Toolchain
 from packbin.plan import Target, manifest_relpath
 
 

@@ -9,7 +9,6 @@ type-checked and every path must stay inside the repository.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -148,11 +147,3 @@ class Manifest:
 
     def save(self, path: Path) -> None:
         atomic_write_bytes(path, self.to_json().encode())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

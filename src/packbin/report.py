@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from packbin.config import BuildConfig
 from packbin.manifest import Artifact, Manifest
 from packbin.plan import BuildPlan, manifest_relpath
+from packbin.sizes import human_size
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -76,14 +77,10 @@ class BuildReport:
         }
 
 
-def _human_size(n: int) -> str:
-    return f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
-
-
 def artifact_rows(artifacts: Sequence[Artifact], status: dict[tuple[str, str], str] | None = None) -> list[list[str]]:
     rows = []
     for a in artifacts:
-        row = [a.arch, a.path, _human_size(a.size), "static" if a.static else "DYNAMIC", a.sha256[:16]]
+        row = [a.arch, a.path, human_size(a.size), "static" if a.static else "DYNAMIC", a.sha256[:16]]
         if status is not None:
             row.append(status.get(a.key, ""))
         rows.append(row)

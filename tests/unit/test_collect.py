@@ -23,8 +23,9 @@ from conftest import SMALL_BUILDCFG
 
 from packbin.collect import run_collect
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
 from packbin.errors import CheckFailed, UsageError
-from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
+from packbin.manifest import Artifact, Manifest, Toolchain
 
 BINARY = "attune-core-timer-sensor"
 INSTALL = f"core/sensors/{BINARY}"

@@ -10,7 +10,6 @@ import io
 import logging
 import os
 import socket
-import tarfile
 import threading
 import time
 import uuid
@@ -461,18 +460,3 @@ def _remove_container(c: Container) -> None:
         except requests.exceptions.RequestException as e:
             log.warning("could not remove container %s: %s", c.name, e)
             time.sleep(0.2)
-
-
-def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0) -> bytes:
-    """A deterministic in-memory tar: name -> data or (data, mode). For contexts and put_archive."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name in sorted(files):
-            value = files[name]
-            data, mode = (value, 0o644) if isinstance(value, bytes) else value
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            ti.mode = mode
-            ti.mtime = mtime
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
