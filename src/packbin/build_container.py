@@ -31,6 +31,7 @@ from packbin.builder_image import (
 )
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
+from packbin.dist import logs_dir as dist_logs_dir
 from packbin.engine import Engine
 from packbin.errors import BuildError
 from packbin.extract import ExtractedFile, extract_archive
@@ -97,7 +98,7 @@ def run_build(
     """Build every target of ``step`` in one container and extract the binaries into ``staging``."""
     arch = step.arch
     triple = arch.rust_target
-    logs_dir = cfg.dist_dir / "logs"
+    logs_dir = dist_logs_dir(cfg)
     logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = logs_dir / f"build-{arch.name}.log"
     state = _LogState()

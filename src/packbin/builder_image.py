@@ -34,6 +34,7 @@ from packbin.arch import Architecture
 from packbin.atomic import atomic_write_bytes
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig, BuilderConfig
+from packbin.dist import logs_dir
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import BuildError, EngineError
 from packbin.tarwriter import tar_bytes
@@ -500,7 +501,7 @@ def _remove_stale_builders(engine: Engine, *, keep: str, profile: str, echo: Cal
 
 
 def builder_log_path(cfg: BuildConfig) -> Path:
-    return cfg.dist_dir / "logs" / "builder-image.log"
+    return logs_dir(cfg) / "builder-image.log"
 
 
 def _tail(path: Path, n: int) -> str:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.config import BuildConfig
+from packbin.dist import LOGS_NAME, TREE_NAME
 from packbin.engine import connect
 from packbin.errors import EngineError
-from packbin.manifest import TREE_NAME
 
 #: What packbin writes directly under dist/ (build.py, build_container.py, builder_image.py).
-DIST_ENTRIES = (TREE_NAME, "logs")
+DIST_ENTRIES = (TREE_NAME, LOGS_NAME)
 STAGING_PREFIX = ".staging-"
 
 

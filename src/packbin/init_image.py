@@ -26,10 +26,10 @@ from packbin.arch import Architecture
 from packbin.builder_image import resolve_profile
 from packbin.config import BuildConfig
 from packbin.digest import sha256_file
+from packbin.dist import TREE_NAME, arch_prefix, dist_tree_path, manifest_relpath
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import ArtifactRejected, UsageError
 from packbin.manifest import Manifest
-from packbin.plan import dist_tree, manifest_relpath
 from packbin.tarwriter import add_dir, add_file, tar_bytes
 from packbin.verify import verify_file
 
@@ -101,9 +101,9 @@ def _init_context(cfg: BuildConfig, arch: Architecture, base: str, binaries: lis
         # Host pack tree without compiled binaries: those come only from the verified set.
         _add_tree(tf, cfg.packs_dir, "packs", skip_names=installed_names)
         for rel, path in binaries:
-            tf.add(path, f"pack-binaries/{arch.name}/{rel}", recursive=False)
+            tf.add(path, f"{TREE_NAME}/{arch.name}/{rel}", recursive=False)
         if not binaries:
-            add_dir(tf, f"pack-binaries/{arch.name}")
+            add_dir(tf, f"{TREE_NAME}/{arch.name}")
     return buf.getvalue()
 
 
@@ -120,13 +120,13 @@ def _runtime_context(platform: str) -> bytes:
 def verified_binaries(cfg: BuildConfig, arch: Architecture) -> list[tuple[str, Path]]:
     """(path inside the arch tree, file) for every manifest artifact of ``arch``, re-verified."""
     manifest = Manifest.load(cfg.root / manifest_relpath(cfg))
-    tree = cfg.root / dist_tree(cfg)
+    tree = dist_tree_path(cfg)
     out: list[tuple[str, Path]] = []
     for a in manifest.artifacts:
         if a.arch != arch.name:
             continue
         path = cfg.root / a.path
-        prefix = f"{dist_tree(cfg)}/{arch.name}/"
+        prefix = arch_prefix(cfg, arch.name)
         if not a.path.startswith(prefix) or not path.resolve().is_relative_to(tree.resolve()):
             raise ArtifactRejected(f"manifest entry {a.path} is outside {prefix}")
         if not path.is_file() or sha256_file(path) != a.sha256:
@@ -186,7 +186,7 @@ def build_init_images(
 
 def run_init_images(cfg: BuildConfig, *, arch: str | None, out: TextIO) -> list[InitImages]:
     """The build-pack-binaries-init-image task: ARCH (default: the deploy architecture)."""
-    from packbin.build import resolve_deploy_arch
+    from packbin.arch_defaults import resolve_deploy_arch
     from packbin.engine import connect
 
     engine = connect()

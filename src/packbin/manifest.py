@@ -17,9 +17,6 @@ from typing import Any
 from packbin.atomic import atomic_write_bytes
 from packbin.errors import UsageError
 
-MANIFEST_NAME = "manifest.json"
-TREE_NAME = "pack-binaries"
-
 
 @dataclass(frozen=True, kw_only=True)
 class Toolchain:

@@ -11,12 +11,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from packbin import __version__
 from packbin.arch import Architecture
 from packbin.config import BuildConfig, PackBinary
-from packbin.manifest import MANIFEST_NAME, TREE_NAME, Artifact, Manifest
+from packbin.dist import binary_relpath
+from packbin.manifest import Artifact, Manifest
 
 #: Bump when the build script or the image recipe changes in a way that changes outputs.
 RECIPE_VERSION = "2"
@@ -87,14 +87,6 @@ def input_hash(cfg_key: str, arch: Architecture, binary: PackBinary, source_hash
     return hashlib.sha256(json.dumps(doc).encode()).hexdigest()
 
 
-def dist_tree(cfg: BuildConfig) -> str:
-    return PurePosixPath(cfg.dist_dir.relative_to(cfg.root).as_posix(), TREE_NAME).as_posix()
-
-
-def manifest_relpath(cfg: BuildConfig) -> str:
-    return f"{dist_tree(cfg)}/{MANIFEST_NAME}"
-
-
 def make_plan(
     cfg: BuildConfig,
     arches: tuple[Architecture, ...],
@@ -112,7 +104,6 @@ def make_plan(
     it is the one I/O the plan asks for, injected so planning stays testable without files.
     """
     key = builder_key(cfg)
-    tree = dist_tree(cfg)
     packs = cfg.packs_dir.relative_to(cfg.root).as_posix()
     steps: list[BuildStep] = []
     fresh: list[Target] = []
@@ -126,7 +117,7 @@ def make_plan(
                 binary=binary,
                 source_hash=src,
                 input_hash=input_hash(key, arch, binary, src),
-                dist_path=f"{tree}/{arch.name}/{binary.pack}/{binary.install_path}",
+                dist_path=binary_relpath(cfg, arch.name, binary.pack, binary.install_path),
                 pack_path=f"{packs}/{binary.pack}/{binary.install_path}" if arch.name == deploy_arch else None,
             )
             state = _state(t, manifest.find(arch.name, binary.name), file_sha256)

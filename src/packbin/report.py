@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from packbin.config import BuildConfig
+from packbin.dist import manifest_relpath
 from packbin.manifest import Artifact, Manifest
-from packbin.plan import BuildPlan, manifest_relpath
+from packbin.plan import BuildPlan
 from packbin.sizes import human_size
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"

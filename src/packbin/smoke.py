@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import Architecture
-from packbin.build import resolve_deploy_arch
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.config import BuildConfig
 from packbin.digest import sha256_file
+from packbin.dist import manifest_relpath
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, connect
 from packbin.engine.binfmt import ForeignExec, foreign_exec
 from packbin.errors import CheckFailed, EngineError, UsageError
 from packbin.manifest import Artifact, Manifest
-from packbin.plan import manifest_relpath
 from packbin.tarwriter import tar_bytes
 from packbin.verify import verify_file
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from packbin.arch import Architecture
-from packbin.deploy import DeployReport, Entry, Plan, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
+from packbin.deploy import DeployPlan, DeployReport, Entry, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
 from packbin.deploy.entries import Kind, _ancestors, _Refuse
 from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF
 from packbin.digest import sha256_file
@@ -212,7 +212,7 @@ def _parent(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
 
 
-def _rebuild_dirs(plan: Plan, view: _VolumeView) -> tuple[tuple[str, ...], dict[str, str]]:
+def _rebuild_dirs(plan: DeployPlan, view: _VolumeView) -> tuple[tuple[str, ...], dict[str, str]]:
     """Directories to re-create for the plan's deletions, and the deletions that cannot be done."""
     deletes = [a.rel for a in plan.actions if a.op == "delete"]
     gone = set(deletes)

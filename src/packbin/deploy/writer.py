@@ -27,7 +27,7 @@ from packbin.deploy.entries import (
     _parts,
     _Refuse,
 )
-from packbin.deploy.planner import Action, Plan
+from packbin.deploy.planner import Action, DeployPlan
 from packbin.deploy.report import DeployReport
 from packbin.deploy.verdicts import _READ_FLAGS, Verdict, _judge_fd, _undecided
 
@@ -249,7 +249,7 @@ def _write_symlink(parent_fd: int, name: str, item: SourceItem, expect: Entry | 
         raise
 
 
-def _apply_dir(root_fd: int, plan: Plan) -> DeployReport:
+def _apply_dir(root_fd: int, plan: DeployPlan) -> DeployReport:
     """Carry out ``plan`` below ``root_fd``; failures become refusals, the rest continues."""
     cursor = _Cursor(root_fd)
     failed: dict[str, str] = {}
