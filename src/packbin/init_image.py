@@ -49,6 +49,7 @@ _DEPLOY_MODULES = (
     "elf.py",
     "errors.py",
     "policy.py",
+    "toml_table.py",
     "deploy/__init__.py",
     "deploy/__main__.py",
     "deploy/cli.py",
