@@ -17,8 +17,9 @@ from typing import Any
 
 import docker
 import pytest
-import sensor_checks
-from conftest import clone_built, copy_repo, packbin
+
+from tests.support import sensor_checks
+from tests.support.repo import clone_built, copy_repo, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, packbin
+
+from tests.support.repo import REPO, packbin
 
 pytestmark = [pytest.mark.docker]
 

@@ -19,13 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_BUILDCFG
 
 from packbin.collect import run_collect
 from packbin.config import BuildConfig
 from packbin.digest import sha256_file
 from packbin.errors import CheckFailed, UsageError
 from packbin.manifest import Artifact, Manifest, Toolchain
+from tests.support.repo import SMALL_BUILDCFG
 
 BINARY = "attune-core-timer-sensor"
 INSTALL = f"core/sensors/{BINARY}"

@@ -36,10 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
 
 from packbin.config import builtin_config
 from packbin.verify import verify_file
+from tests.support.elf_fixtures import elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 SEED = int(os.environ.get("PACKBIN_ORACLE_SEED", "8"))
 #: Mutants per program (header and program-header fields), plus the truncations.

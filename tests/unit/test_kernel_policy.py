@@ -13,12 +13,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
 
 from packbin.config import builtin_config
 from packbin.elf import ElfError, parse_elf
 from packbin.policy import KERNEL_LOADERS, loader_problems, static_problems
 from packbin.verify import verify_file
+from tests.support.elf_fixtures import elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 X86_64 = builtin_config().arch("x86_64")
 

@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
-from elf_fixtures import TARGETS
 
 import packbin.verify
 from packbin.arch import Architecture
@@ -26,6 +24,10 @@ from packbin.verify import (
     verify_file,
     verify_paths,
 )
+from tests.support.elf_fixtures import TARGETS, elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 JSON_KEYS = {
     "path",
