@@ -49,14 +49,17 @@ _TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) cargo_zigbuild=(\S
 
 
 def target_volume(triple: str) -> str:
+    """The cargo target directory's volume for ``triple`` (kept between builds: incremental)."""
     return f"packbin-target-{triple}"
 
 
 def cache_volume(triple: str) -> str:
+    """zig's and cargo-zigbuild's cache volume for ``triple``."""
     return f"packbin-zigcache-{triple}"
 
 
 def tool_volumes(cfg: BuildConfig) -> tuple[str, ...]:
+    """Every volume a build uses: the cargo home, then target, zig cache and std per architecture."""
     per_target = (f(a.rust_target) for a in cfg.architectures for f in (target_volume, cache_volume, std_volume))
     return (CARGO_HOME_VOLUME, *per_target)
 

@@ -62,6 +62,7 @@ class BuilderRecipe:
 
     @property
     def digest(self) -> str:
+        """sha256 over the Dockerfile and every context file: the recipe's identity."""
         h = hashlib.sha256()
         h.update(self.dockerfile.encode())
         for name, data in self.context_files:
@@ -70,9 +71,11 @@ class BuilderRecipe:
 
     @property
     def tag(self) -> str:
+        """``packbin/builder:<profile>-<digest prefix>``: a changed recipe is a new tag."""
         return f"{IMAGE_REPO}:{self.profile}-{self.digest[:16]}"
 
     def context_tar(self) -> bytes:
+        """The build context: the Dockerfile plus the context files, as a deterministic tar."""
         files: dict[str, bytes | tuple[bytes, int]] = {"Dockerfile": self.dockerfile.encode()}
         files.update(dict(self.context_files))
         return tar_bytes(files)
@@ -294,6 +297,7 @@ done
 
 
 def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:
+    """The builder image recipe for ``cfg`` with ``profile`` on ``base_image`` (host CAs included when trusted)."""
     ca = host_ca_files(cfg.builder.trust_host_ca)
     dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
     context = tuple(ca)

@@ -31,6 +31,7 @@ def local_targets(dist: Path) -> list[Path]:
 
 
 def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
+    """Remove packbin's dist entries, then its containers and volumes (and images with ``images``), saying each."""
     removed: list[str] = []
     for path in local_targets(cfg.dist_dir):
         out.write(f"removing {path}\n")

@@ -77,6 +77,7 @@ class CollectReport:
     manifest: str  # relative to the repository root
 
     def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document: the merged manifest, its artifacts and the trees read."""
         return {
             "ok": True,
             "manifest": self.manifest,

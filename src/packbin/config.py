@@ -58,6 +58,7 @@ class BuilderConfig:
 
     @property
     def env_dict(self) -> dict[str, str]:
+        """``[builder.env]`` as a dict, for a container's environment."""
         return dict(self.env)
 
 
@@ -74,6 +75,7 @@ class PackBinary:
 
     @property
     def crate_dir(self) -> Path:
+        """The directory of the binary's Cargo.toml."""
         return self.manifest.parent
 
 
@@ -106,6 +108,7 @@ class BuildConfig:
         )
 
     def arch_for_target(self, triple: str) -> Architecture:
+        """The architecture whose Rust target is ``triple``; ConfigError naming the known ones otherwise."""
         for arch in self.architectures:
             if arch.rust_target == triple:
                 return arch
@@ -116,6 +119,7 @@ class BuildConfig:
         )
 
     def arch_for_platform(self, platform: str) -> Architecture | None:
+        """The architecture whose Docker platform is ``platform``, or None."""
         for arch in self.architectures:
             if arch.docker_platform == platform:
                 return arch
@@ -135,6 +139,7 @@ class BuildConfig:
         return tuple(out)
 
     def select_binaries(self, names: list[str] | tuple[str, ...] | None) -> tuple[PackBinary, ...]:
+        """The binaries named (all when none are); ConfigError with a suggestion for an unknown name."""
         if not names:
             return self.binaries
         out: list[PackBinary] = []
@@ -171,6 +176,7 @@ class BuildConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: Path, env: Mapping[str, str]) -> BuildConfig:
+        """Check a parsed buildcfg.toml table by table (unknown keys refused) and build the config."""
         root = source.parent
         top = _Table(source, "", data)
         arches = _parse_architectures(top.table("architectures"))

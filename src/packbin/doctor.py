@@ -18,6 +18,8 @@ LOW_DISK = 10 << 30  # the builder image alone is about 2.4 GB
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
+    """One line of the doctor's report: its level, what was checked, the detail and a hint."""
+
     level: str  # "ok" | "warn" | "FAIL"
     what: str
     detail: str

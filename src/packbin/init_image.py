@@ -65,6 +65,8 @@ _DEPLOY_MODULES = (
 
 @dataclass(frozen=True, kw_only=True)
 class InitImages:
+    """What build-pack-binaries-init-image made for one architecture: the tags and the binaries inside."""
+
     arch: str
     init_tag: str
     runtime_tag: str

@@ -20,6 +20,8 @@ from packbin.errors import UsageError
 
 @dataclass(frozen=True, kw_only=True)
 class Toolchain:
+    """The compiler versions an artifact was built with."""
+
     rustc: str = ""
     cargo_zigbuild: str = ""
     zig: str = ""
@@ -27,6 +29,8 @@ class Toolchain:
 
 @dataclass(frozen=True, kw_only=True)
 class Artifact:
+    """One built binary as the manifest records it: where it is, what it is, and what it was built from."""
+
     arch: str
     target: str
     pack: str
@@ -43,13 +47,16 @@ class Artifact:
 
     @property
     def key(self) -> tuple[str, str]:
+        """(arch, binary): an artifact's identity in the manifest."""
         return (self.arch, self.binary)
 
     def to_json(self) -> dict[str, Any]:
+        """This artifact as a JSON object (the manifest's schema)."""
         return asdict(self)
 
     @classmethod
     def from_json(cls, raw: Any, *, where: str) -> Artifact:
+        """An Artifact from untrusted JSON, every field type-checked; UsageError naming ``where`` otherwise."""
         if not isinstance(raw, dict):
             raise UsageError(f"{where}: an artifact must be an object")
 
@@ -100,9 +107,12 @@ class Artifact:
 
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
+    """dist/pack-binaries/manifest.json: every built artifact."""
+
     artifacts: tuple[Artifact, ...] = ()
 
     def find(self, arch: str, binary: str) -> Artifact | None:
+        """The artifact of ``binary`` for ``arch``, or None."""
         for a in self.artifacts:
             if a.arch == arch and a.binary == binary:
                 return a
@@ -115,10 +125,12 @@ class Manifest:
         return replace(self, artifacts=tuple(sorted([*kept, *new], key=lambda a: (a.binary, a.arch))))
 
     def to_json(self) -> str:
+        """The manifest's JSON text (indented, one artifact per object)."""
         return json.dumps({"artifacts": [a.to_json() for a in self.artifacts]}, indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def load(cls, path: Path, *, missing_ok: bool = True) -> Manifest:
+        """Read and check the manifest at ``path`` (an empty one when it is missing and ``missing_ok``)."""
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
@@ -143,4 +155,5 @@ class Manifest:
         return cls(artifacts=tuple(Artifact.from_json(a, where=f"{path}: artifacts[{i}]") for i, a in enumerate(arts)))
 
     def save(self, path: Path) -> None:
+        """Write the manifest atomically to ``path``."""
         atomic_write_bytes(path, self.to_json().encode())

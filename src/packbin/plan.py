@@ -35,6 +35,7 @@ class Target:
 
     @property
     def key(self) -> tuple[str, str]:
+        """(arch name, binary name): the target's identity."""
         return (self.arch.name, self.binary.name)
 
 
@@ -48,6 +49,8 @@ class BuildStep:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildPlan:
+    """What a build will do: containers to run, artifacts to reinstall, and what is up to date."""
+
     steps: tuple[BuildStep, ...]  # need a container
     up_to_date: tuple[Target, ...]  # manifest and installed files match: nothing to do
     reinstall: tuple[Target, ...]  # built artifact is current, only packs/ copy is stale
@@ -55,10 +58,12 @@ class BuildPlan:
 
     @property
     def needs_engine(self) -> bool:
+        """True when something must be built (the up-to-date path needs no engine)."""
         return bool(self.steps)
 
     @property
     def all_targets(self) -> tuple[Target, ...]:
+        """Every target of the plan: built, reinstalled and up to date."""
         return tuple(t for s in self.steps for t in s.targets) + self.reinstall + self.up_to_date
 
 
@@ -83,6 +88,7 @@ def builder_key(cfg: BuildConfig) -> str:
 
 
 def input_hash(cfg_key: str, arch: Architecture, binary: PackBinary, source_hash: str) -> str:
+    """sha256 over everything that decides one binary's output: config key, target, binary and sources."""
     doc = [cfg_key, arch.rust_target, arch.name, binary.name, binary.pack, binary.install_path, source_hash]
     return hashlib.sha256(json.dumps(doc).encode()).hexdigest()
 

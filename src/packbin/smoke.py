@@ -76,10 +76,12 @@ class SmokeRun:
 
     @property
     def ok(self) -> bool:
+        """True when the run passed its checks."""
         return self.problem is None
 
     @property
     def command(self) -> str:
+        """The command line that ran in the container."""
         return " ".join((self.binary, *self.args))
 
 
@@ -104,10 +106,12 @@ class SmokeReport:
 
     @property
     def failed(self) -> tuple[SmokeRun, ...]:
+        """The runs that failed their checks."""
         return tuple(r for r in self.runs if not r.ok)
 
     @property
     def ok(self) -> bool:
+        """True when no run failed."""
         return not self.failed
 
 

@@ -38,12 +38,15 @@ class Table:
         self.seen: set[str] = set()
 
     def key(self, name: str) -> str:
+        """The dotted path of key ``name`` in this table (``builder.env``)."""
         return f"{self.path}.{name}" if self.path else name
 
     def fail(self, name: str, problem: str) -> ConfigError:
+        """A ConfigError naming the file and the key's dotted path."""
         return ConfigError(f"{self.source}: {self.key(name)}: {problem}")
 
     def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = False) -> Any:
+        """The value of ``name`` checked against ``kind``; ``default`` when absent, ConfigError when required."""
         self.seen.add(name)
         if name not in self.data:
             if required or default is ...:
@@ -62,6 +65,7 @@ class Table:
         return value
 
     def str_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The value of ``name`` as a tuple of strings."""
         value = self.get(name, list, list(default))
         for item in value:
             if not isinstance(item, str):
@@ -69,10 +73,12 @@ class Table:
         return tuple(value)
 
     def table(self, name: str) -> Table:
+        """The sub-table ``name`` (empty when absent), read with the same checks."""
         self.seen.add(name)
         return Table(self.source, self.key(name), self.data.get(name, {}))
 
     def reject_unknown(self) -> None:
+        """ConfigError for the first key nobody asked for, with a suggestion."""
         for name in self.data:
             if name not in self.seen:
                 raise self.fail(name, "unknown key" + suggest(name, self.seen))

@@ -24,7 +24,9 @@ class DestView(Protocol):
     mtime_granularity_ns: int
 
     @property
-    def entries(self) -> Mapping[str, Entry]: ...
+    def entries(self) -> Mapping[str, Entry]:
+        """Every entry below DEST by relative path (directories, files, symlinks, others)."""
+        ...
 
     def verdict(self, rel: str) -> Verdict:
         """The verifier's verdict on the regular file at ``rel`` (read now, cached)."""
