@@ -260,8 +260,11 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _compile(out: Path, source: str, suffix: str, cmd_for: list[str], env: dict[str, str]) -> None:
-    """Run ``cmd_for`` (with SRC/OUT placeholders) in a scratch dir; install its output atomically."""
+def compile_program(out: Path, source: str, suffix: str, cmd_for: list[str], env: dict[str, str]) -> None:
+    """Run ``cmd_for`` (with SRC/OUT placeholders) in a scratch dir; install its output atomically.
+
+    The one way the test suite compiles an ELF file (these fixtures and tests.support.deploy_fixtures).
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="packbin-fixture-", dir=out.parent) as tmp:
         src = Path(tmp) / f"src{suffix}"
@@ -299,7 +302,7 @@ def _build_zig_target(target: ZigTarget, base: Path) -> list[Fixture]:
                     "-o",
                     "OUT",
                 ]
-                _compile(path, source, ".c", cmd, env)
+                compile_program(path, source, ".c", cmd, env)
             out.append(
                 Fixture(
                     name=name,
@@ -333,7 +336,7 @@ def _build_rust(base: Path) -> list[Fixture]:
         if not path.is_file():
             _progress(f"  rustc {' '.join(flags)}")
             cmd = [rustc, "--edition", "2021", "-O", "--target", "x86_64-unknown-linux-gnu", *flags, "SRC", "-o", "OUT"]
-            _compile(path, MAIN_RS, ".rs", cmd, env)
+            compile_program(path, MAIN_RS, ".rs", cmd, env)
         out.append(
             Fixture(
                 name=name,

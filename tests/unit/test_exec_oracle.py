@@ -39,7 +39,7 @@ import pytest
 
 from packbin.config import builtin_config
 from packbin.verify import verify_file
-from tests.support.elf_fixtures import elf_fixture
+from tests.support.elf_fixtures import compile_program, elf_fixture
 
 # Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
 pytestmark = pytest.mark.compiler
@@ -218,17 +218,15 @@ def gcc_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if gcc is None:
         pytest.skip("no gcc on this machine")
     d = tmp_path_factory.mktemp("gcc")
-    (d / "hello.c").write_text(HELLO)
     out: dict[str, Path] = {}
     for kind, flags in {"static": ["-static"], "static-pie": ["-static-pie"], "dynamic": []}.items():
         exe = d / f"gcc-{kind}"
-        r = subprocess.run(
-            [gcc, "-O2", *flags, "-o", str(exe), str(d / "hello.c")], capture_output=True, text=True, check=False
-        )
-        if r.returncode != 0:
+        try:
+            compile_program(exe, HELLO, ".c", [gcc, "-O2", *flags, "-o", "OUT", "SRC"], dict(os.environ))
+        except RuntimeError as e:
             if kind == "static-pie":
                 continue  # an older gcc without -static-pie: the other programs still cover it
-            pytest.fail(f"gcc {' '.join(flags)} failed: {r.stderr}")
+            pytest.fail(str(e))
         out[kind] = exe
     return out
 
