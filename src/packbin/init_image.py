@@ -23,6 +23,7 @@ from typing import TextIO
 
 import packbin
 from packbin.arch import Architecture
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.builder_image import resolve_profile
 from packbin.config import BuildConfig
 from packbin.digest import sha256_file
@@ -189,7 +190,6 @@ def build_init_images(
 
 def run_init_images(cfg: BuildConfig, *, arch: str | None, out: TextIO) -> list[InitImages]:
     """The build-pack-binaries-init-image task: ARCH (default: the deploy architecture)."""
-    from packbin.arch_defaults import resolve_deploy_arch
     from packbin.engine import connect
 
     engine = connect()

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.config import BuildConfig
 from packbin.deploy import DeployReport, format_report, init_packs_dir
 from packbin.dist import dist_tree_path
@@ -47,8 +48,6 @@ def run_init_packs(
         raise UsageError("give exactly one of --dest DIR and --volume NAME")
     if volume is not None and not volume.strip():
         raise UsageError("--volume needs a volume name")
-    from packbin.arch_defaults import resolve_deploy_arch
-
     target_arch = resolve_deploy_arch(cfg, arch, None)
     src = Path(source) if source else cfg.packs_dir
     bin_tree: Path | None
