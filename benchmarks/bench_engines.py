@@ -36,11 +36,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from conftest import WORKSPACE_BUILDCFG as WS_CONFIG
-from support.cargo_workspace import make_workspace
-from support.second_engine import SecondEngineUnavailable, second_engine
+from tests.support.cargo_workspace import make_workspace
+from tests.support.repo import WORKSPACE_BUILDCFG as WS_CONFIG
+from tests.support.second_engine import SecondEngineUnavailable, second_engine
 
 
 def say(msg: str) -> None:

@@ -41,10 +41,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from conftest import WORKSPACE_BUILDCFG as WS_CONFIG
-from support.cargo_workspace import COMMON_MARKER, make_benchmark_workspace, make_workspace, vendor_size
+from tests.support.cargo_workspace import COMMON_MARKER, make_benchmark_workspace, make_workspace, vendor_size
+from tests.support.repo import WORKSPACE_BUILDCFG as WS_CONFIG
 
 TRIPLES = {"x86_64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
 

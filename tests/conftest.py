@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (sensor_checks, fixtures)
-# Test this checkout's code, in-process and in every subprocess (`python -m packbin`), whatever
-# another `pip install -e` elsewhere points the installed package at.
-sys.path.insert(0, str(REPO / "src"))
+from tests.support.repo import REPO, copy_repo
+
+# Test this checkout's code in every subprocess (`python -m packbin`) too, whatever another
+# `pip install -e` elsewhere points the installed package at (in-process, pyproject.toml's
+# pytest `pythonpath` puts src/ first).
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH", "")) if p)
 
 
@@ -71,81 +69,15 @@ def builder_image(engine: object) -> object:
     return ensure_builder_image(engine, cfg, echo=lambda line: print(line, file=sys.stderr))  # type: ignore[arg-type]
 
 
-#: A small buildcfg.toml body (both architectures, one binary whose crate is `crate/`) for tests
-#: that lay out their own repository; prefix it with the top-level keys a test needs.
-SMALL_BUILDCFG = """
-[architectures.x86_64]
-aliases = ["amd64"]
-rust_target = "x86_64-unknown-linux-musl"
-docker_platform = "linux/amd64"
-elf_machine = "EM_X86_64"
-elf_class = 64
-byte_order = "little"
-[architectures.arm64]
-aliases = ["aarch64"]
-rust_target = "aarch64-unknown-linux-musl"
-docker_platform = "linux/arm64"
-elf_machine = "EM_AARCH64"
-elf_class = 64
-byte_order = "little"
-[[binaries]]
-name = "attune-core-timer-sensor"
-pack = "core"
-manifest = "crate/Cargo.toml"
-install_path = "sensors/attune-core-timer-sensor"
-"""
-
-
-#: buildcfg.toml for a repository whose root is the attune-shaped Cargo workspace of
-#: tests/support/cargo_workspace.py: its sensor bin is a member with a build script that needs
-#: SQLX_OFFLINE and reads .sqlx/ at the root.
-WORKSPACE_BUILDCFG = (
-    'default_arch = "x86_64"\ndeploy_arch = "x86_64"\n[builder.env]\nSQLX_OFFLINE = "true"\n'
-    + SMALL_BUILDCFG.replace(
-        'manifest = "crate/Cargo.toml"', 'manifest = "crates/sensor/Cargo.toml"\ninputs = [".sqlx"]'
-    )
-)
-
-
-def clone_built(built_repo: Path, tmp_path: Path) -> Path:
-    """A copy of a repository a module-scoped fixture built, for a test that changes it."""
-    dest = tmp_path / "repo"
-    shutil.copytree(built_repo, dest, symlinks=True)
-    return dest
-
-
-def copy_repo(dest: Path) -> Path:
-    """A minimal copy of the repository (config + packs) to build in, without touching the checkout."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO / "buildcfg.toml", dest / "buildcfg.toml")
-    shutil.copytree(
-        REPO / "packs",
-        dest / "packs",
-        symlinks=True,
-        ignore=shutil.ignore_patterns("target", "attune-core-timer-sensor"),
-    )
-    return dest
-
-
-def packbin(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1200
-) -> subprocess.CompletedProcess[str]:
-    """Run the real `packbin` command line (python -m packbin) in ``cwd``."""
-    full_env = {
-        k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")
-    }
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "packbin", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Iterator[Path]:
     yield copy_repo(tmp_path / "repo")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that compile (the ``compile_c`` fixture runs gcc or zig) as ``compiler``, and
+    run the tests marked ``last`` after all others: the clean test removes packbin's volumes."""
+    for item in items:
+        if "compile_c" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.compiler)
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: order kept otherwise

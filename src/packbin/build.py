@@ -9,8 +9,6 @@ and leaves dist/ and packs/ as they were (or with whole new files, never half fi
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
-import platform as host_platform
 import sys
 import tempfile
 import threading
@@ -20,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from packbin.arch import MACHINE_TO_PLATFORM, Architecture
+from packbin.arch import Architecture
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig, PackBinary
+from packbin.digest import sha256_file
+from packbin.dist import manifest_relpath
 from packbin.elf.verify import verify_file
 from packbin.errors import ArtifactRejected, BuildError, CheckFailed, Interrupted, PackbinError, UsageError
 from packbin.install import VerifiedArtifact, check_destinations, install
 from packbin.lock import file_lock
-from packbin.manifest import Manifest, sha256_file
-from packbin.plan import BuildStep, make_plan, manifest_relpath
+from packbin.manifest import Manifest
+from packbin.plan import BuildStep, make_plan
 from packbin.report import BuildReport, ReproCheck, write_report
 from packbin.workspace import BinaryInputs, collect_all, merge_payload
 
@@ -69,32 +70,6 @@ class _Console:
         with self.lock:
             self.stream.write(line + "\n")
             self.stream.flush()
-
-
-def resolve_deploy_arch(cfg: BuildConfig, requested: str | None, engine: Engine | None) -> Architecture:
-    """--deploy-arch, else buildcfg.toml deploy_arch, else the engine's native platform.
-
-    Without a connection yet (the up-to-date path must not need one), a local engine's native
-    platform is the host's; a remote engine (tcp://, ssh://) is asked.
-    """
-    if requested:
-        return cfg.arch(requested)
-    if cfg.deploy_arch:
-        return cfg.arch(cfg.deploy_arch)
-    if engine is None:
-        host = os.environ.get("DOCKER_HOST", "")
-        if host and not host.startswith("unix://"):
-            from packbin.engine import connect
-
-            engine = connect()
-    platform = engine.native_platform if engine is not None else MACHINE_TO_PLATFORM.get(host_platform.machine(), "")
-    arch = cfg.arch_for_platform(platform)
-    if arch is None:
-        raise BuildError(
-            f"the engine's native platform {platform or host_platform.machine()!r} is not a configured architecture",
-            hint="pass --deploy-arch, or set deploy_arch in buildcfg.toml",
-        )
-    return arch
 
 
 def build_pack_binaries(

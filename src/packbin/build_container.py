@@ -31,7 +31,8 @@ from packbin.builder_image import (
 )
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig
-from packbin.engine import Engine, tar_bytes
+from packbin.dist import logs_dir as dist_logs_dir
+from packbin.engine import Engine
 from packbin.errors import BuildError
 from packbin.extract import ExtractedFile, extract_archive
 from packbin.fetch import CARGO_HOME_MOUNT, CARGO_HOME_VOLUME
@@ -39,6 +40,7 @@ from packbin.lock import file_lock
 from packbin.manifest import Toolchain
 from packbin.plan import BuildStep
 from packbin.source_volume import SRC_MOUNT, endpoint_key
+from packbin.tarwriter import tar_bytes
 from packbin.workspace import BinaryInputs
 
 log = logging.getLogger(__name__)
@@ -47,10 +49,12 @@ _TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) cargo_zigbuild=(\S
 
 
 def target_volume(triple: str) -> str:
+    """The cargo target directory's volume for ``triple`` (kept between builds: incremental)."""
     return f"packbin-target-{triple}"
 
 
 def cache_volume(triple: str) -> str:
+    """zig's and cargo-zigbuild's cache volume for ``triple``."""
     return f"packbin-zigcache-{triple}"
 
 
@@ -61,6 +65,7 @@ def fresh_volumes(triple: str, token: str) -> dict[str, str]:
 
 
 def tool_volumes(cfg: BuildConfig) -> tuple[str, ...]:
+    """Every volume a build uses: the cargo home, then target, zig cache and std per architecture."""
     per_target = (f(a.rust_target) for a in cfg.architectures for f in (target_volume, cache_volume, std_volume))
     return (CARGO_HOME_VOLUME, *per_target)
 
@@ -107,7 +112,7 @@ def run_build(
     """
     arch = step.arch
     triple = arch.rust_target
-    logs_dir = cfg.dist_dir / "logs"
+    logs_dir = dist_logs_dir(cfg)
     logs_dir.mkdir(parents=True, exist_ok=True)
     log_path = logs_dir / (f"build-{arch.name}-fresh.log" if fresh else f"build-{arch.name}.log")
     state = _LogState()

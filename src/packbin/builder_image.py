@@ -34,8 +34,10 @@ from packbin.arch import Architecture
 from packbin.atomic import atomic_write_bytes
 from packbin.cache import cache_dir
 from packbin.config import BuildConfig, BuilderConfig
-from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
+from packbin.dist import logs_dir
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import BuildError, EngineError
+from packbin.tarwriter import tar_bytes
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class BuilderRecipe:
 
     @property
     def digest(self) -> str:
+        """sha256 over the Dockerfile and every context file: the recipe's identity."""
         h = hashlib.sha256()
         h.update(self.dockerfile.encode())
         for name, data in self.context_files:
@@ -68,9 +71,11 @@ class BuilderRecipe:
 
     @property
     def tag(self) -> str:
+        """``packbin/builder:<profile>-<digest prefix>``: a changed recipe is a new tag."""
         return f"{IMAGE_REPO}:{self.profile}-{self.digest[:16]}"
 
     def context_tar(self) -> bytes:
+        """The build context: the Dockerfile plus the context files, as a deterministic tar."""
         files: dict[str, bytes | tuple[bytes, int]] = {"Dockerfile": self.dockerfile.encode()}
         files.update(dict(self.context_files))
         return tar_bytes(files)
@@ -292,6 +297,7 @@ done
 
 
 def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:
+    """The builder image recipe for ``cfg`` with ``profile`` on ``base_image`` (host CAs included when trusted)."""
     ca = host_ca_files(cfg.builder.trust_host_ca)
     dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
     context = tuple(ca)
@@ -549,7 +555,7 @@ def _remove_stale_builders(engine: Engine, *, keep: str, profile: str, echo: Cal
 
 
 def builder_log_path(cfg: BuildConfig) -> Path:
-    return cfg.dist_dir / "logs" / "builder-image.log"
+    return logs_dir(cfg) / "builder-image.log"
 
 
 def _tail(path: Path, n: int) -> str:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.config import BuildConfig
+from packbin.dist import LOGS_NAME, TREE_NAME
 from packbin.engine.routing import connect_routes
 from packbin.errors import EngineError
-from packbin.manifest import TREE_NAME
 
 #: What packbin writes directly under dist/ (build.py, build_container.py, builder_image.py).
-DIST_ENTRIES = (TREE_NAME, "logs")
+DIST_ENTRIES = (TREE_NAME, LOGS_NAME)
 STAGING_PREFIX = ".staging-"
 
 
@@ -31,6 +31,7 @@ def local_targets(dist: Path) -> list[Path]:
 
 
 def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
+    """Remove packbin's dist entries, then its containers and volumes (and images with ``images``), saying each."""
     removed: list[str] = []
     for path in local_targets(cfg.dist_dir):
         out.write(f"removing {path}\n")

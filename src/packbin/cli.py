@@ -62,12 +62,14 @@ class PackbinProgram(Program):
         return ParseError(f"packbin: error: {message}")
 
     def parse_core(self, argv: list[str] | None) -> None:
+        """invoke's core parsing, its errors turned into packbin's one-line error."""
         try:
             super().parse_core(argv)
         except ParseError as e:
             raise self._fail(str(e)) from None
 
     def parse_tasks(self) -> None:
+        """Parse the task part; ``<task> --help`` prints that task's help and stops."""
         wanted = _help_target(self.core.unparsed, list(self.collection.task_names))
         if wanted is not None:
             self.print_task_help(wanted)
@@ -89,6 +91,7 @@ class PackbinProgram(Program):
             raise self._fail(self._explain(str(e))) from None
 
     def parse_cleanup(self) -> None:
+        """Refuse invoke's shell-command flags (--echo, --dry ...), which packbin does not run."""
         given = [f"--{a.name}" for a in self.args.values() if a.name in IGNORED_CORE_FLAGS and a.got_value]
         if given:
             raise self._fail(
@@ -112,6 +115,7 @@ class PackbinProgram(Program):
         return f"no task named {name!r}{suggestion}\n  hint: `packbin --list` lists the tasks"
 
     def run(self, argv: list[str] | None = None, exit: bool = True) -> None:
+        """Run the command line; a parse failure under ``--json`` prints an error document."""
         try:
             super().run(argv, exit)
         except SystemExit as e:
@@ -127,12 +131,14 @@ class PackbinProgram(Program):
             raise
 
     def update_config(self, merge: bool = True) -> None:
+        """Merge invoke's config without loading runtime files: packbin runs no shell commands."""
         # invoke's overrides (run.echo, run.dry, timeouts, a runtime config file) all concern
         # shell commands; their flags are refused above, so there is nothing to load.
         if merge:
             self.config.merge()
 
     def print_help(self) -> None:
+        """The top-level help: core options (without the hidden ones) and the task list."""
         print(f"Usage: {self.binary} [--core-opts] <task> [--task-opts] ...")
         print()
         print("Core options:")
@@ -219,6 +225,7 @@ def install_signal_handlers() -> None:
 
 
 def main() -> None:
+    """The ``packbin`` console script: run the command line with packbin's signal handling and exit codes."""
     install_signal_handlers()
     try:
         program.run()

@@ -36,10 +36,10 @@ from typing import Any, TextIO
 from packbin.arch import Architecture
 from packbin.atomic import atomic_copy
 from packbin.config import BuildConfig
+from packbin.dist import MANIFEST_NAME, binary_relpath, dist_tree, manifest_relpath
 from packbin.elf.verify import verify_file
 from packbin.errors import CheckFailed, ConfigError, UsageError
-from packbin.manifest import MANIFEST_NAME, Artifact, Manifest
-from packbin.plan import dist_tree, manifest_relpath
+from packbin.manifest import Artifact, Manifest
 from packbin.report import SUMMARY_ENV, append_step_summary, artifact_rows, table
 
 #: How deep below each DIR a manifest.json is looked for: DIR/manifest.json is depth 0,
@@ -49,7 +49,7 @@ SUMMARY_TITLE = "Collected pack binaries"
 
 
 @dataclass(frozen=True, kw_only=True)
-class SourceTree:
+class ArtifactTree:
     """One per-architecture tree: the directory holding a manifest.json, and what it lists."""
 
     given: str  # the DIR argument it was found under
@@ -62,7 +62,7 @@ class Collected:
     """An artifact that passed every check, with its verified private copy."""
 
     artifact: Artifact
-    tree: SourceTree
+    tree: ArtifactTree
     staged: Path
 
 
@@ -71,12 +71,13 @@ class CollectReport:
     """What a successful collect installed, and what it saw but did not take."""
 
     collected: tuple[Collected, ...]
-    trees: tuple[SourceTree, ...]
+    trees: tuple[ArtifactTree, ...]
     ignored: tuple[str, ...]  # entries of architectures not selected with --arch
     duplicates: tuple[str, ...]  # identical entries seen in more than one tree
     manifest: str  # relative to the repository root
 
     def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document: the merged manifest, its artifacts and the trees read."""
         return {
             "ok": True,
             "manifest": self.manifest,
@@ -199,8 +200,8 @@ def _selected(cfg: BuildConfig, require: tuple[str, ...] | None) -> tuple[Archit
     return tuple(out)
 
 
-def _find_trees(dirs: Sequence[str], problems: list[str], log: TextIO) -> list[SourceTree]:
-    trees: list[SourceTree] = []
+def _find_trees(dirs: Sequence[str], problems: list[str], log: TextIO) -> list[ArtifactTree]:
+    trees: list[ArtifactTree] = []
     seen: set[Path] = set()
     for given in dirs:
         top = Path(given)
@@ -224,7 +225,7 @@ def _find_trees(dirs: Sequence[str], problems: list[str], log: TextIO) -> list[S
                 problems.append(f"invalid manifest: {e.message}")
                 continue
             log.write(f"found {_show(path)}: {len(manifest.artifacts)} artifact(s)\n")
-            trees.append(SourceTree(given=given, root=path.parent, manifest=manifest))
+            trees.append(ArtifactTree(given=given, root=path.parent, manifest=manifest))
     return trees
 
 
@@ -281,7 +282,7 @@ def _check_entry(cfg: BuildConfig, art: Artifact, where: str, problems: list[str
     if binary is None:
         problems.append(f"{where}: binary {art.binary!r} is not declared in {cfg.source.name}")
         return None
-    expected = f"{dist_tree(cfg)}/{arch.name}/{binary.pack}/{binary.install_path}"
+    expected = binary_relpath(cfg, arch.name, binary.pack, binary.install_path)
     if art.path != expected or art.pack != binary.pack:
         problems.append(
             f"{where}: path {art.path!r} (pack {art.pack!r}) is not where build-pack-binaries puts it: {expected!r}"
@@ -295,7 +296,7 @@ def _check_entry(cfg: BuildConfig, art: Artifact, where: str, problems: list[str
 
 def _stage(
     cfg: BuildConfig,
-    tree: SourceTree,
+    tree: ArtifactTree,
     art: Artifact,
     arch: Architecture,
     staging: Path,
@@ -423,4 +424,4 @@ def _show(p: Path) -> str:
         return str(p)
 
 
-__all__ = ["SEARCH_DEPTH", "CollectReport", "Collected", "SourceTree", "run_collect"]
+__all__ = ["SEARCH_DEPTH", "ArtifactTree", "CollectReport", "Collected", "run_collect"]

@@ -7,10 +7,8 @@ the line and column).
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,9 @@ from typing import Any
 from packbin._compat import tomllib
 from packbin.arch import Architecture, ElfMachine
 from packbin.errors import ConfigError
+from packbin.toml_table import Table as _Table
+from packbin.toml_table import read_config_bytes as _read_config_bytes
+from packbin.toml_table import suggest as _suggest
 
 CONFIG_NAME = "buildcfg.toml"
 #: Environment variables that override the default architecture by Rust target triple.
@@ -26,75 +27,10 @@ CONFIG_NAME = "buildcfg.toml"
 TARGET_ENV_VARS = ("PACK_BINARIES_RUST_TARGET", "RUST_TARGET")
 
 PROFILES = ("auto", "rustup", "debian")
-#: A buildcfg.toml is a few kilobytes; past this it is not one (PACKBIN_CONFIG=/dev/zero, a log).
-MAX_CONFIG_BYTES = 1 << 20
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PACKAGE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _suggest(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class _Table:
-    """A TOML table being read: tracks its dotted path and which keys were consumed."""
-
-    def __init__(self, source: Path, path: str, data: Any) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: {path or 'top level'} must be a table, got {type(data).__name__}")
-        self.source = source
-        self.path = path
-        self.data: Mapping[str, Any] = data
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def fail(self, name: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.key(name)}: {problem}")
-
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., *, required: bool = False) -> Any:
-        self.seen.add(name)
-        if name not in self.data:
-            if required or default is ...:
-                # A typo of a required key would otherwise only show up as "missing".
-                typo = difflib.get_close_matches(name, [k for k in self.data if isinstance(k, str)], n=1)
-                if typo:
-                    raise self.fail(typo[0], f"unknown key (did you mean {name!r}?)")
-                raise self.fail(name, "missing (required)")
-            return default
-        value = self.data[name]
-        # bool is an int subclass: never accept it where a number is asked for.
-        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            raise self.fail(name, f"expected {_kind_name(kind)}, got a boolean")
-        if not isinstance(value, kind):
-            raise self.fail(name, f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}")
-        return value
-
-    def str_list(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = self.get(name, list, list(default))
-        for item in value:
-            if not isinstance(item, str):
-                raise self.fail(name, f"expected a list of strings, found {item!r}")
-        return tuple(value)
-
-    def table(self, name: str) -> _Table:
-        self.seen.add(name)
-        return _Table(self.source, self.key(name), self.data.get(name, {}))
-
-    def reject_unknown(self) -> None:
-        for name in self.data:
-            if name not in self.seen:
-                raise self.fail(name, "unknown key" + _suggest(name, self.seen))
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +58,7 @@ class BuilderConfig:
 
     @property
     def env_dict(self) -> dict[str, str]:
+        """``[builder.env]`` as a dict, for a container's environment."""
         return dict(self.env)
 
 
@@ -159,6 +96,7 @@ class PackBinary:
 
     @property
     def crate_dir(self) -> Path:
+        """The directory of the binary's Cargo.toml."""
         return self.manifest.parent
 
 
@@ -196,6 +134,7 @@ class BuildConfig:
         )
 
     def arch_for_target(self, triple: str) -> Architecture:
+        """The architecture whose Rust target is ``triple``; ConfigError naming the known ones otherwise."""
         for arch in self.architectures:
             if arch.rust_target == triple:
                 return arch
@@ -206,6 +145,7 @@ class BuildConfig:
         )
 
     def arch_for_platform(self, platform: str) -> Architecture | None:
+        """The architecture whose Docker platform is ``platform``, or None."""
         for arch in self.architectures:
             if arch.docker_platform == platform:
                 return arch
@@ -225,6 +165,7 @@ class BuildConfig:
         return tuple(out)
 
     def select_binaries(self, names: list[str] | tuple[str, ...] | None) -> tuple[PackBinary, ...]:
+        """The binaries named (all when none are); ConfigError with a suggestion for an unknown name."""
         if not names:
             return self.binaries
         out: list[PackBinary] = []
@@ -261,6 +202,7 @@ class BuildConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: Path, env: Mapping[str, str]) -> BuildConfig:
+        """Check a parsed buildcfg.toml table by table (unknown keys refused) and build the config."""
         root = source.parent
         top = _Table(source, "", data)
         arches_table = top.table("architectures")
@@ -316,38 +258,6 @@ class BuildConfig:
             default_arch_source=default_source,
             engines=engines,
         )
-
-
-def _read_config_bytes(source: Path) -> bytes:
-    """The file's bytes: a regular file of at most MAX_CONFIG_BYTES, never a device or a FIFO."""
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway.
-        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{source}: no such file", hint="run from the repository root, or set PACKBIN_CONFIG"
-        ) from None
-    except OSError as e:
-        raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"{source}: not a regular file", hint="point PACKBIN_CONFIG at a buildcfg.toml")
-        chunks: list[bytes] = []
-        total = 0
-        while total <= MAX_CONFIG_BYTES:
-            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - total)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-    except OSError as e:
-        raise ConfigError(f"{source}: cannot read: {e.strerror}") from e
-    finally:
-        os.close(fd)
-    if total > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES >> 20} MiB, not a buildcfg.toml")
-    return b"".join(chunks)
 
 
 def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = None) -> Path:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import platform as host_platform
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from packbin.arch import MACHINE_TO_PLATFORM
+from packbin.arch_defaults import host_platform
 from packbin.config import BuildConfig
 from packbin.engine.binfmt import foreign_exec
 from packbin.errors import CheckFailed, ConfigError, EngineError
@@ -19,6 +18,8 @@ LOW_DISK = 10 << 30  # the builder image alone is about 2.4 GB
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
+    """One line of the doctor's report: its level, what was checked, the detail and a hint."""
+
     level: str  # "ok" | "warn" | "FAIL"
     what: str
     detail: str
@@ -92,7 +93,7 @@ def findings() -> list[Finding]:
         local = info.endpoint.startswith("unix://") or info.endpoint.startswith("npipe://")
     else:
         # Without an engine, say what this host could run once a local engine is up.
-        platform = MACHINE_TO_PLATFORM.get(host_platform.machine(), "")
+        platform = host_platform()
         local = True
     if cfg is not None:
         native = cfg.arch_for_platform(platform)

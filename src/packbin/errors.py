@@ -105,6 +105,7 @@ def interrupt_exit_code(e: BaseException) -> int:
 
 
 def interrupt_words(e: BaseException) -> str:
+    """How an interruption is reported: ``interrupted``, or ``terminated (SIGTERM); cleaned up``."""
     return f"terminated ({e.name}); cleaned up" if isinstance(e, Terminated) else "interrupted"
 
 

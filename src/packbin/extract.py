@@ -7,19 +7,16 @@ inside the staging directory, within a size and member-count budget; anything el
 whole archive and leaves the staging directory as empty as it was.
 
 The checks are our own and stricter than PEP 706's ``data`` filter, which is applied as well where
-this Python has it (3.10.12+/3.11.4+). Decompression (gzip, bzip2, xz) is done here rather than by
-tarfile so that every byte tarfile sees, headers included, is counted against the cap and no single
-chunk can inflate without bound.
+this Python has it (3.10.12+/3.11.4+). Decompression (gzip, bzip2, xz) is done by stream.py's
+bounded reader rather than by tarfile so that every byte tarfile sees, headers included, is counted
+against the cap and no single chunk can inflate without bound.
 """
 
 from __future__ import annotations
 
-import bz2
 import errno
-import lzma
 import os
 import tarfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,8 +24,9 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from packbin.errors import ArtifactRejected, InstallError
+from packbin.stream import BoundedChunkReader, StreamRejected
 
-__all__ = ["BoundedChunkReader", "ExtractedFile", "StreamRejected", "extract_archive"]
+__all__ = ["ExtractedFile", "extract_archive"]
 
 #: Longest member path, and path component, accepted (bytes). Artifacts are out/<triple>/<name>;
 #: a longer name cannot be written on Linux anyway (NAME_MAX 255), and would fail as an
@@ -62,143 +60,6 @@ class ExtractedFile:
     path: Path
     size: int
     mode: int
-
-
-class _StreamRejected(Exception):
-    """Raised inside the stream reader; turned into ArtifactRejected where the member is known."""
-
-
-class _ChunkReader:
-    """A read-only file object over an iterator of byte chunks, transparently decompressing.
-
-    Counts the (decompressed) bytes it hands out and refuses past ``limit``, so tarfile can never
-    read an oversized stream, however the excess is hidden (one huge pax header, a gzip bomb).
-    """
-
-    def __init__(self, chunks: Iterable[bytes], *, limit: int) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._limit = limit
-        self._raw_seen = 0
-        self._handed_out = 0
-        self._buf = bytearray()
-        self._decoder: _Decoder | None = None
-        self._started = False
-        self._eof = False
-
-    def _next_raw(self) -> bytes:
-        for chunk in self._chunks:
-            if not chunk:
-                continue
-            self._raw_seen += len(chunk)
-            # Compressed input is bounded too: a stream of empty deflate blocks inflates to nothing.
-            if self._raw_seen > self._limit:
-                raise _StreamRejected(f"the archive stream passes {self._limit} bytes")
-            return bytes(chunk)
-        return b""
-
-    def _start(self) -> None:
-        """Sniff the compression from the first bytes and set up a bounded decompressor."""
-        self._started = True
-        head = b""
-        while len(head) < 6:
-            more = self._next_raw()
-            if not more:
-                break
-            head += more
-        if head.startswith(b"\x1f\x8b"):
-            self._decoder = _Decoder(zlib.decompressobj(wbits=16 + zlib.MAX_WBITS))
-        elif head.startswith(b"BZh"):
-            self._decoder = _Decoder(bz2.BZ2Decompressor())
-        elif head.startswith(b"\xfd7zXZ\x00"):
-            self._decoder = _Decoder(lzma.LZMADecompressor())
-        if self._decoder is not None:
-            self._decoder.pending = head
-        else:
-            self._buf += head
-            self._eof = not head
-
-    def _fill(self) -> bool:
-        """Append more (decompressed) bytes to the buffer; False at the end of the stream."""
-        if self._eof:
-            return False
-        if self._decoder is None:
-            data = self._next_raw()
-            if not data:
-                self._eof = True
-                return False
-            self._buf += data
-            return True
-        while not self._decoder.done:
-            wanted = self._decoder.wants_input
-            data = self._next_raw() if wanted else b""
-            # Stepping with b"" also flushes what a decompressor still holds at the end of input.
-            out = self._decoder.step(data)
-            if out:
-                self._buf += out
-                return True
-            if wanted and not data and not self._decoder.done:
-                raise _StreamRejected("the compressed archive ends early")
-        # Whatever follows the compressed stream (a second gzip member, junk) is not part of the
-        # tar and is never read.
-        self._eof = True
-        return False
-
-    def read(self, size: int = -1) -> bytes:
-        """Read up to ``size`` bytes (all, if negative), refusing past the limit."""
-        if not self._started:
-            self._start()
-        while (size < 0 or len(self._buf) < size) and self._fill():
-            if len(self._buf) + self._handed_out > self._limit:
-                raise _StreamRejected(f"the archive stream passes {self._limit} bytes")
-        n = len(self._buf) if size < 0 else min(size, len(self._buf))
-        if self._handed_out + n > self._limit:
-            raise _StreamRejected(f"the archive stream passes {self._limit} bytes")
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        self._handed_out += n
-        return out
-
-    def close(self) -> None:
-        """Close the chunk iterator when it is a generator (docker-py's stream is one)."""
-        close = getattr(self._chunks, "close", None)
-        if callable(close):
-            close()
-
-
-class _Decoder:
-    """One interface over zlib/bz2/lzma decompressors, each producing at most one chunk per step."""
-
-    def __init__(self, d: zlib._Decompress | bz2.BZ2Decompressor | lzma.LZMADecompressor) -> None:
-        self._d = d
-        self.pending = b""  # raw bytes read while sniffing, not yet decompressed
-
-    @property
-    def done(self) -> bool:
-        return bool(self._d.eof)
-
-    @property
-    def wants_input(self) -> bool:
-        if self.pending:
-            return False
-        if isinstance(self._d, (bz2.BZ2Decompressor, lzma.LZMADecompressor)):
-            return bool(self._d.needs_input)
-        return not self._d.unconsumed_tail
-
-    def step(self, data: bytes) -> bytes:
-        if self.pending:
-            data, self.pending = self.pending + data, b""
-        try:
-            # max_length keeps one small chunk from inflating into gigabytes of memory.
-            if isinstance(self._d, (bz2.BZ2Decompressor, lzma.LZMADecompressor)):
-                return self._d.decompress(data, _COPY_CHUNK)
-            return self._d.decompress(self._d.unconsumed_tail + data, _COPY_CHUNK)
-        except (zlib.error, lzma.LZMAError, OSError, EOFError) as e:
-            raise _StreamRejected(f"the compressed archive is corrupt ({e})") from e
-
-
-#: Public names for the bounded stream reader, for every reader of an engine archive (volume.py).
-BoundedChunkReader = _ChunkReader
-StreamRejected = _StreamRejected
 
 
 def _member_kind_problem(member: tarfile.TarInfo) -> str | None:
@@ -428,7 +289,7 @@ def extract_archive(
         raise InstallError(f"staging dir {staging} is not empty", hint="extract into a fresh temporary directory")
 
     limit = max_bytes + _HEADER_ROOM_PER_MEMBER * (max_members + 1) + _TRAILER_ROOM
-    reader = _ChunkReader(chunks, limit=limit)
+    reader = BoundedChunkReader(chunks, limit=limit)
     writer = _Writer(staging)
     budget = _Budget(max_bytes=max_bytes, max_members=max_members)
     files: list[ExtractedFile] = []
@@ -447,7 +308,7 @@ def extract_archive(
                     if extracted is not None:
                         files.append(extracted)
                     current = None
-        except _StreamRejected as e:
+        except StreamRejected as e:
             raise _reject(current, str(e)) from e
         except tarfile.TarError as e:
             raise _reject(current, f"the archive is corrupt or truncated ({e})") from e

@@ -31,6 +31,7 @@ CARGO_HOME_MOUNT = "/cargo-home"
 
 
 def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (a registry the container reaches through the host)."""
     if host.lower() in ("localhost", "localhost.localdomain"):
         return True
     try:

@@ -23,13 +23,16 @@ from typing import TextIO
 
 import packbin
 from packbin.arch import Architecture
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.builder_image import resolve_profile
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
+from packbin.dist import TREE_NAME, arch_prefix, dist_tree_path, manifest_relpath
 from packbin.elf.verify import verify_file
-from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, tar_bytes
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import ArtifactRejected, UsageError
-from packbin.manifest import Manifest, sha256_file
-from packbin.plan import dist_tree, manifest_relpath
+from packbin.manifest import Manifest
+from packbin.tarwriter import add_dir, add_file, tar_bytes
 
 INIT_REPO = "packbin/pack-binaries-init"
 RUNTIME_REPO = "packbin/pack-runtime"
@@ -50,6 +53,7 @@ _DEPLOY_MODULES = (
     "elf/policy.py",
     "elf/record.py",
     "errors.py",
+    "toml_table.py",
     "deploy/__init__.py",
     "deploy/__main__.py",
     "deploy/cli.py",
@@ -65,6 +69,8 @@ _DEPLOY_MODULES = (
 
 @dataclass(frozen=True, kw_only=True)
 class InitImages:
+    """What build-pack-binaries-init-image made for one architecture: the tags and the binaries inside."""
+
     arch: str
     init_tag: str
     runtime_tag: str
@@ -96,21 +102,15 @@ def _init_context(cfg: BuildConfig, arch: Architecture, base: str, binaries: lis
     )
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
-        data = dockerfile.encode()
-        ti = tarfile.TarInfo("Dockerfile")
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
+        add_file(tf, "Dockerfile", dockerfile.encode())
         for name in _DEPLOY_MODULES:
             tf.add(pkg / name, f"packbin/{name}", recursive=False)
         # Host pack tree without compiled binaries: those come only from the verified set.
         _add_tree(tf, cfg.packs_dir, "packs", skip_names=installed_names)
         for rel, path in binaries:
-            tf.add(path, f"pack-binaries/{arch.name}/{rel}", recursive=False)
+            tf.add(path, f"{TREE_NAME}/{arch.name}/{rel}", recursive=False)
         if not binaries:
-            ti = tarfile.TarInfo(f"pack-binaries/{arch.name}")
-            ti.type = tarfile.DIRTYPE
-            ti.mode = 0o755
-            tf.addfile(ti)
+            add_dir(tf, f"{TREE_NAME}/{arch.name}")
     return buf.getvalue()
 
 
@@ -127,13 +127,13 @@ def _runtime_context(platform: str) -> bytes:
 def verified_binaries(cfg: BuildConfig, arch: Architecture) -> list[tuple[str, Path]]:
     """(path inside the arch tree, file) for every manifest artifact of ``arch``, re-verified."""
     manifest = Manifest.load(cfg.root / manifest_relpath(cfg))
-    tree = cfg.root / dist_tree(cfg)
+    tree = dist_tree_path(cfg)
     out: list[tuple[str, Path]] = []
     for a in manifest.artifacts:
         if a.arch != arch.name:
             continue
         path = cfg.root / a.path
-        prefix = f"{dist_tree(cfg)}/{arch.name}/"
+        prefix = arch_prefix(cfg, arch.name)
         if not a.path.startswith(prefix) or not path.resolve().is_relative_to(tree.resolve()):
             raise ArtifactRejected(f"manifest entry {a.path} is outside {prefix}")
         if not path.is_file() or sha256_file(path) != a.sha256:
@@ -193,7 +193,6 @@ def build_init_images(
 
 def run_init_images(cfg: BuildConfig, *, arch: str | None, out: TextIO) -> list[InitImages]:
     """The build-pack-binaries-init-image task: ARCH (default: the deploy architecture)."""
-    from packbin.build import resolve_deploy_arch
     from packbin.engine import connect
 
     engine = connect()

@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.config import BuildConfig
 from packbin.deploy import DeployReport, format_report, init_packs_dir
+from packbin.dist import dist_tree_path
 from packbin.errors import CheckFailed, UsageError
 
 __all__ = ["run_init_packs"]
@@ -46,8 +48,6 @@ def run_init_packs(
         raise UsageError("give exactly one of --dest DIR and --volume NAME")
     if volume is not None and not volume.strip():
         raise UsageError("--volume needs a volume name")
-    from packbin.build import resolve_deploy_arch
-
     target_arch = resolve_deploy_arch(cfg, arch, None)
     src = Path(source) if source else cfg.packs_dir
     bin_tree: Path | None
@@ -59,7 +59,7 @@ def run_init_packs(
                 hint="run build-pack-binaries first, or leave --binaries out",
             )
     else:
-        default = cfg.dist_dir / "pack-binaries"
+        default = dist_tree_path(cfg)
         bin_tree = default if default.is_dir() else None
     if dest is not None:
         report = init_packs_dir(
@@ -103,9 +103,7 @@ def run_init_packs(
         out.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
         if bin_tree is None:
-            out.write(
-                f"init-packs: no {cfg.dist_dir / 'pack-binaries'}; deploying the pack tree without built binaries\n"
-            )
+            out.write(f"init-packs: no {dist_tree_path(cfg)}; deploying the pack tree without built binaries\n")
         elif not (bin_tree / target_arch.name).is_dir():
             out.write(
                 f"init-packs: {bin_tree} has no {target_arch.name} binaries; deploying the pack tree without them\n"

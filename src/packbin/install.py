@@ -13,9 +13,11 @@ from pathlib import Path, PurePosixPath
 
 from packbin.atomic import atomic_copy
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
+from packbin.dist import manifest_relpath
 from packbin.errors import InstallError
-from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
-from packbin.plan import Target, manifest_relpath
+from packbin.manifest import Artifact, Manifest, Toolchain
+from packbin.plan import Target
 
 
 @dataclass(frozen=True, kw_only=True)

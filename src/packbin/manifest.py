@@ -9,7 +9,6 @@ type-checked and every path must stay inside the repository.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -18,12 +17,11 @@ from typing import Any
 from packbin.atomic import atomic_write_bytes
 from packbin.errors import UsageError
 
-MANIFEST_NAME = "manifest.json"
-TREE_NAME = "pack-binaries"
-
 
 @dataclass(frozen=True, kw_only=True)
 class Toolchain:
+    """The compiler versions an artifact was built with."""
+
     rustc: str = ""
     cargo_zigbuild: str = ""
     zig: str = ""
@@ -31,6 +29,8 @@ class Toolchain:
 
 @dataclass(frozen=True, kw_only=True)
 class Artifact:
+    """One built binary as the manifest records it: where it is, what it is, and what it was built from."""
+
     arch: str
     target: str
     pack: str
@@ -47,13 +47,16 @@ class Artifact:
 
     @property
     def key(self) -> tuple[str, str]:
+        """(arch, binary): an artifact's identity in the manifest."""
         return (self.arch, self.binary)
 
     def to_json(self) -> dict[str, Any]:
+        """This artifact as a JSON object (the manifest's schema)."""
         return asdict(self)
 
     @classmethod
     def from_json(cls, raw: Any, *, where: str) -> Artifact:
+        """An Artifact from untrusted JSON, every field type-checked; UsageError naming ``where`` otherwise."""
         if not isinstance(raw, dict):
             raise UsageError(f"{where}: an artifact must be an object")
 
@@ -104,9 +107,12 @@ class Artifact:
 
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
+    """dist/pack-binaries/manifest.json: every built artifact."""
+
     artifacts: tuple[Artifact, ...] = ()
 
     def find(self, arch: str, binary: str) -> Artifact | None:
+        """The artifact of ``binary`` for ``arch``, or None."""
         for a in self.artifacts:
             if a.arch == arch and a.binary == binary:
                 return a
@@ -119,10 +125,12 @@ class Manifest:
         return replace(self, artifacts=tuple(sorted([*kept, *new], key=lambda a: (a.binary, a.arch))))
 
     def to_json(self) -> str:
+        """The manifest's JSON text (indented, one artifact per object)."""
         return json.dumps({"artifacts": [a.to_json() for a in self.artifacts]}, indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def load(cls, path: Path, *, missing_ok: bool = True) -> Manifest:
+        """Read and check the manifest at ``path`` (an empty one when it is missing and ``missing_ok``)."""
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as e:
@@ -147,12 +155,5 @@ class Manifest:
         return cls(artifacts=tuple(Artifact.from_json(a, where=f"{path}: artifacts[{i}]") for i, a in enumerate(arts)))
 
     def save(self, path: Path) -> None:
+        """Write the manifest atomically to ``path``."""
         atomic_write_bytes(path, self.to_json().encode())
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

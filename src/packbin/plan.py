@@ -11,12 +11,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from packbin import __version__
 from packbin.arch import Architecture
 from packbin.config import BuildConfig, PackBinary
-from packbin.manifest import MANIFEST_NAME, TREE_NAME, Artifact, Manifest
+from packbin.dist import binary_relpath
+from packbin.manifest import Artifact, Manifest
 
 #: Bump when the build script or the image recipe changes in a way that changes outputs.
 RECIPE_VERSION = "2"
@@ -35,6 +35,7 @@ class Target:
 
     @property
     def key(self) -> tuple[str, str]:
+        """(arch name, binary name): the target's identity."""
         return (self.arch.name, self.binary.name)
 
 
@@ -48,6 +49,8 @@ class BuildStep:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildPlan:
+    """What a build will do: containers to run, artifacts to reinstall, and what is up to date."""
+
     steps: tuple[BuildStep, ...]  # need a container
     up_to_date: tuple[Target, ...]  # manifest and installed files match: nothing to do
     reinstall: tuple[Target, ...]  # built artifact is current, only packs/ copy is stale
@@ -55,10 +58,12 @@ class BuildPlan:
 
     @property
     def needs_engine(self) -> bool:
+        """True when something must be built (the up-to-date path needs no engine)."""
         return bool(self.steps)
 
     @property
     def all_targets(self) -> tuple[Target, ...]:
+        """Every target of the plan: built, reinstalled and up to date."""
         return tuple(t for s in self.steps for t in s.targets) + self.reinstall + self.up_to_date
 
 
@@ -83,16 +88,9 @@ def builder_key(cfg: BuildConfig) -> str:
 
 
 def input_hash(cfg_key: str, arch: Architecture, binary: PackBinary, source_hash: str) -> str:
+    """sha256 over everything that decides one binary's output: config key, target, binary and sources."""
     doc = [cfg_key, arch.rust_target, arch.name, binary.name, binary.pack, binary.install_path, source_hash]
     return hashlib.sha256(json.dumps(doc).encode()).hexdigest()
-
-
-def dist_tree(cfg: BuildConfig) -> str:
-    return PurePosixPath(cfg.dist_dir.relative_to(cfg.root).as_posix(), TREE_NAME).as_posix()
-
-
-def manifest_relpath(cfg: BuildConfig) -> str:
-    return f"{dist_tree(cfg)}/{MANIFEST_NAME}"
 
 
 def make_plan(
@@ -112,7 +110,6 @@ def make_plan(
     it is the one I/O the plan asks for, injected so planning stays testable without files.
     """
     key = builder_key(cfg)
-    tree = dist_tree(cfg)
     packs = cfg.packs_dir.relative_to(cfg.root).as_posix()
     steps: list[BuildStep] = []
     fresh: list[Target] = []
@@ -126,7 +123,7 @@ def make_plan(
                 binary=binary,
                 source_hash=src,
                 input_hash=input_hash(key, arch, binary, src),
-                dist_path=f"{tree}/{arch.name}/{binary.pack}/{binary.install_path}",
+                dist_path=binary_relpath(cfg, arch.name, binary.pack, binary.install_path),
                 pack_path=f"{packs}/{binary.pack}/{binary.install_path}" if arch.name == deploy_arch else None,
             )
             state = _state(t, manifest.find(arch.name, binary.name), file_sha256)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from packbin.config import BuildConfig
+from packbin.dist import manifest_relpath
 from packbin.manifest import Artifact, Manifest
-from packbin.plan import BuildPlan, manifest_relpath
+from packbin.plan import BuildPlan
+from packbin.sizes import human_size
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -33,6 +35,8 @@ class ReproCheck:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildReport:
+    """What a build did: artifacts built or up to date, files written, warnings, where the manifest is."""
+
     built: tuple[Artifact, ...]
     up_to_date: tuple[Artifact, ...]
     reinstalled: tuple[str, ...]
@@ -59,6 +63,8 @@ class BuildReport:
         bytes_sent: int = 0,
         reproducible: Sequence[ReproCheck] = (),
     ) -> BuildReport:
+        """The report of a finished build, from its plan and the manifest written."""
+
         def art(arch: str, binary: str) -> Artifact:
             a = manifest.find(arch, binary)
             assert a is not None, (arch, binary)
@@ -81,6 +87,7 @@ class BuildReport:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document."""
         return {
             "built": [a.to_json() for a in self.built],
             "up_to_date": [a.to_json() for a in self.up_to_date],
@@ -95,14 +102,11 @@ class BuildReport:
         }
 
 
-def _human_size(n: int) -> str:
-    return f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
-
-
 def artifact_rows(artifacts: Sequence[Artifact], status: dict[tuple[str, str], str] | None = None) -> list[list[str]]:
+    """Table rows (arch, path, size, linkage, sha256 prefix[, status]) for ``artifacts``."""
     rows = []
     for a in artifacts:
-        row = [a.arch, a.path, _human_size(a.size), "static" if a.static else "DYNAMIC", a.sha256[:16]]
+        row = [a.arch, a.path, human_size(a.size), "static" if a.static else "DYNAMIC", a.sha256[:16]]
         if status is not None:
             row.append(status.get(a.key, ""))
         rows.append(row)
@@ -110,12 +114,14 @@ def artifact_rows(artifacts: Sequence[Artifact], status: dict[tuple[str, str], s
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
+    """``rows`` under ``header`` in left-aligned columns."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
     return "\n".join(lines)
 
 
 def write_report(report: BuildReport, *, out: TextIO, as_json: bool) -> None:
+    """Write ``report`` to ``out``: a table and the warnings, or the JSON document."""
     if as_json:
         out.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:

@@ -28,14 +28,16 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import Architecture
-from packbin.build import resolve_deploy_arch
+from packbin.arch_defaults import resolve_deploy_arch
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
+from packbin.dist import manifest_relpath
 from packbin.elf.verify import verify_file
-from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, connect, tar_bytes
+from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, connect
 from packbin.engine.binfmt import ForeignExec, foreign_exec
 from packbin.errors import CheckFailed, EngineError, UsageError
-from packbin.manifest import Artifact, Manifest, sha256_file
-from packbin.plan import manifest_relpath
+from packbin.manifest import Artifact, Manifest
+from packbin.tarwriter import tar_bytes
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +76,12 @@ class SmokeRun:
 
     @property
     def ok(self) -> bool:
+        """True when the run passed its checks."""
         return self.problem is None
 
     @property
     def command(self) -> str:
+        """The command line that ran in the container."""
         return " ".join((self.binary, *self.args))
 
 
@@ -102,10 +106,12 @@ class SmokeReport:
 
     @property
     def failed(self) -> tuple[SmokeRun, ...]:
+        """The runs that failed their checks."""
         return tuple(r for r in self.runs if not r.ok)
 
     @property
     def ok(self) -> bool:
+        """True when no run failed."""
         return not self.failed
 
 

@@ -13,7 +13,6 @@ empties the volume and sends everything again.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import tarfile
@@ -29,6 +28,8 @@ from packbin.cache import cache_dir, read_record
 from packbin.config import BuildConfig
 from packbin.engine import Engine
 from packbin.errors import BuildError
+from packbin.sizes import human_size
+from packbin.tarwriter import add_file
 from packbin.workspace import InputFile, Stub
 
 log = logging.getLogger(__name__)
@@ -101,21 +102,14 @@ def write_delta_tar(
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
         for s in sorted(stubs, key=lambda s: s.rel):
             if s.rel in rels and s.rel not in real:
-                ti = tarfile.TarInfo(s.rel)
-                ti.size, ti.mode, ti.mtime = len(s.data), 0o644, 1
-                tf.addfile(ti, io.BytesIO(s.data))
+                add_file(tf, s.rel, s.data, mtime=1)
         for f in sorted(files, key=lambda f: f.rel):
             if f.rel in rels:
                 data = f.path.read_bytes()
                 if hashlib.sha256(data).hexdigest() != f.sha256:
                     raise BuildError(f"{f.rel} changed while packbin was sending it", hint="run the build again")
-                ti = tarfile.TarInfo(f.rel)
-                ti.size, ti.mode, ti.mtime = (
-                    len(data),
-                    (0o755 if f.executable else 0o644),
-                    max(f.mtime_ns / 1e9, not_before),
-                )
-                tf.addfile(ti, io.BytesIO(data))
+                mode = 0o755 if f.executable else 0o644
+                add_file(tf, f.rel, data, mode=mode, mtime=max(f.mtime_ns / 1e9, not_before))
 
 
 def sync_sources(
@@ -178,13 +172,10 @@ def _upload(
         if full or remove:
             # Emptying the volume or removing files needs a process: the sync script.
             with tarfile.open(fileobj=payload, mode="w") as tf:
-                ti = tarfile.TarInfo("packbin-sync/remove")
-                ti.size, ti.mode = len(remove_list), 0o644
-                tf.addfile(ti, io.BytesIO(remove_list))
-                ti = tarfile.TarInfo("packbin-sync/delta.tar")
-                ti.size, ti.mode = delta.tell(), 0o644
+                add_file(tf, "packbin-sync/remove", remove_list)
+                size = delta.tell()
                 delta.seek(0)
-                tf.addfile(ti, delta)
+                add_file(tf, "packbin-sync/delta.tar", delta, size=size)
             upload, target, start = payload, "/tmp", True
         else:
             # Only new or changed files (the common case: an edit): the engine unpacks them
@@ -193,7 +184,7 @@ def _upload(
         size = upload.tell()
         upload.seek(0)
         what = "all sources" if full else f"{len(send)} changed file(s), {len(remove)} removed"
-        echo(f"sources: sending {what} ({_size(size)}) into volume {volume}")
+        echo(f"sources: sending {what} ({human_size(size)}) into volume {volume}")
         _save_record(path, volume_id=volume_id, files=held or {}, dirty=True)
         status, lines = 0, list[str]()
         with engine.container(
@@ -215,10 +206,6 @@ def _upload(
     return SyncResult(
         volume=volume, volume_id=volume_id, bytes_sent=size, files_sent=len(send), files_removed=len(remove), full=full
     )
-
-
-def _size(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MiB"
 
 
 __all__ = ["SRC_MOUNT", "SyncResult", "source_volume_name", "sync_sources", "wanted_state", "write_delta_tar"]

@@ -36,6 +36,7 @@ class PackbinTask(Task[Any]):
         super().__init__(*args, **kwargs)
 
     def arg_opts(self, name: str, default: Any, taken_names: Any) -> dict[str, Any]:
+        """invoke's flag options, with the short flag from SHORT_FLAGS instead of the first letter."""
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
         short = SHORT_FLAGS.get(name)
         if short and short not in taken_names and not opts["positional"]:

@@ -39,12 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from packbin.arch import Architecture
-from packbin.deploy import DeployReport, Entry, Plan, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
+from packbin.deploy import DeployPlan, DeployReport, Entry, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
 from packbin.deploy.entries import Kind, _ancestors, _Refuse
 from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF
+from packbin.digest import sha256_file
 from packbin.engine import Engine
 from packbin.errors import EngineError, InstallError
-from packbin.extract import BoundedChunkReader, StreamRejected
+from packbin.stream import BoundedChunkReader, StreamRejected
+from packbin.tarwriter import add_dir, add_file, add_symlink
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +98,10 @@ class _VolumeView:
             return False
         if item.rel not in self._source_digests:
             try:
-                self._source_digests[item.rel] = _sha256_path(item.path)
+                self._source_digests[item.rel] = sha256_file(item.path, nofollow=True)
             except OSError:
                 return False  # the tar builder reports why it cannot be read
         return self._source_digests[item.rel] == want
-
-
-def _sha256_path(path: str) -> str:
-    h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _tar_entry(m: tarfile.TarInfo) -> Entry:
@@ -219,7 +212,7 @@ def _parent(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
 
 
-def _rebuild_dirs(plan: Plan, view: _VolumeView) -> tuple[tuple[str, ...], dict[str, str]]:
+def _rebuild_dirs(plan: DeployPlan, view: _VolumeView) -> tuple[tuple[str, ...], dict[str, str]]:
     """Directories to re-create for the plan's deletions, and the deletions that cannot be done."""
     deletes = [a.rel for a in plan.actions if a.op == "delete"]
     gone = set(deletes)
@@ -262,9 +255,7 @@ def _add_rebuild(engine: Engine, container: Any, tar: tarfile.TarFile, d: str, g
         if first:
             if rel != d or not m.isdir():
                 raise EngineError(f"reading {d} back from the volume gave {m.name!r} first, not the directory")
-            tomb = tarfile.TarInfo(d)
-            tomb.size = 0
-            tar.addfile(tomb, io.BytesIO(b""))
+            add_file(tar, d, b"")
             first = False
         if rel in gone or any(a in gone for a in _ancestors(rel)):
             continue
@@ -287,16 +278,15 @@ def _copy_info(m: tarfile.TarInfo, name: str) -> tarfile.TarInfo:
 # -- the changes tar ------------------------------------------------------------------------
 
 
-def _source_member(item: SourceItem, name: str) -> tuple[tarfile.TarInfo, bytes | None]:
-    """A tar member for ``item`` with its bytes, mode and mtime (from the open file, as cp -a keeps them)."""
-    ti = tarfile.TarInfo(name)
+def _add_source(tar: tarfile.TarFile, item: SourceItem, name: str) -> None:
+    """Append ``item`` as ``name`` with its bytes, mode and mtime (from the open file, as cp -a keeps them)."""
     e = item.entry
     if e.kind == "dir":
-        ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, e.mode, e.mtime_ns / 1e9
-        return ti, None
+        add_dir(tar, name, mode=e.mode, mtime=e.mtime_ns / 1e9)
+        return
     if e.kind == "symlink":
-        ti.type, ti.linkname, ti.mode, ti.mtime = tarfile.SYMTYPE, e.link, 0o777, e.mtime_ns / 1e9
-        return ti, None
+        add_symlink(tar, name, e.link, mtime=e.mtime_ns / 1e9)
+        return
     try:
         fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as ex:
@@ -309,8 +299,7 @@ def _source_member(item: SourceItem, name: str) -> tuple[tarfile.TarInfo, bytes 
             data = f.read()
         except OSError as ex:
             raise _Refuse(f"cannot read the source file: {ex.strerror}") from ex
-    ti.size, ti.mode, ti.mtime = len(data), stat.S_IMODE(st.st_mode), st.st_mtime_ns / 1e9
-    return ti, data
+    add_file(tar, name, data, mode=stat.S_IMODE(st.st_mode), mtime=st.st_mtime_ns / 1e9)
 
 
 def init_packs_volume(
@@ -352,11 +341,9 @@ def init_packs_volume(
                 if a.op == "delete" or a.item is None:
                     continue
                 try:
-                    ti, data = _source_member(a.item, a.rel)
+                    _add_source(tar, a.item, a.rel)
                 except _Refuse as e:
                     failed[a.rel] = str(e)
-                    continue
-                tar.addfile(ti, io.BytesIO(data) if data is not None else None)
         payload = buf.getvalue()
         if rebuild or any(a.op != "delete" for a in plan.actions):
             log.info("init-packs: putting %d bytes into volume %s", len(payload), volume)

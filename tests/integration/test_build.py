@@ -17,8 +17,9 @@ from typing import Any
 
 import docker
 import pytest
-import sensor_checks
-from conftest import clone_built, copy_repo, packbin
+
+from tests.support import sensor_checks
+from tests.support.repo import clone_built, copy_repo, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -105,7 +106,7 @@ def test_arm64_binary_runs_under_qemu(built: tuple[Path, dict[str, Any]]) -> Non
 
 
 def test_x86_64_binary_runs_in_empty_scratch_container(built: tuple[Path, dict[str, Any]], engine: Any) -> None:
-    from packbin.engine import tar_bytes
+    from packbin.tarwriter import tar_bytes
 
     repo, _ = built
     data = (repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}").read_bytes()

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, copy_repo, packbin
+
+from tests.support.repo import REPO, copy_repo, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

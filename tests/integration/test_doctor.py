@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, packbin
+
+from tests.support.repo import REPO, packbin
 
 pytestmark = [pytest.mark.docker]
 
@@ -38,7 +39,7 @@ def test_builder_image_shows_the_reused_image(builder_image: Any) -> None:
 
 def test_outdated_builder_images_are_untagged_but_the_current_one_kept(engine: Any, builder_image: Any) -> None:
     from packbin.builder_image import IMAGE_REPO, _remove_stale_builders
-    from packbin.engine import tar_bytes
+    from packbin.tarwriter import tar_bytes
 
     stale = f"{IMAGE_REPO}:{builder_image.profile}-0000000000000000"
     ctx = tar_bytes({"Dockerfile": b"FROM scratch\nCOPY f /f\n", "f": b"stale recipe\n"})

@@ -17,8 +17,9 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import clone_built, copy_repo, packbin
-from support.second_engine import SecondEngineUnavailable, second_engine
+
+from tests.support.repo import clone_built, copy_repo, packbin
+from tests.support.second_engine import SecondEngineUnavailable, second_engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import docker
 import docker.errors
 import pytest
-from conftest import SMALL_BUILDCFG
 
 import packbin.smoke
 from packbin.arch import Architecture
@@ -30,6 +29,7 @@ from packbin.engine.binfmt import ForeignExec, foreign_exec
 from packbin.errors import CheckFailed, UsageError
 from packbin.manifest import Artifact, Manifest
 from packbin.smoke import SMOKE_KIND, SMOKE_REPO, run_smoke
+from tests.support.repo import SMALL_BUILDCFG
 
 pytestmark = pytest.mark.docker
 

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.docker]
 
 @pytest.fixture
 def cfg(tmp_path: Path, builder_image: Any, engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[BuildConfig]:
-    from conftest import SMALL_BUILDCFG
+    from tests.support.repo import SMALL_BUILDCFG
 
     monkeypatch.setenv("PACKBIN_CACHE_DIR", str(tmp_path / "cache"))
     repo = tmp_path / "repo"

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, packbin
+
+from tests.support.repo import REPO, packbin
 
 pytestmark = [pytest.mark.docker]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import deploy_fixtures as fx
-
 from packbin.builder_image import bootstrap_base_tag
 from packbin.config import BuilderConfig, builtin_config
 from packbin.deploy import DeployReport, Entry
 from packbin.engine import OWNER_LABEL, Engine
 from packbin.errors import EngineError
 from packbin.volume import MOUNT, _read_tar, init_packs_volume, volume_files
+from tests.support import deploy_fixtures as fx
 
 pytestmark = pytest.mark.docker
 

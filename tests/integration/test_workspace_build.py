@@ -21,9 +21,10 @@ from typing import Any
 
 import docker
 import pytest
-from conftest import WORKSPACE_BUILDCFG as CONFIG
-from conftest import clone_built, packbin
-from support.cargo_workspace import COMMON_MARKER, SENSOR_BIN, FixtureUnavailable, make_workspace
+
+from tests.support.cargo_workspace import COMMON_MARKER, SENSOR_BIN, FixtureUnavailable, make_workspace
+from tests.support.repo import WORKSPACE_BUILDCFG as CONFIG
+from tests.support.repo import clone_built, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -166,7 +167,7 @@ def test_missing_lock_is_one_line_naming_the_workspace_root(tmp_path: Path) -> N
 
 
 def test_registry_dependencies_are_fetched_once_then_compiled_offline(tmp_path: Path, builder_image: object) -> None:
-    from support.sparse_registry import REGISTRY_BIN, SparseRegistry, make_registry_workspace
+    from tests.support.sparse_registry import REGISTRY_BIN, SparseRegistry, make_registry_workspace
 
     with SparseRegistry() as registry:
         repo = tmp_path / "repo"

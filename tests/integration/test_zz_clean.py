@@ -1,5 +1,5 @@
-"""clean, for real. Named to run last in the integration suite: it removes packbin's cache
-volumes, so the next run's first build is cold (the images are kept without --all)."""
+"""clean, for real. Marked ``last`` (tests/conftest.py runs it after every other test): it removes
+packbin's cache volumes, so the next run's first build is cold (the images are kept without --all)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 import docker.errors
 import pytest
-from conftest import copy_repo, packbin
 
-pytestmark = [pytest.mark.docker]
+from tests.support.repo import copy_repo, packbin
+
+pytestmark = [pytest.mark.docker, pytest.mark.last]
 
 
 def test_clean_removes_dist_containers_and_volumes_but_nothing_else(

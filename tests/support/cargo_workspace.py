@@ -329,7 +329,7 @@ def host_cargo() -> str:
 
 def cache_root() -> Path:
     """$PACKBIN_TEST_CACHE, else ~/.cache/packbin-tests (the ELF fixtures' cache)."""
-    from elf_fixtures import cache_dir
+    from tests.support.elf_fixtures import cache_dir
 
     return cache_dir()
 

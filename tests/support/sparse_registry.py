@@ -35,7 +35,7 @@ from typing import Any, final
 import pytest
 
 from packbin._compat import tomllib
-from support.cargo_workspace import DEBIAN_REGISTRY, FixtureUnavailable, host_cargo
+from tests.support.cargo_workspace import DEBIAN_REGISTRY, FixtureUnavailable, host_cargo
 
 #: Small crates with no dependencies outside this set (lock_api needs scopeguard and, as a build
 #: dependency, autocfg: a registry crate with a build script). All come with librust-tokio-dev.

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_repo
 
 from packbin.apt_sources import DEFAULT_MIRROR, debian_mirror_from_sources, host_debian_mirror
 from packbin.config import BuildConfig
 from packbin.plan import builder_key
+from tests.support.repo import REPO, copy_repo
 
 # This very host's /etc/apt/sources.list.d/debian.sources at the time of writing.
 DEB822_HOST = """\

@@ -11,7 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.cargo_workspace import (
+
+from packbin._compat import tomllib
+from tests.support.cargo_workspace import (
     COMMON_MARKER,
     SENSOR_BIN,
     SQLX_QUERY,
@@ -21,7 +23,8 @@ from support.cargo_workspace import (
     vendor_size,
 )
 
-from packbin._compat import tomllib
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 
 @pytest.fixture

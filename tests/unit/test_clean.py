@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import copy_repo, packbin
+from tests.support.repo import copy_repo, packbin
 
 
 def test_clean_keeps_the_wheel_and_sdist_and_exits_3_without_an_engine(tmp_path: Path) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import REPO
-
 from packbin.tasks import ns
+from tests.support.repo import REPO
 
 EXPECTED = {
     "build-pack-binaries",
@@ -22,6 +21,9 @@ EXPECTED = {
     "build-pack-binaries-init-image",
     "smoke-pack-binaries",
     "collect-pack-binaries",
+    "cache-export",
+    "cache-import",
+    "cache-key",
 }
 
 
@@ -167,7 +169,7 @@ def test_list_into_a_closed_pipe_ends_quietly() -> None:
 def test_build_dry_run_prints_the_plan_without_an_engine(tmp_path: object) -> None:
     from pathlib import Path
 
-    from conftest import copy_repo
+    from tests.support.repo import copy_repo
 
     repo = copy_repo(Path(str(tmp_path)) / "repo")
     env = {**__import__("os").environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}

@@ -12,19 +12,19 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_BUILDCFG
 
 from packbin.collect import run_collect
 from packbin.config import BuildConfig
+from packbin.digest import sha256_file
 from packbin.errors import CheckFailed, UsageError
-from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
+from packbin.manifest import Artifact, Manifest, Toolchain
+from tests.support import deploy_fixtures
+from tests.support.repo import SMALL_BUILDCFG
 
 BINARY = "attune-core-timer-sensor"
 INSTALL = f"core/sensors/{BINARY}"
@@ -32,55 +32,16 @@ TARGETS = {"x86_64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linu
 
 CONFIG = 'default_arch = "x86_64"\n' + SMALL_BUILDCFG
 
-SOURCE = r"""
-#include <stdio.h>
-int main(int argc, char **argv) { (void)argc; (void)argv; puts("collect fixture " VARIANT); return 0; }
-"""
-
-
 # -- real binaries ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def compile_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, bool, str], bytes]:
-    """(arch, static, variant) -> the bytes of a freshly compiled executable (cached per session)."""
-    out_dir = tmp_path_factory.mktemp("elf")
-    src = out_dir / "fixture.c"
-    src.write_text(SOURCE)
-    cache: dict[tuple[str, bool, str], bytes] = {}
+def compile_c() -> Callable[..., bytes]:
+    """(arch, static, variant) -> the bytes of a real executable: gcc for x86_64, zig for arm64
+    (tests.support.deploy_fixtures, cached between runs)."""
 
     def build(arch: str, static: bool = True, variant: str = "v1") -> bytes:
-        key = (arch, static, variant)
-        if key not in cache:
-            out = out_dir / f"{arch}-{'static' if static else 'dynamic'}-{variant}"
-            define = f'-DVARIANT="{variant}"'
-            if arch == "x86_64":
-                if shutil.which("gcc") is None:
-                    pytest.skip("gcc is not installed")
-                cmd = ["gcc", "-O1", define, *(["-static"] if static else []), "-o", str(out), str(src)]
-            else:
-                target = "aarch64-linux-musl" if static else "aarch64-linux-gnu"
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "ziglang",
-                    "cc",
-                    "-target",
-                    target,
-                    "-O1",
-                    define,
-                    *(["-static"] if static else []),
-                    "-o",
-                    str(out),
-                    str(src),
-                ]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                if "No module named ziglang" in proc.stderr:
-                    pytest.skip("the ziglang wheel is not installed (pip install -e '.[test]')")
-                raise RuntimeError(f"fixture build failed: {' '.join(cmd)}\n{proc.stderr}")
-            cache[key] = out.read_bytes()
-        return cache[key]
+        return deploy_fixtures.build(arch, static=static, variant=variant).read_bytes()
 
     return build
 

@@ -6,7 +6,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REPO
+
+from tests.support.repo import REPO
 
 
 def _service_blocks(rendered: str) -> dict[str, str]:

@@ -18,14 +18,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import deploy_fixtures as fx
-
 import packbin.deploy.writer
 from packbin.arch import Architecture
 from packbin.config import builtin_config
 from packbin.deploy import DeployReport, init_packs_dir, main
 from packbin.errors import CheckFailed, UsageError
+from tests.support import deploy_fixtures as fx
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 X86 = builtin_config().arch("x86_64")
 ARM = builtin_config().arch("arm64")

@@ -23,12 +23,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import deploy_fixtures as fx
-
 from packbin.config import builtin_config
-from packbin.deploy import DeployReport, Plan, init_packs_dir, plan_deploy, scan_source
+from packbin.deploy import DeployPlan, DeployReport, init_packs_dir, plan_deploy, scan_source
 from packbin.deploy.writer import _apply_dir, _DirView
+from tests.support import deploy_fixtures as fx
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 X86 = builtin_config().arch("x86_64")
 SENSOR = "core/sensors/attune-core-timer-sensor"
@@ -236,7 +237,7 @@ def test_unreadable_file_and_directory_are_refused_and_the_rest_continues(world:
 # -- changes between planning and writing (TOCTOU) ----------------------------------------------
 
 
-def _plan(src: Path, dest: Path, *, delete: bool = False) -> tuple[int, Plan]:
+def _plan(src: Path, dest: Path, *, delete: bool = False) -> tuple[int, DeployPlan]:
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     tree = scan_source(src, None, X86)
     view = _DirView(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import REPO, packbin
+from tests.support.repo import REPO, packbin
 
 
 def test_unreachable_engine_exits_3_after_the_other_checks(tmp_path: Path) -> None:

@@ -16,13 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from packbin.elf.parser import parse_elf, parse_elf_stream
 from packbin.elf.policy import loader_problems, static_problems
 from packbin.elf.record import ElfError, ElfInfo, NotElfError
+from tests.support.elf_fixtures import elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 1, 2, 3, 4
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_DEBUG = 0, 1, 5, 10, 21

@@ -10,13 +10,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest_elf import FIXTURE_NAMES, elf_fixture
-from elf_fixtures import readelf_facts
 
 from packbin.elf.parser import is_elf, parse_elf, parse_elf_stream
 from packbin.elf.record import DF_1_PIE, ElfInfo, NotElfError
+from tests.support.elf_fixtures import FIXTURE_NAMES, elf_fixture, readelf_facts
 
-pytestmark = pytest.mark.skipif(shutil.which("readelf") is None, reason="binutils readelf is the reference")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("readelf") is None, reason="binutils readelf is the reference"),
+    pytest.mark.compiler,  # the zig/rustc-built ELF fixtures
+]
 
 READELF_TYPES = {"REL": 1, "EXEC": 2, "DYN": 3, "CORE": 4}
 

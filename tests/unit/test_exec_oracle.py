@@ -36,10 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
 
 from packbin.config import builtin_config
 from packbin.elf.verify import verify_file
+from tests.support.elf_fixtures import compile_program, elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 SEED = int(os.environ.get("PACKBIN_ORACLE_SEED", "8"))
 #: Mutants per program (header and program-header fields), plus the truncations.
@@ -215,17 +218,15 @@ def gcc_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if gcc is None:
         pytest.skip("no gcc on this machine")
     d = tmp_path_factory.mktemp("gcc")
-    (d / "hello.c").write_text(HELLO)
     out: dict[str, Path] = {}
     for kind, flags in {"static": ["-static"], "static-pie": ["-static-pie"], "dynamic": []}.items():
         exe = d / f"gcc-{kind}"
-        r = subprocess.run(
-            [gcc, "-O2", *flags, "-o", str(exe), str(d / "hello.c")], capture_output=True, text=True, check=False
-        )
-        if r.returncode != 0:
+        try:
+            compile_program(exe, HELLO, ".c", [gcc, "-O2", *flags, "-o", "OUT", "SRC"], dict(os.environ))
+        except RuntimeError as e:
             if kind == "static-pie":
                 continue  # an older gcc without -static-pie: the other programs still cover it
-            pytest.fail(f"gcc {' '.join(flags)} failed: {r.stderr}")
+            pytest.fail(str(e))
         out[kind] = exe
     return out
 

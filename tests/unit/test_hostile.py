@@ -22,8 +22,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SMALL_BUILDCFG
-from conftest_elf import elf_fixture
+
+from tests.support.elf_fixtures import elf_fixture
+from tests.support.repo import REPO, SMALL_BUILDCFG
+
+# Most cases deploy a real static ELF (zig-built fixture, cached after the first run).
+pytestmark = pytest.mark.compiler
 
 TRACEBACK = "Traceback (most recent call last)"
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/packbin-hostile.sock", "DOCKER_CONTEXT": "", "PACKBIN_DEBUG": ""}

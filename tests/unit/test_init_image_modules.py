@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
-
 from packbin.init_image import _DEPLOY_MODULES
+from tests.support.repo import REPO
 
 
 def test_deploy_modules_are_import_closed(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
 
 from packbin.config import builtin_config
 from packbin.elf.loaders import KERNEL_LOADERS
@@ -21,6 +20,10 @@ from packbin.elf.parser import parse_elf
 from packbin.elf.policy import loader_problems, static_problems
 from packbin.elf.record import ElfError
 from packbin.elf.verify import verify_file
+from tests.support.elf_fixtures import elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 X86_64 = builtin_config().arch("x86_64")
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from packbin.digest import sha256_file
 from packbin.errors import UsageError
-from packbin.manifest import Artifact, Manifest, Toolchain, sha256_file
+from packbin.manifest import Artifact, Manifest, Toolchain
 
 SHA_A = "a" * 64
 SHA_B = "0123456789abcdef" * 4

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from packbin.config import BuildConfig
+from packbin.dist import manifest_relpath
 from packbin.manifest import Artifact, Manifest
-from packbin.plan import BuildPlan, Target, builder_key, make_plan, manifest_relpath
+from packbin.plan import BuildPlan, Target, builder_key, make_plan
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_TEXT = (REPO / "buildcfg.toml").read_text(encoding="utf-8")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest_elf import FIXTURE_NAMES, elf_fixture
-from elf_fixtures import TARGETS
 
 from packbin.arch import Architecture
 from packbin.elf.parser import parse_elf
 from packbin.elf.policy import describe_linkage, is_static, static_problems
 from packbin.elf.record import ElfInfo
+from tests.support.elf_fixtures import FIXTURE_NAMES, TARGETS, elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 
 def arch_of(name: str) -> Architecture:

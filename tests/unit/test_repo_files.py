@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+
+from tests.support.repo import REPO
 
 if sys.version_info >= (3, 11):
     import tomllib

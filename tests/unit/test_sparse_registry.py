@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cargo_workspace import FixtureUnavailable, host_cargo
-from support.sparse_registry import (
+
+from packbin._compat import tomllib
+from tests.support.cargo_workspace import FixtureUnavailable, host_cargo
+from tests.support.sparse_registry import (
     REGISTRY_BIN,
     SparseRegistry,
     cargo_env,
@@ -24,7 +26,8 @@ from support.sparse_registry import (
     sparse_path,
 )
 
-from packbin._compat import tomllib
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 
 @pytest.fixture

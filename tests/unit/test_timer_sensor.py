@@ -14,7 +14,6 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,10 @@ import pytest
 from packbin._compat import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import sensor_checks
+from tests.support import sensor_checks
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 PACK = ROOT / "packs" / "core"
 CRATE = PACK / "sensors" / "timer-sensor"

@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest_elf import elf_fixture
-from elf_fixtures import TARGETS
 
 import packbin.elf.verify
 from packbin.arch import Architecture
@@ -26,6 +24,10 @@ from packbin.elf.verify import (
     verify_paths,
 )
 from packbin.errors import CheckFailed, UsageError
+from tests.support.elf_fixtures import TARGETS, elf_fixture
+
+# Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
+pytestmark = pytest.mark.compiler
 
 JSON_KEYS = {
     "path",

@@ -279,6 +279,7 @@ def test_excluded_member_is_its_own_workspace_root(repo: Path) -> None:
     assert [m.name for m in ws.members] == ["experimental"]
 
 
+@pytest.mark.compiler  # runs cargo
 def test_a_package_the_workspace_does_not_list_is_refused(repo: Path) -> None:
     write(repo, "ws/stray/Cargo.toml", '[package]\nname = "stray"\nversion = "0.1.0"\n')
     write(repo, "ws/stray/src/main.rs", "fn main() {}\n")
@@ -567,6 +568,7 @@ def test_sqlx_query_data_at_the_root_is_an_input_when_the_lock_has_sqlx(repo: Pa
     assert "ws/.sqlx/query-1.json" in rels(inputs(repo, "sensor-bin"))
 
 
+@pytest.mark.compiler  # runs cargo
 def test_payload_builds_with_cargo_offline_and_locked(repo: Path, tmp_path: Path) -> None:
     """The real check that the inputs are enough and the stubs pass cargo's manifest checks:
     build the bin with cargo from nothing but the payload (tiny std-only crates, seconds)."""
@@ -618,6 +620,7 @@ def materialize(out: Path, files: tuple[wsmod.InputFile, ...], stubs: tuple[wsmo
         (out / s.rel).write_bytes(s.data)
 
 
+@pytest.mark.compiler  # runs cargo
 def test_fetch_payload_has_manifests_lock_configs_vendor_and_no_sources(repo: Path, tmp_path: Path) -> None:
     vendored(repo)
     set_lock(repo, CRATES_IO)

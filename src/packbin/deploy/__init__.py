@@ -42,16 +42,16 @@ from __future__ import annotations
 from packbin.deploy.cli import main
 from packbin.deploy.directory import init_packs_dir
 from packbin.deploy.entries import Entry, SourceItem, SourceTree
-from packbin.deploy.planner import DestView, Plan, plan_deploy
+from packbin.deploy.planner import DeployPlan, DestView, plan_deploy
 from packbin.deploy.report import DeployReport, format_report
 from packbin.deploy.scan import scan_source
 from packbin.deploy.verdicts import Verdict, judge_stream
 
 __all__ = [
+    "DeployPlan",
     "DeployReport",
     "DestView",
     "Entry",
-    "Plan",
     "SourceItem",
     "SourceTree",
     "Verdict",

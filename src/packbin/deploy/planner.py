@@ -24,7 +24,9 @@ class DestView(Protocol):
     mtime_granularity_ns: int
 
     @property
-    def entries(self) -> Mapping[str, Entry]: ...
+    def entries(self) -> Mapping[str, Entry]:
+        """Every entry below DEST by relative path (directories, files, symlinks, others)."""
+        ...
 
     def verdict(self, rel: str) -> Verdict:
         """The verifier's verdict on the regular file at ``rel`` (read now, cached)."""
@@ -49,7 +51,7 @@ class Action:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan:
+class DeployPlan:
     """The changes, in the order to apply them, and the report they produce if all succeed."""
 
     actions: tuple[Action, ...]
@@ -64,7 +66,7 @@ def plan_deploy(
     delete: bool = False,
     checksum: bool = False,
     source_verdict: Callable[[SourceItem], Verdict] | None = None,
-) -> Plan:
+) -> DeployPlan:
     """Apply the rules to (source, what DEST holds): no writes, reads only where a rule needs content.
 
     Reads happen only when a file differs and DEST's file might be a protected binary, for
@@ -158,7 +160,7 @@ def plan_deploy(
         refused=tuple(sorted(refused.items())),
         deleted=tuple(deleted),
     )
-    return Plan(actions=tuple(actions), report=report)
+    return DeployPlan(actions=tuple(actions), report=report)
 
 
 def _unchanged(item: SourceItem, have: Entry, dest: DestView, gran: int, checksum: bool) -> bool:

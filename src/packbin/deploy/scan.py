@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from packbin.arch import Architecture
@@ -20,6 +21,28 @@ from packbin.deploy.entries import (
 )
 from packbin.deploy.verdicts import _judge_path
 from packbin.errors import UsageError
+
+
+class _Walk:
+    """A directory walk whose caller decides where to descend: iterating yields (rel_dir, abs_dir,
+    its entries, or the OSError that kept it from being listed); ``descend`` queues a subdirectory."""
+
+    def __init__(self, base: str) -> None:
+        self._stack: list[tuple[str, str]] = [("", base)]
+
+    def descend(self, rel: str, abs_path: str) -> None:
+        """List ``abs_path`` (as ``rel``) later in this walk."""
+        self._stack.append((rel, abs_path))
+
+    def __iter__(self) -> Iterator[tuple[str, str, list[os.DirEntry[str]] | OSError]]:
+        while self._stack:
+            rel_dir, abs_dir = self._stack.pop()
+            try:
+                with os.scandir(abs_dir) as it:
+                    children: list[os.DirEntry[str]] | OSError = list(it)
+            except OSError as e:
+                children = e
+            yield rel_dir, abs_dir, children
 
 
 def _is_junk(name: str, is_dir: bool, siblings: set[str]) -> bool:
@@ -63,17 +86,13 @@ def scan_source(source: Path, binaries: Path | None, arch: Architecture) -> Sour
     root_real = os.path.realpath(root)
     items: dict[str, SourceItem] = {}
     refused: dict[str, str] = {}
-    stack: list[tuple[str, str]] = [("", root)]
-    while stack:
-        rel_dir, abs_dir = stack.pop()
-        try:
-            with os.scandir(abs_dir) as it:
-                children = list(it)
-        except OSError as e:
+    walk = _Walk(root)
+    for rel_dir, _abs_dir, children in walk:
+        if isinstance(children, OSError):
             if not rel_dir:
                 # Nothing to deploy, and --delete would take an unreadable source for an empty one.
-                raise UsageError(f"source {root}: cannot read it: {e.strerror}") from e
-            _add_reason(refused, rel_dir, f"cannot read the directory: {e.strerror}; nothing below it copied")
+                raise UsageError(f"source {root}: cannot read it: {children.strerror}") from children
+            _add_reason(refused, rel_dir, f"cannot read the directory: {children.strerror}; nothing below it copied")
             continue
         siblings = {c.name for c in children}
         for c in children:
@@ -87,7 +106,7 @@ def scan_source(source: Path, binaries: Path | None, arch: Architecture) -> Sour
             if stat.S_ISDIR(mode):
                 if not _is_junk(c.name, True, siblings):
                     items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="source")
-                    stack.append((rel, c.path))
+                    walk.descend(rel, c.path)
             elif stat.S_ISREG(mode):
                 if not _is_junk(c.name, False, siblings):
                     items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="source")
@@ -117,14 +136,10 @@ def _overlay_binaries(
     base = os.path.join(os.fspath(binaries), arch.name)
     if not os.path.isdir(base):
         return
-    stack: list[tuple[str, str]] = [("", base)]
-    while stack:
-        rel_dir, abs_dir = stack.pop()
-        try:
-            with os.scandir(abs_dir) as it:
-                children = list(it)
-        except OSError as e:
-            _add_reason(refused, rel_dir or ".", f"binaries tree: cannot read {abs_dir}: {e.strerror}")
+    walk = _Walk(base)
+    for rel_dir, abs_dir, children in walk:
+        if isinstance(children, OSError):
+            _add_reason(refused, rel_dir or ".", f"binaries tree: cannot read {abs_dir}: {children.strerror}")
             continue
         for c in children:
             rel = _join(rel_dir, c.name)
@@ -144,7 +159,7 @@ def _overlay_binaries(
                     continue
                 if have is None:
                     items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="binaries")
-                stack.append((rel, c.path))
+                walk.descend(rel, c.path)
                 continue
             if not stat.S_ISREG(cst.st_mode):
                 what = "a symlink" if stat.S_ISLNK(cst.st_mode) else _special_name(cst.st_mode)

@@ -30,9 +30,11 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
+        """A static executable of ARCH: an ELF with no problem found."""
         return self.elf and not self.problems
 
     def describe(self) -> str:
+        """The verdict in words, for the report."""
         if not self.elf:
             return self.problems[0] if self.problems else "not an ELF file"
         return "; ".join(self.problems) if self.problems else "a static executable"

@@ -10,7 +10,8 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 
 from packbin.arch import Architecture
 from packbin.deploy.entries import (
@@ -27,7 +28,7 @@ from packbin.deploy.entries import (
     _parts,
     _Refuse,
 )
-from packbin.deploy.planner import Action, Plan
+from packbin.deploy.planner import Action, DeployPlan
 from packbin.deploy.report import DeployReport
 from packbin.deploy.verdicts import _READ_FLAGS, Verdict, _judge_fd, _undecided
 
@@ -212,7 +213,7 @@ def _write_file(parent_fd: int, name: str, item: SourceItem, expect: Entry | Non
             raise _Refuse("DEST changed while init-packs ran; left alone")
         tmp = _tmp_name(name)
         dfd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=parent_fd)
-        try:
+        with _unlinked_on_failure(parent_fd, tmp):
             try:
                 _copy_fd(sfd, dfd)
                 os.fchmod(dfd, stat.S_IMODE(sst.st_mode))
@@ -224,14 +225,19 @@ def _write_file(parent_fd: int, name: str, item: SourceItem, expect: Entry | Non
             if not _same_entry(_lstat_at(parent_fd, name), expect):
                 raise _Refuse("DEST changed while init-packs ran; left alone")
             os.replace(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=parent_fd)
-            except OSError:
-                pass
-            raise
     finally:
         os.close(sfd)
+
+
+@contextmanager
+def _unlinked_on_failure(parent_fd: int, tmp: str) -> Iterator[None]:
+    """Remove the temp entry ``tmp`` in ``parent_fd`` if the block fails (Ctrl-C included), then re-raise."""
+    try:
+        yield
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp, dir_fd=parent_fd)
+        raise
 
 
 def _write_symlink(parent_fd: int, name: str, item: SourceItem, expect: Entry | None) -> None:
@@ -239,17 +245,11 @@ def _write_symlink(parent_fd: int, name: str, item: SourceItem, expect: Entry | 
         raise _Refuse("DEST changed while init-packs ran; left alone")
     tmp = _tmp_name(name)
     os.symlink(item.entry.link, tmp, dir_fd=parent_fd)
-    try:
+    with _unlinked_on_failure(parent_fd, tmp):
         os.replace(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=parent_fd)
-        except OSError:
-            pass
-        raise
 
 
-def _apply_dir(root_fd: int, plan: Plan) -> DeployReport:
+def _apply_dir(root_fd: int, plan: DeployPlan) -> DeployReport:
     """Carry out ``plan`` below ``root_fd``; failures become refusals, the rest continues."""
     cursor = _Cursor(root_fd)
     failed: dict[str, str] = {}

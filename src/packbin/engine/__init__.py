@@ -15,7 +15,6 @@ from packbin.engine.client import (
     Engine,
     EngineInfo,
     process_host,
-    tar_bytes,
 )
 from packbin.engine.connect import connect
 from packbin.engine.endpoint import DOCTOR_HINT, Endpoint, resolve_endpoint
@@ -34,5 +33,4 @@ __all__ = [
     "connect",
     "process_host",
     "resolve_endpoint",
-    "tar_bytes",
 ]

@@ -28,6 +28,8 @@ _HOST = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "ar
 
 @dataclass(frozen=True, kw_only=True)
 class ForeignExec:
+    """Whether binaries of ``arch`` can run on this engine (None: cannot tell), why, and what to do."""
+
     arch: str
     runnable: bool | None  # None: cannot tell
     reason: str
@@ -35,6 +37,7 @@ class ForeignExec:
 
 
 def host_arch_name() -> str:
+    """This machine's architecture as packbin names it (``x86_64``, ``arm64``, ...)."""
     m = platform.machine()
     return _HOST.get(m, m)
 

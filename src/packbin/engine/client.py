@@ -10,7 +10,6 @@ import io
 import logging
 import os
 import socket
-import tarfile
 import threading
 import time
 import uuid
@@ -83,6 +82,7 @@ class Engine:
 
     # -- facts ---------------------------------------------------------------------------
     def info(self) -> EngineInfo:
+        """The engine's facts (version, platform, endpoint), asked once and cached."""
         if self._info is None:
             try:
                 raw = self.client.info()
@@ -107,6 +107,7 @@ class Engine:
 
     @property
     def native_platform(self) -> str:
+        """The engine's native Docker platform (``linux/amd64``)."""
         return self.info().platform
 
     # -- images --------------------------------------------------------------------------
@@ -120,6 +121,7 @@ class Engine:
             raise EngineError(f"cannot inspect image {ref}: {e.explanation}") from e
 
     def image_labels(self, ref: str) -> dict[str, str]:
+        """The labels of the local image ``ref`` ({} when it is not present)."""
         try:
             return dict(self.client.images.get(ref).labels or {})
         except docker.errors.ImageNotFound:
@@ -231,6 +233,7 @@ class Engine:
             return str(e.explanation)
 
     def tag_image(self, image_id: str, repository: str, tag: str) -> None:
+        """Tag ``image_id`` as ``repository:tag``; EngineError if the engine refuses."""
         try:
             self.client.images.get(image_id).tag(repository, tag)
         except docker.errors.APIError as e:
@@ -263,6 +266,7 @@ class Engine:
             raise EngineError(f"cannot inspect volume {name}: {e.explanation}") from e
 
     def owned_volumes(self) -> list[str]:
+        """The names of the volumes labelled as packbin's."""
         try:
             return [str(v.name) for v in self.client.volumes.list(filters={"label": f"{OWNER_LABEL}=packbin"})]
         except docker.errors.APIError as e:
@@ -443,6 +447,7 @@ class Engine:
         return iter(stream), dict(stat or {})
 
     def owned_containers(self) -> list[Container]:
+        """Every container labelled as packbin's, running or not."""
         return list(self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=packbin"}))
 
     def kill(self, c: Container) -> None:
@@ -476,18 +481,3 @@ def _remove_container(c: Container) -> None:
         except requests.exceptions.RequestException as e:
             log.warning("could not remove container %s: %s", c.name, e)
             time.sleep(0.2)
-
-
-def tar_bytes(files: Mapping[str, bytes | tuple[bytes, int]], *, mtime: int = 0) -> bytes:
-    """A deterministic in-memory tar: name -> data or (data, mode). For contexts and put_archive."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name in sorted(files):
-            value = files[name]
-            data, mode = (value, 0o644) if isinstance(value, bytes) else value
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            ti.mode = mode
-            ti.mtime = mtime
-            tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()

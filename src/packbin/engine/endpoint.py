@@ -147,6 +147,7 @@ DOCTOR_HINT = "; `packbin doctor` checks the setup"
 
 
 def engine_hint(endpoint: Endpoint) -> str:
+    """What to try when the engine at ``endpoint`` does not answer (ssh, tcp or a local socket)."""
     if endpoint.host.startswith("ssh://"):
         target, _, port = endpoint.host.removeprefix("ssh://").partition(":")
         args = f"-p {port} {target}" if port else target

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from packbin.atomic import atomic_write_bytes
 from packbin.cache import cache_dir
+from packbin.digest import sha256_file
 from packbin.errors import ConfigError, PackbinError
 from packbin.workspace.model import InputFile
 
@@ -148,11 +149,7 @@ def _file_sig(path: Path | None) -> tuple[int, int, int] | None:
 
 
 def _sha256_file(rel: str, path: Path) -> str:
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        return sha256_file(path)
     except OSError as err:
         raise ConfigError(f"{rel}: cannot read: {err.strerror}") from err
-    return h.hexdigest()

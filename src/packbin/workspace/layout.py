@@ -20,6 +20,7 @@ from packbin.workspace.targets import _PackageLoader
 
 # -- workspace ---------------------------------------------------------------------
 def read_workspace(repo: _Repo, manifest_rel: str) -> Workspace:
+    """The Cargo workspace (or standalone crate) that owns the package at ``manifest_rel``."""
     if not repo.abs(manifest_rel).is_file():
         raise ConfigError(f"{manifest_rel} is missing", hint="point [[binaries]] manifest at a crate's Cargo.toml")
     root_manifest = _find_root(repo, manifest_rel)

@@ -18,6 +18,8 @@ LIB_STUB = b""
 # -- public records ------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class InputFile:
+    """One file cargo reads for a binary, with its stat facts and sha256."""
+
     rel: str  # POSIX path relative to the repository root (cfg.root) = path under /build/src/ in the container
     root: Path  # the repository root (resolved); ``path`` is root / rel
     size: int
@@ -33,12 +35,16 @@ class InputFile:
 
 @dataclass(frozen=True, kw_only=True)
 class Stub:
+    """A generated file the build needs in place of a real one (a target of a package cargo only loads)."""
+
     rel: str  # relative to the repository root
     data: bytes  # generated content (a target file of a package cargo needs only the manifest of)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Target:
+    """One cargo target of a package (lib, bin, build script ...)."""
+
     kind: str  # lib, bin, example, test, bench, build (a build script)
     name: str
     rel: str  # the target's root source file, relative to the repository root
@@ -47,6 +53,8 @@ class Target:
 
 @dataclass(frozen=True, kw_only=True)
 class Member:
+    """One package of the workspace: its name, directory, manifest and targets."""
+
     name: str  # package name
     dir: str  # package directory, relative to the repository root ("" for the root itself)
     manifest: str  # its Cargo.toml, relative to the repository root
@@ -58,6 +66,8 @@ class Member:
 
 @dataclass(frozen=True, kw_only=True)
 class Workspace:
+    """The Cargo workspace (or standalone crate) a binary belongs to."""
+
     root: Path  # dir of the root Cargo.toml (workspace root, or the standalone crate)
     root_rel: str  # that dir relative to cfg.root ("" for the repo root itself)
     lock: Path  # root/Cargo.lock (must exist)
@@ -73,11 +83,14 @@ class Workspace:
 
     @property
     def manifest_rel(self) -> str:
+        """The root Cargo.toml, relative to the repository root."""
         return _join(self.root_rel, "Cargo.toml")
 
 
 @dataclass(frozen=True, kw_only=True)
 class BinaryInputs:
+    """Everything cargo reads to build one binary, hashed: what decides whether it must be rebuilt."""
+
     binary_name: str
     package: str  # the cargo package that owns the bin
     manifest_rel: str  # the package's Cargo.toml, rel to cfg.root (cargo runs with --manifest-path this)

@@ -38,6 +38,7 @@ def source_configs(repo: _Repo, start_rel: str) -> list[str]:
 
 
 def load_source_map(repo: _Repo, configs: list[str]) -> _SourceMap:
+    """The ``[source]`` replacements and ``[registries]`` of cargo's config files ``configs``, highest precedence first."""
     sources: dict[str, dict[str, tuple[Any, str]]] = {}
     registries: dict[str, str] = {}
     for rel in reversed(configs):  # lowest precedence first; later ones override per key

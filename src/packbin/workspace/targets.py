@@ -3,7 +3,6 @@ and discovered targets, which package owns a bin, and which package directories 
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 
 from packbin.config import PackBinary
 from packbin.errors import ConfigError
+from packbin.toml_table import suggest
 from packbin.workspace.model import Member, Target, Workspace
 from packbin.workspace.paths import _join
 from packbin.workspace.repo import _package_table, _Repo, _table
@@ -225,7 +225,7 @@ def _find_bin(ws: Workspace, binary: PackBinary, manifest_rel: str) -> Member:
         if not named:
             raise ConfigError(
                 f"binary {binary.name!r}: package {binary.package!r} is not a member of the workspace at {ws.root_rel or '.'}"
-                + _did_you_mean(binary.package, [m.name for m in members]),
+                + suggest(binary.package, [m.name for m in members]),
                 hint="members: " + ", ".join(sorted(m.name for m in members)),
             )
         members = named
@@ -244,17 +244,11 @@ def _find_bin(ws: Workspace, binary: PackBinary, manifest_rel: str) -> Member:
     known = sorted((b, m.name) for m in members for b in m.bins)
     scope = f"package {binary.package!r}" if binary.package else f"the workspace at {ws.root_rel or '.'}"
     raise ConfigError(
-        f"binary {binary.name!r}: no bin target of that name in {scope}"
-        + _did_you_mean(binary.name, [b for b, _ in known]),
+        f"binary {binary.name!r}: no bin target of that name in {scope}" + suggest(binary.name, [b for b, _ in known]),
         hint=("bins: " + ", ".join(f"{b} (package {p})" for b, p in known))
         if known
         else "it has no bin targets (src/main.rs, src/bin/*.rs or [[bin]])",
     )
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _needed_dirs(ws: Workspace, owner: Member) -> set[str]:

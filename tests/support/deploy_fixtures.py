@@ -13,15 +13,17 @@ source, and written atomically so parallel test runs never see half a binary.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.elf_fixtures import cache_dir, compile_program
 
 _SOURCE = """#include <stdio.h>
 int main(void) { puts("packbin deploy fixture %s"); return 0; }
@@ -53,8 +55,8 @@ class Recipe:
 
 
 def cache_root() -> Path:
-    root = Path(os.environ.get("PACKBIN_TEST_CACHE") or Path.home() / ".cache" / "packbin-tests")
-    path = root / "deploy-fixtures"
+    """The fixtures' directory in the shared test cache (tests.support.elf_fixtures.cache_dir)."""
+    path = cache_dir() / "deploy-fixtures"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -69,25 +71,18 @@ def build(arch: str, *, static: bool, variant: str = "v1") -> Path:
     out = cache_root() / f"{arch}-{kind}-{variant}-{key}"
     if out.is_file():
         return out
-    tool = "gcc" if arch == "x86_64" else "ziglang"
     if arch == "x86_64" and shutil.which("gcc") is None:
         pytest.skip("gcc is not installed")
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
-        src = Path(tmp) / "fixture.c"
-        src.write_text(source)
-        built = Path(tmp) / "a.out"
+    if arch != "x86_64" and importlib.util.find_spec("ziglang") is None:
+        pytest.skip("the ziglang wheel is not installed")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".zig-local-") as zig_local:
         # zig keeps a global cache; point it inside our cache so tests never write elsewhere.
         env = {
             **os.environ,
             "ZIG_GLOBAL_CACHE_DIR": str(cache_root() / "zig-cache"),
-            "ZIG_LOCAL_CACHE_DIR": str(Path(tmp) / "zig-local"),
+            "ZIG_LOCAL_CACHE_DIR": zig_local,
         }
-        proc = subprocess.run(recipe.command(src, built), capture_output=True, text=True, env=env, check=False)
-        if proc.returncode != 0:
-            if tool == "ziglang" and "No module named ziglang" in proc.stderr:
-                pytest.skip("the ziglang wheel is not installed")
-            raise RuntimeError(f"fixture build failed: {' '.join(recipe.command(src, built))}\n{proc.stderr}")
-        os.replace(built, out)
+        compile_program(out, source, ".c", recipe.command(Path("SRC"), Path("OUT")), env)
     return out
 
 

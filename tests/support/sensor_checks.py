@@ -7,7 +7,7 @@ message when the binary misbehaves. ``run_all_checks`` runs every one of them.
 
 Usage::
 
-    from tests.sensor_checks import run_all_checks
+    from tests.support.sensor_checks import run_all_checks
     run_all_checks("dist/pack-binaries/arm64/core/sensors/attune-core-timer-sensor",
                    expected_target="aarch64-unknown-linux-musl",
                    runner=["qemu-aarch64-static"])

@@ -13,7 +13,7 @@ built; the dynamic kinds need only musl's crt objects and libc.so stub (zig's ca
 to the outputs per zig version), and no compiler_rt (``-rtlib=none``). Targets build in parallel, each with its own zig cache because
 zig's global cache races when several processes fill it at once.
 
-``python tests/elf_fixtures.py`` builds everything and prints one path per line.
+``python -m tests.support.elf_fixtures`` builds everything and prints one path per line.
 """
 
 from __future__ import annotations
@@ -260,8 +260,11 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _compile(out: Path, source: str, suffix: str, cmd_for: list[str], env: dict[str, str]) -> None:
-    """Run ``cmd_for`` (with SRC/OUT placeholders) in a scratch dir; install its output atomically."""
+def compile_program(out: Path, source: str, suffix: str, cmd_for: list[str], env: dict[str, str]) -> None:
+    """Run ``cmd_for`` (with SRC/OUT placeholders) in a scratch dir; install its output atomically.
+
+    The one way the test suite compiles an ELF file (these fixtures and tests.support.deploy_fixtures).
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="packbin-fixture-", dir=out.parent) as tmp:
         src = Path(tmp) / f"src{suffix}"
@@ -299,7 +302,7 @@ def _build_zig_target(target: ZigTarget, base: Path) -> list[Fixture]:
                     "-o",
                     "OUT",
                 ]
-                _compile(path, source, ".c", cmd, env)
+                compile_program(path, source, ".c", cmd, env)
             out.append(
                 Fixture(
                     name=name,
@@ -333,7 +336,7 @@ def _build_rust(base: Path) -> list[Fixture]:
         if not path.is_file():
             _progress(f"  rustc {' '.join(flags)}")
             cmd = [rustc, "--edition", "2021", "-O", "--target", "x86_64-unknown-linux-gnu", *flags, "SRC", "-o", "OUT"]
-            _compile(path, MAIN_RS, ".rs", cmd, env)
+            compile_program(path, MAIN_RS, ".rs", cmd, env)
         out.append(
             Fixture(
                 name=name,
@@ -441,6 +444,28 @@ def readelf_facts(path: Path) -> ReadelfFacts:
         has_symtab=re.search(r"^\s+\[\s*\d+\]\s+\S+\s+SYMTAB\s", text, re.MULTILINE) is not None,
         build_id=build_id.group(1) if build_id else None,
     )
+
+
+#: Every fixture's name, known without building anything (for parametrize).
+FIXTURE_NAMES = fixture_names()
+
+
+@functools.cache
+def all_fixtures() -> dict[str, Fixture]:
+    """Every fixture, built on first use (minutes the first time, cached on disk afterwards)."""
+    return build_all()
+
+
+def elf_fixture(name: str) -> Fixture:
+    """The named fixture; skips when its toolchain is missing on this machine (rustc)."""
+    import pytest
+
+    fixtures = all_fixtures()
+    if name not in fixtures:
+        if name.startswith("rust-"):
+            pytest.skip("no x86_64 host rustc (rustup's ~/.cargo/bin or PATH)")
+        raise AssertionError(f"fixture {name} was not built")
+    return fixtures[name]
 
 
 if __name__ == "__main__":
