@@ -151,6 +151,7 @@ def export_caches(
     skipped: list[str] = []
     images: list[str] = []
     done: set[str] = set()
+    stamp = int(time.time())
     for engine, arches in routes:
         carrier = ""
         for volume in cache_volumes(cfg, arches):
@@ -168,7 +169,7 @@ def export_caches(
                 image=carrier, command=["/none"], kind="cache", volumes={volume: f"{_MOUNT}:ro"}
             ) as c:
                 stream, _ = engine.get_tar(c, _MOUNT)
-                size, digest = _write_stream(dest / name, stream, echo=echo, what=volume)
+                size, digest = _write_stream(dest / name, one_mtime(stream, stamp), echo=echo, what=volume)
             files.append(CacheFile(volume=volume, file=name, size=size, sha256=digest))
         name = image_file(engine.native_platform)
         if with_image and name not in {f.file for f in files}:
@@ -215,6 +216,65 @@ def builder_image_tag(engine: Engine, cfg: BuildConfig) -> str | None:
     from packbin.builder_image import resolve_existing_recipe
 
     return resolve_existing_recipe(engine, cfg)
+
+
+class _ChunkFile(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (what tarfile's stream mode reads)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._it)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class _Sink(io.RawIOBase):
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.parts.append(bytes(b))
+        return len(b)
+
+
+def one_mtime(chunks: Iterable[bytes], mtime: int) -> Iterator[bytes]:
+    """Re-stream a volume tar with every member's mtime set to ``mtime`` (the export's time).
+
+    The engine writes archive mtimes rounded to the second, so a dependency built in the later
+    half of a second comes back newer than the crate built on it in the first half, and cargo
+    rebuilds the crate (and everything above it) after an import. One time for every file
+    keeps cargo's "is a dependency newer than me" comparisons equal, hence fresh; sources are
+    not in these volumes, and zig re-hashes a file whose recorded mtime differs.
+    """
+    sink = _Sink()
+    with (
+        tarfile.open(fileobj=io.BufferedReader(_ChunkFile(chunks), 1 << 20), mode="r|") as src,
+        tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as out,
+    ):
+        for m in _members(src):
+            m.mtime = mtime
+            m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("mtime", "atime", "ctime")}
+            out.addfile(m, src.extractfile(m) if m.isreg() else None)
+            if sink.parts:
+                yield b"".join(sink.parts)
+                sink.parts.clear()
+    if sink.parts:
+        yield b"".join(sink.parts)
 
 
 def _write_stream(path: Path, chunks: Iterable[bytes], *, echo: Callable[[str], None], what: str) -> tuple[int, str]:
