@@ -200,49 +200,36 @@ def build_pack_binaries(
 _SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run", "check_reproducible")}
 
 
-@packbin_task(help=_SEED_HELP, iterable=["binary"])
-@_user_errors
-def docker_build_pack_binaries(
-    c: Context,
-    binary: list[str] | None = None,
-    jobs: str = "0",
-    force: bool = False,
-    json: bool = False,
-    deploy_arch: str | None = None,
-    rebuild_image: bool = False,
-) -> None:
-    """Makefile name: build-pack-binaries for the default architecture."""
-    _build(None, binary, jobs, force, json, deploy_arch, rebuild_image)
+def _seed_task(name: str, arch: str | None, doc: str) -> Any:
+    """A task under one of the seed Makefile's names: build-pack-binaries with ``arch`` fixed."""
+
+    def seed(
+        c: Context,
+        binary: list[str] | None = None,
+        jobs: str = "0",
+        force: bool = False,
+        json: bool = False,
+        deploy_arch: str | None = None,
+        rebuild_image: bool = False,
+    ) -> None:
+        _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image)
+
+    seed.__name__ = seed.__qualname__ = name
+    seed.__doc__ = doc
+    return packbin_task(help=_SEED_HELP, iterable=["binary"])(_user_errors(seed))
 
 
-@packbin_task(help=_SEED_HELP, iterable=["binary"])
-@_user_errors
-def docker_build_pack_binaries_arm64(
-    c: Context,
-    binary: list[str] | None = None,
-    jobs: str = "0",
-    force: bool = False,
-    json: bool = False,
-    deploy_arch: str | None = None,
-    rebuild_image: bool = False,
-) -> None:
-    """Makefile name: build-pack-binaries --arch=arm64 (aarch64-unknown-linux-musl)."""
-    _build("arm64", binary, jobs, force, json, deploy_arch, rebuild_image)
-
-
-@packbin_task(help=_SEED_HELP, iterable=["binary"])
-@_user_errors
-def docker_build_pack_binaries_all(
-    c: Context,
-    binary: list[str] | None = None,
-    jobs: str = "0",
-    force: bool = False,
-    json: bool = False,
-    deploy_arch: str | None = None,
-    rebuild_image: bool = False,
-) -> None:
-    """Makefile name: build-pack-binaries --arch=all."""
-    _build("all", binary, jobs, force, json, deploy_arch, rebuild_image)
+docker_build_pack_binaries = _seed_task(
+    "docker_build_pack_binaries", None, "Makefile name: build-pack-binaries for the default architecture."
+)
+docker_build_pack_binaries_arm64 = _seed_task(
+    "docker_build_pack_binaries_arm64",
+    "arm64",
+    "Makefile name: build-pack-binaries --arch=arm64 (aarch64-unknown-linux-musl).",
+)
+docker_build_pack_binaries_all = _seed_task(
+    "docker_build_pack_binaries_all", "all", "Makefile name: build-pack-binaries --arch=all."
+)
 
 
 @packbin_task(
