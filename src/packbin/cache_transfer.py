@@ -28,7 +28,7 @@ import re
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from packbin import __version__
 from packbin.arch import Architecture
 from packbin.atomic import atomic_write_bytes
 from packbin.builder_image import BUILD_SCRIPT, std_volume
+from packbin.cache_tar import TOP, check_cache_tar, one_mtime
 from packbin.config import BuildConfig
 from packbin.errors import EngineError, UsageError
 
@@ -47,7 +48,7 @@ INDEX_NAME = "packbin-cache.json"
 FORMAT = 1
 #: Where a volume is mounted in the carrier container; tar members are ``v/...``.
 _MOUNT = "/v"
-_TOP = "v"
+_TOP = TOP
 #: A carrier image: one empty layer, imported through the API (works on a fresh engine with no
 #: registry), so volumes can be read and written by a container that is created and never started.
 CARRIER_IMAGE = "packbin/carrier:empty"
@@ -216,65 +217,6 @@ def builder_image_tag(engine: Engine, cfg: BuildConfig) -> str | None:
     from packbin.builder_image import resolve_existing_recipe
 
     return resolve_existing_recipe(engine, cfg)
-
-
-class _ChunkFile(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (what tarfile's stream mode reads)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._it = iter(chunks)
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
-            try:
-                self._buf = next(self._it)
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-
-class _Sink(io.RawIOBase):
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        self.parts.append(bytes(b))
-        return len(b)
-
-
-def one_mtime(chunks: Iterable[bytes], mtime: int) -> Iterator[bytes]:
-    """Re-stream a volume tar with every member's mtime set to ``mtime`` (the export's time).
-
-    The engine writes archive mtimes rounded to the second, so a dependency built in the later
-    half of a second comes back newer than the crate built on it in the first half, and cargo
-    rebuilds the crate (and everything above it) after an import. One time for every file
-    keeps cargo's "is a dependency newer than me" comparisons equal, hence fresh; sources are
-    not in these volumes, and zig re-hashes a file whose recorded mtime differs.
-    """
-    sink = _Sink()
-    with (
-        tarfile.open(fileobj=io.BufferedReader(_ChunkFile(chunks), 1 << 20), mode="r|") as src,
-        tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as out,
-    ):
-        for m in _members(src):
-            m.mtime = mtime
-            m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("mtime", "atime", "ctime")}
-            out.addfile(m, src.extractfile(m) if m.isreg() else None)
-            if sink.parts:
-                yield b"".join(sink.parts)
-                sink.parts.clear()
-    if sink.parts:
-        yield b"".join(sink.parts)
 
 
 def _write_stream(path: Path, chunks: Iterable[bytes], *, echo: Callable[[str], None], what: str) -> tuple[int, str]:
@@ -459,59 +401,6 @@ class _Checked:
 
 def _open_checked(path: Path, entry: CacheFile | None) -> _Checked:
     return _Checked(path, entry)
-
-
-def check_cache_tar(f: IO[bytes], *, where: str) -> int:
-    """Refuse a volume tar that could write outside its volume or make device files; its member count.
-
-    Members must be ``v`` or under ``v/``, relative, without ``..``, and must not pass through a
-    symlink of the archive (a symlink's target is kept as it is: it is only ever resolved inside
-    a build container, and cargo-zigbuild's cache holds absolute ones into the image). Regular
-    files, directories, symlinks, and hardlinks to an earlier member only.
-    """
-    n = 0
-    links: set[str] = set()
-    seen: set[str] = set()
-    try:
-        with tarfile.open(fileobj=f, mode="r|") as tf:
-            for m in _members(tf):
-                n += 1
-                _check_member(m, where, links, seen)
-    except tarfile.TarError as e:
-        raise UsageError(f"{where} is not a readable tar: {e}", hint="export the cache again") from e
-    return n
-
-
-def _members(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    while True:
-        m = tf.next()
-        if m is None:
-            return
-        yield m
-
-
-def _check_member(m: tarfile.TarInfo, where: str, links: set[str], seen: set[str]) -> None:
-    name = m.name.rstrip("/")
-    parts = PurePosixPath(name).parts
-    bad = None
-    if name.startswith("/") or "\\" in name or not parts or parts[0] != _TOP or ".." in parts:
-        bad = "a path outside the volume"
-    elif any("/".join(parts[:i]) in links for i in range(1, len(parts))):
-        bad = "a path through a symlink of the archive"
-    elif not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
-        bad = "not a file, directory or link"
-    elif m.islnk() and m.linkname.rstrip("/") not in seen:
-        bad = f"a hardlink to {m.linkname!r}, which is not an earlier file of the volume"
-    if bad:
-        raise UsageError(
-            f"{where}: member {m.name!r} is {bad}; refused, nothing of it was imported",
-            hint="the cache was altered or not made by packbin: delete it and export again",
-        )
-    if m.issym():
-        links.add(name)
-    else:
-        links.discard(name)
-    seen.add(name)
 
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 
 from packbin._compat import tomllib
 from packbin.arch import Architecture, ElfMachine
+from packbin.config_engines import EngineChoice, engine_choices, engine_spec_ok
 from packbin.errors import ConfigError
 from packbin.toml_table import Table as _Table
 from packbin.toml_table import read_config_bytes as _read_config_bytes
@@ -60,27 +61,6 @@ class BuilderConfig:
     def env_dict(self) -> dict[str, str]:
         """``[builder.env]`` as a dict, for a container's environment."""
         return dict(self.env)
-
-
-ENGINE_ENV_PREFIX = "PACKBIN_ENGINE_"
-
-
-def engine_env_var(arch_name: str) -> str:
-    """``PACKBIN_ENGINE_ARM64`` for ``arm64``: upper case, '.' and '-' as '_'."""
-    return ENGINE_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", arch_name).upper()
-
-
-@dataclass(frozen=True, kw_only=True)
-class EngineChoice:
-    """``engine`` of ``[architectures.NAME]`` or its ``PACKBIN_ENGINE_<NAME>`` override.
-
-    ``spec`` is a docker context name or an endpoint (``unix://``, ``tcp://``, ``ssh://``);
-    ``source`` says where it was set, for messages.
-    """
-
-    arch: str
-    spec: str
-    source: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +187,7 @@ class BuildConfig:
         top = _Table(source, "", data)
         arches_table = top.table("architectures")
         arches = _parse_architectures(arches_table)
-        engines = _engine_choices(arches_table, arches, env, source)
+        engines = engine_choices(arches_table, arches, env, source)
         names = {n.lower(): a for a in arches for n in a.names}
 
         default_name = top.get("default_arch", str, arches[0].name)
@@ -317,7 +297,7 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
                 "byte_order", f"must be 'little' or 'big', got {order!r}" + _suggest(order, ("little", "big"))
             )
         engine = at.get("engine", str, "")
-        if engine and not _engine_spec_ok(engine):
+        if engine and not engine_spec_ok(engine):
             raise at.fail("engine", f"{engine!r} is not a docker context name or a unix://, tcp:// or ssh:// endpoint")
         arch = Architecture(
             name=name,
@@ -347,46 +327,6 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
             raise at.fail("rust_target", f"{arch.rust_target!r} is already the target of architecture {twin.name!r}")
         arches.append(arch)
     return tuple(arches)
-
-
-def _engine_spec_ok(spec: str) -> bool:
-    if "://" in spec:
-        return spec.split("://", 1)[0] in ("unix", "tcp", "ssh", "npipe") and len(spec.split("://", 1)[1]) > 0
-    return bool(_NAME_RE.match(spec))
-
-
-def _engine_choices(
-    t: _Table, arches: tuple[Architecture, ...], env: Mapping[str, str], source: Path
-) -> tuple[EngineChoice, ...]:
-    """Each architecture's engine: ``PACKBIN_ENGINE_<NAME>`` over ``engine`` in buildcfg.toml.
-
-    An empty variable is unset (CI matrices template it); ``default`` means the default engine.
-    A ``PACKBIN_ENGINE_*`` naming no architecture is an error, not silently ignored.
-    """
-    by_var = {engine_env_var(a.name): a for a in arches}
-    for var in env:
-        if var.startswith(ENGINE_ENV_PREFIX) and var not in by_var and env[var].strip():
-            raise ConfigError(
-                f"{var} names no configured architecture{_suggest(var, by_var)}",
-                hint="set PACKBIN_ENGINE_<NAME> for one of: "
-                + ", ".join(by_var)
-                + f" (see [architectures] in {source.name})",
-            )
-    choices: list[EngineChoice] = []
-    for a in arches:
-        var = engine_env_var(a.name)
-        spec, where = env.get(var, "").strip(), var
-        if spec and not _engine_spec_ok(spec):
-            raise ConfigError(
-                f"{var}={spec!r} is not a docker context name or a unix://, tcp:// or ssh:// endpoint",
-                hint="e.g. PACKBIN_ENGINE_ARM64=ssh://builder@arm-box or the name of a `docker context`",
-            )
-        if not spec:
-            spec = str(t.table(a.name).data.get("engine", "") or "")
-            where = f"{source.name} architectures.{a.name}.engine"
-        if spec and spec != "default":
-            choices.append(EngineChoice(arch=a.name, spec=spec, source=where))
-    return tuple(choices)
 
 
 def _parse_builder(t: _Table) -> BuilderConfig:

@@ -47,6 +47,7 @@ _DEPLOY_MODULES = (
     "arch.py",
     "atomic.py",
     "config.py",
+    "config_engines.py",
     "elf/__init__.py",
     "elf/loaders.py",
     "elf/parser.py",

@@ -6,114 +6,14 @@ console script. User errors end with ``invoke.Exit(message, code)``: no tracebac
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.exceptions import Exit
-from invoke.tasks import Task, task
 
-from packbin.errors import PackbinError, UsageError, display_path, interrupt_exit_code, interrupt_words
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: The only short flags, each with one meaning in every task (`-h` stays invoke's --help).
-#: invoke would otherwise derive them from first letters, task by task (-a was --arch here and
-#: --also there).
-SHORT_FLAGS = {"arch": "a", "binary": "b", "jobs": "j", "force": "f", "dry_run": "n"}
-
-
-class PackbinTask(Task[Any]):
-    """An invoke Task whose short flags come from SHORT_FLAGS instead of first letters."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["auto_shortflags"] = False
-        super().__init__(*args, **kwargs)
-
-    def arg_opts(self, name: str, default: Any, taken_names: Any) -> dict[str, Any]:
-        """invoke's flag options, with the short flag from SHORT_FLAGS instead of the first letter."""
-        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
-        short = SHORT_FLAGS.get(name)
-        if short and short not in taken_names and not opts["positional"]:
-            opts["names"].append(short)
-        return opts
-
-
-def packbin_task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
-    """invoke's @task with PackbinTask."""
-    return task(*args, klass=PackbinTask, **kwargs)
-
-
-def _help_asked(value: str, name: str) -> bool:
-    """`invoke TASK --help` on a task with a positional argument: invoke hands `--help` over as the
-    argument (the `packbin` command catches it before); print the task's help instead."""
-    if value not in ("-h", "--help"):
-        return False
-    from packbin.cli import print_task_help
-
-    argv0 = os.path.basename(sys.argv[0])
-    print_task_help(
-        name, binary=os.path.basename(os.path.dirname(sys.argv[0])) if argv0 == "__main__.py" else argv0 or "packbin"
-    )
-    return True
-
-
-def _user_errors(fn: F) -> F:
-    """Turn PackbinError (and Ctrl-C, SIGTERM, SIGHUP) into invoke.Exit with the error's message and code.
-
-    Under ``--json``, a usage error (exit 2) also prints ``{"error": {...}}`` on stdout, so a
-    consumer of the document always gets one.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from packbin.cli import install_signal_handlers
-
-        logging.basicConfig(
-            level=logging.DEBUG if os.environ.get("PACKBIN_DEBUG") else logging.WARNING,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
-        install_signal_handlers()
-        # File names are bytes: a strict stdout (PYTHONIOENCODING=utf-8:strict) must not turn one
-        # into a traceback halfway through a report. Reports escape names; this is the backstop.
-        if hasattr(sys.stdout, "reconfigure"):
-            sys.stdout.reconfigure(errors="backslashreplace")
-        try:
-            return fn(*args, **kwargs)
-        except PackbinError as e:
-            if os.environ.get("PACKBIN_DEBUG"):
-                raise
-            if kwargs.get("json") and isinstance(e, UsageError):
-                print_json_error(e.message, e.exit_code, hint=e.hint)
-            raise Exit(f"packbin: error: {e}", code=e.exit_code) from None
-        except KeyboardInterrupt as e:
-            raise Exit(f"packbin: {interrupt_words(e)}", code=interrupt_exit_code(e)) from None
-        except OSError as e:
-            # The backstop for a path the user gave that the system refuses where no step
-            # expected it (a name longer than NAME_MAX, a file where a directory should be):
-            # one line and exit 2, never a traceback.
-            if os.environ.get("PACKBIN_DEBUG"):
-                raise
-            where = f"{display_path(os.fsdecode(e.filename))}: " if isinstance(e.filename, (str, bytes)) else ""
-            message = f"cannot use {where}{e.strerror or e}"
-            if kwargs.get("json"):
-                print_json_error(message, UsageError.exit_code)
-            raise Exit(f"packbin: error: {message}", code=UsageError.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def print_json_error(message: str, code: int, *, hint: str | None = None) -> None:
-    """The ``--json`` document of a run that could not start: ``{"error": {"message", "hint", "exit_code"}}``."""
-    import json as _json
-
-    sys.stdout.write(_json.dumps({"error": {"message": message, "hint": hint, "exit_code": code}}) + "\n")
-    sys.stdout.flush()
+from packbin.errors import UsageError
+from packbin.task_support import help_asked, packbin_task, user_errors
 
 
 def _config() -> Any:
@@ -174,7 +74,7 @@ def _build(
 
 
 @packbin_task(help=_BUILD_HELP, iterable=["binary"])
-@_user_errors
+@user_errors
 def build_pack_binaries(
     c: Context,
     arch: str | None = None,
@@ -216,7 +116,7 @@ def _seed_task(name: str, arch: str | None, doc: str) -> Any:
 
     seed.__name__ = seed.__qualname__ = name
     seed.__doc__ = doc
-    return packbin_task(help=_SEED_HELP, iterable=["binary"])(_user_errors(seed))
+    return packbin_task(help=_SEED_HELP, iterable=["binary"])(user_errors(seed))
 
 
 docker_build_pack_binaries = _seed_task(
@@ -238,7 +138,7 @@ docker_build_pack_binaries_all = _seed_task(
         "no_pull": "Never try to pull base images; use local ones or bootstrap.",
     }
 )
-@_user_errors
+@user_errors
 def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> None:
     """Build the builder image if needed and show it (tag, profile, recipe)."""
     from packbin.builder_image import ensure_builder_image
@@ -252,7 +152,7 @@ def builder_image(c: Context, rebuild: bool = False, no_pull: bool = False) -> N
 
 
 @packbin_task(help={"all": "Also remove packbin's images (builder, base, init, smoke images)."})
-@_user_errors
+@user_errors
 def clean(c: Context, all: bool = False) -> None:
     """Remove what packbin created: dist/pack-binaries and dist/logs, its containers and cache volumes (and with --all its images).
 
@@ -265,7 +165,7 @@ def clean(c: Context, all: bool = False) -> None:
 
 
 @packbin_task
-@_user_errors
+@user_errors
 def doctor(c: Context) -> None:
     """Check the setup: engine endpoint and version, native platform, foreign-arch execution, disk space."""
     from packbin.doctor import run_doctor
@@ -283,7 +183,7 @@ def doctor(c: Context) -> None:
         "json": "Print one JSON document on stdout instead of the table.",
     },
 )
-@_user_errors
+@user_errors
 def verify_static(
     c: Context, path: str, also: list[str] | None = None, arch: str | None = None, json: bool = False
 ) -> None:
@@ -295,7 +195,7 @@ def verify_static(
 
     from packbin.elf.verify import run_verify_static
 
-    if _help_asked(path, "verify-static"):
+    if help_asked(path, "verify-static"):
         return
 
     paths = [path, *(also or []), *shlex.split(c.remainder or "")]
@@ -325,7 +225,7 @@ def _arch_for_verify(name: str | None) -> Any:
         "arch": "x86_64, arm64 or all (aliases amd64, aarch64; comma-separated lists work). Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
     },
 )
-@_user_errors
+@user_errors
 def smoke_pack_binaries(c: Context, arch: str | None = None) -> None:
     """Run every built binary in an empty (FROM scratch) image: --version, and the timer sensor in bounded mode.
 
@@ -346,7 +246,7 @@ def smoke_pack_binaries(c: Context, arch: str | None = None) -> None:
         "json": "Print one JSON document on stdout instead of the table (progress goes to stderr).",
     },
 )
-@_user_errors
+@user_errors
 def collect_pack_binaries(c: Context, dirs: str, arch: str | None = None, json: bool = False) -> None:
     """Merge per-architecture dist trees (CI artifacts) into dist/pack-binaries/, re-verifying every binary.
 
@@ -356,7 +256,7 @@ def collect_pack_binaries(c: Context, dirs: str, arch: str | None = None, json: 
     """
     from packbin.collect import run_collect
 
-    if _help_asked(dirs, "collect-pack-binaries"):
+    if help_asked(dirs, "collect-pack-binaries"):
         return
 
     run_collect(
@@ -373,7 +273,7 @@ def collect_pack_binaries(c: Context, dirs: str, arch: str | None = None, json: 
         "arch": "Architectures to make images for (x86_64, arm64, all; aliases). Default: the deploy architecture.",
     },
 )
-@_user_errors
+@user_errors
 def build_pack_binaries_init_image(c: Context, arch: str | None = None) -> None:
     """Build the Compose images: packbin/pack-binaries-init:<target> and packbin/pack-runtime:<target>.
 
@@ -400,7 +300,7 @@ _INIT_PACKS_HELP = {
 
 
 @packbin_task(help=_INIT_PACKS_HELP)
-@_user_errors
+@user_errors
 def init_packs(
     c: Context,
     dest: str | None = None,
@@ -481,7 +381,7 @@ def _transfer(kind: str, dir: str, arch: str | None, json: bool, **kwargs: Any) 
 
 
 @packbin_task(help={k: _CACHE_HELP[k] for k in ("dir", "arch", "with_image", "json")})
-@_user_errors
+@user_errors
 def cache_export(
     c: Context, dir: str = "", arch: str | None = None, with_image: bool = False, json: bool = False
 ) -> None:
@@ -501,7 +401,7 @@ def cache_export(
         "replace": "Restore over volumes that already exist (default: keep them; an older cache never overwrites a warmer one).",
     }
 )
-@_user_errors
+@user_errors
 def cache_import(
     c: Context,
     dir: str = "",
@@ -519,7 +419,7 @@ def cache_import(
 
 
 @packbin_task(help={"arch": _CACHE_HELP["arch"]})
-@_user_errors
+@user_errors
 def cache_key(c: Context, arch: str | None = None) -> None:
     """Print the cache key: it changes with the Cargo.lock files, the builder recipe and packbin's version.
 

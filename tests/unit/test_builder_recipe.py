@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import packbin.builder_image as bi
+import packbin.builder_recipe as bi
 from packbin._compat import tomllib
 from packbin.arch import Architecture
 from packbin.builder_image import (

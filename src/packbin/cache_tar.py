@@ -1,0 +1,127 @@
+"""The tar side of cache-export / cache-import: the check of an untrusted volume tar before the
+engine sees it, and the export's one-mtime rewrite (see ``one_mtime``)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterable, Iterator
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from packbin.errors import UsageError
+
+#: Volume tars hold ``v`` and ``v/...``: the volume is mounted at /v in the carrier container.
+TOP = "v"
+
+
+class _ChunkFile(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (what tarfile's stream mode reads)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._it)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class _Sink(io.RawIOBase):
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.parts.append(bytes(b))
+        return len(b)
+
+
+def one_mtime(chunks: Iterable[bytes], mtime: int) -> Iterator[bytes]:
+    """Re-stream a volume tar with every member's mtime set to ``mtime`` (the export's time).
+
+    The engine writes archive mtimes rounded to the second, so a dependency built in the later
+    half of a second comes back newer than the crate built on it in the first half, and cargo
+    rebuilds the crate (and everything above it) after an import. One time for every file
+    keeps cargo's "is a dependency newer than me" comparisons equal, hence fresh; sources are
+    not in these volumes, and zig re-hashes a file whose recorded mtime differs.
+    """
+    sink = _Sink()
+    with (
+        tarfile.open(fileobj=io.BufferedReader(_ChunkFile(chunks), 1 << 20), mode="r|") as src,
+        tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as out,
+    ):
+        for m in _members(src):
+            m.mtime = mtime
+            m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("mtime", "atime", "ctime")}
+            out.addfile(m, src.extractfile(m) if m.isreg() else None)
+            if sink.parts:
+                yield b"".join(sink.parts)
+                sink.parts.clear()
+    if sink.parts:
+        yield b"".join(sink.parts)
+
+
+def check_cache_tar(f: IO[bytes], *, where: str) -> int:
+    """Refuse a volume tar that could write outside its volume or make device files; its member count.
+
+    Members must be ``v`` or under ``v/``, relative, without ``..``, and must not pass through a
+    symlink of the archive (a symlink's target is kept as it is: it is only ever resolved inside
+    a build container, and cargo-zigbuild's cache holds absolute ones into the image). Regular
+    files, directories, symlinks, and hardlinks to an earlier member only.
+    """
+    n = 0
+    links: set[str] = set()
+    seen: set[str] = set()
+    try:
+        with tarfile.open(fileobj=f, mode="r|") as tf:
+            for m in _members(tf):
+                n += 1
+                _check_member(m, where, links, seen)
+    except tarfile.TarError as e:
+        raise UsageError(f"{where} is not a readable tar: {e}", hint="export the cache again") from e
+    return n
+
+
+def _members(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    while True:
+        m = tf.next()
+        if m is None:
+            return
+        yield m
+
+
+def _check_member(m: tarfile.TarInfo, where: str, links: set[str], seen: set[str]) -> None:
+    name = m.name.rstrip("/")
+    parts = PurePosixPath(name).parts
+    bad = None
+    if name.startswith("/") or "\\" in name or not parts or parts[0] != TOP or ".." in parts:
+        bad = "a path outside the volume"
+    elif any("/".join(parts[:i]) in links for i in range(1, len(parts))):
+        bad = "a path through a symlink of the archive"
+    elif not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
+        bad = "not a file, directory or link"
+    elif m.islnk() and m.linkname.rstrip("/") not in seen:
+        bad = f"a hardlink to {m.linkname!r}, which is not an earlier file of the volume"
+    if bad:
+        raise UsageError(
+            f"{where}: member {m.name!r} is {bad}; refused, nothing of it was imported",
+            hint="the cache was altered or not made by packbin: delete it and export again",
+        )
+    if m.issym():
+        links.add(name)
+    else:
+        links.discard(name)
+    seen.add(name)
