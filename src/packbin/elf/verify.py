@@ -20,6 +20,7 @@ from packbin.elf.parser import parse_elf
 from packbin.elf.policy import describe_linkage, is_static, static_problems
 from packbin.elf.record import ElfError, ElfInfo, NotElfError
 from packbin.errors import CheckFailed, UsageError, display_path
+from packbin.sizes import human_size
 
 NOT_ELF = "not an ELF file"
 
@@ -159,15 +160,6 @@ def verify_paths(paths: Sequence[str], arch: Architecture | None) -> list[Verify
     return results
 
 
-def _human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "K", "M", "G"):
-        if size < 1024 or unit == "G":
-            return f"{n}B" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
 def render_table(results: Sequence[VerifyResult]) -> str:
     """A table (path, arch, linkage, size, verdict), each failure's problems under its row."""
     header: tuple[str, ...] = ("PATH", "ARCH", "LINKAGE", "SIZE", "VERDICT")
@@ -178,7 +170,7 @@ def render_table(results: Sequence[VerifyResult]) -> str:
             display_path(r.path),
             (info.arch or f"EM_{info.machine}") if info else "-",
             describe_linkage(info) if info else "-",
-            _human_size(info.size) if info else "-",
+            human_size(info.size) if info else "-",
             "ok" if r.ok else "FAIL",
         )
         rows.append((cells, r.problems))
