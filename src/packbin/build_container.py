@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packbin.arch import Architecture
 from packbin.builder_image import (
     BUILD_ROOT,
     BUILD_SCRIPT,
@@ -64,9 +65,10 @@ def fresh_volumes(triple: str, token: str) -> dict[str, str]:
     return {kind: f"packbin-repro-{token}-{kind}-{triple}" for kind in ("target", "zigcache", "std")}
 
 
-def tool_volumes(cfg: BuildConfig) -> tuple[str, ...]:
-    """Every volume a build uses: the cargo home, then target, zig cache and std per architecture."""
-    per_target = (f(a.rust_target) for a in cfg.architectures for f in (target_volume, cache_volume, std_volume))
+def tool_volumes(arches: Sequence[Architecture]) -> tuple[str, ...]:
+    """The cache volumes a build of ``arches`` warms: the shared cargo home, then per target its
+    target dir, zig cache and std (what cache-export carries)."""
+    per_target = (f(a.rust_target) for a in arches for f in (target_volume, cache_volume, std_volume))
     return (CARGO_HOME_VOLUME, *per_target)
 
 

@@ -10,31 +10,12 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from packbin.errors import UsageError
+from packbin.stream import BoundedChunkReader
+
+_NO_CAP = 1 << 62
 
 #: Volume tars hold ``v`` and ``v/...``: the volume is mounted at /v in the carrier container.
 TOP = "v"
-
-
-class _ChunkFile(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (what tarfile's stream mode reads)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._it = iter(chunks)
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
-            try:
-                self._buf = next(self._it)
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
 
 
 class _Sink(io.RawIOBase):
@@ -60,7 +41,8 @@ def one_mtime(chunks: Iterable[bytes], mtime: int) -> Iterator[bytes]:
     """
     sink = _Sink()
     with (
-        tarfile.open(fileobj=io.BufferedReader(_ChunkFile(chunks), 1 << 20), mode="r|") as src,
+        # The engine's archive reader; no cap here: a volume holds what builds put there.
+        tarfile.open(fileobj=BoundedChunkReader(chunks, limit=_NO_CAP), mode="r|") as src,  # type: ignore[call-overload]
         tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as out,
     ):
         for m in _members(src):

@@ -36,8 +36,9 @@ from typing import IO, TYPE_CHECKING, Any
 from packbin import __version__
 from packbin.arch import Architecture
 from packbin.atomic import atomic_write_bytes
-from packbin.builder_image import BUILD_SCRIPT, std_volume
-from packbin.cache_tar import TOP, check_cache_tar, one_mtime
+from packbin.build_container import tool_volumes
+from packbin.builder_image import BUILD_SCRIPT
+from packbin.cache_tar import check_cache_tar, one_mtime
 from packbin.config import BuildConfig
 from packbin.errors import EngineError, UsageError
 
@@ -48,20 +49,10 @@ INDEX_NAME = "packbin-cache.json"
 FORMAT = 1
 #: Where a volume is mounted in the carrier container; tar members are ``v/...``.
 _MOUNT = "/v"
-_TOP = TOP
 #: A carrier image: one empty layer, imported through the API (works on a fresh engine with no
 #: registry), so volumes can be read and written by a container that is created and never started.
 CARRIER_IMAGE = "packbin/carrier:empty"
 _MAX_INDEX = 1 << 20
-
-
-def cache_volumes(cfg: BuildConfig, arches: Sequence[Architecture]) -> tuple[str, ...]:
-    """The volumes a build of ``arches`` warms: the shared cargo home, then per target its caches."""
-    from packbin.build_container import cache_volume, target_volume
-    from packbin.fetch import CARGO_HOME_VOLUME
-
-    per_target = (f(a.rust_target) for a in arches for f in (target_volume, cache_volume, std_volume))
-    return (CARGO_HOME_VOLUME, *per_target)
 
 
 def cache_key(cfg: BuildConfig, arches: Sequence[Architecture]) -> str:
@@ -155,7 +146,7 @@ def export_caches(
     stamp = int(time.time())
     for engine, arches in routes:
         carrier = ""
-        for volume in cache_volumes(cfg, arches):
+        for volume in tool_volumes(arches):
             if volume in done:
                 continue
             done.add(volume)
@@ -274,7 +265,7 @@ def read_index(src: Path, cfg: BuildConfig) -> tuple[str, tuple[CacheFile, ...],
             f"{path} is not a packbin cache index of format {FORMAT}",
             hint="export it again with this packbin version",
         )
-    allowed = set(cache_volumes(cfg, cfg.architectures))
+    allowed = set(tool_volumes(cfg.architectures))
     files: list[CacheFile] = []
     images: list[CacheFile] = []
     seen: set[str] = set()
@@ -318,7 +309,7 @@ def import_caches(
     """Restore the caches of ``arches`` from ``src`` into ``engine``'s volumes (and its builder image)."""
     t0 = time.monotonic()
     key, files, image_files = read_index(src, cfg)
-    want = set(cache_volumes(cfg, arches))
+    want = set(tool_volumes(arches))
     current = cache_key(cfg, arches)
     if key != current:
         echo(
@@ -332,7 +323,7 @@ def import_caches(
     if with_image and mine is not None:
         path = src / mine.file
         echo(f"cache-import: loading the builder image from {path} ({mine.size / 1e6:.0f} MB)")
-        with _open_checked(path, mine) as f:
+        with _Checked(path, mine) as f:
             image = ", ".join(engine.load_images(f)) or None
     carrier = _carrier(engine) if any(f.volume in want for f in files) else ""
     for entry in files:
@@ -348,7 +339,7 @@ def import_caches(
                 raise EngineError(f"cannot replace volume {entry.volume}: {why}", hint="is a build running?")
         path = src / entry.file
         echo(f"cache-import: {path} -> {entry.volume} ({entry.size / 1e6:.1f} MB)")
-        with _open_checked(path, entry) as f:
+        with _Checked(path, entry) as f:
             check_cache_tar(f, where=str(path))
             f.seek(0)
             engine.ensure_volume(entry.volume, kind="cache")
@@ -399,17 +390,12 @@ class _Checked:
         self.f.close()
 
 
-def _open_checked(path: Path, entry: CacheFile | None) -> _Checked:
-    return _Checked(path, entry)
-
-
 __all__ = [
     "CARRIER_IMAGE",
     "INDEX_NAME",
     "CacheFile",
     "TransferReport",
     "cache_key",
-    "cache_volumes",
     "check_cache_tar",
     "export_caches",
     "import_caches",

@@ -18,6 +18,7 @@ from packbin._compat import tomllib
 from packbin.arch import Architecture, ElfMachine
 from packbin.config_engines import EngineChoice, engine_choices, engine_spec_ok
 from packbin.errors import ConfigError
+from packbin.toml_table import NAME_RE as _NAME_RE
 from packbin.toml_table import Table as _Table
 from packbin.toml_table import read_config_bytes as _read_config_bytes
 from packbin.toml_table import suggest as _suggest
@@ -29,7 +30,6 @@ TARGET_ENV_VARS = ("PACK_BINARIES_RUST_TARGET", "RUST_TARGET")
 
 PROFILES = ("auto", "rustup", "debian")
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PACKAGE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -11,11 +11,9 @@ from pathlib import Path
 
 from packbin.arch import Architecture
 from packbin.errors import ConfigError
+from packbin.toml_table import NAME_RE as _NAME_RE
 from packbin.toml_table import Table as _Table
 from packbin.toml_table import suggest as _suggest
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
 
 ENGINE_ENV_PREFIX = "PACKBIN_ENGINE_"
 

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from packbin.errors import ConfigError
+
+#: A name in buildcfg.toml (architecture, alias, binary, pack, cargo profile, docker context).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 __all__ = ["MAX_CONFIG_BYTES", "Table", "kind_name", "read_config_bytes", "suggest"]
 
