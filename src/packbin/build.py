@@ -117,17 +117,18 @@ def build_pack_binaries(
     warnings: list[str] = []
     written: list[str] = []
     bytes_sent = 0
-    if plan.steps:
+    routes: list[Route] = []
+    if plan.steps or req.check_reproducible:
         from packbin.engine.routing import connect_routes
 
         # Every engine is reached before anything starts: an unreachable one fails in seconds.
-        routes = connect_routes(cfg, tuple(dict.fromkeys(step.arch for step in plan.steps)))
+        # --check-reproducible rebuilds every selected architecture, so it needs all their engines.
+        wanted = arches if req.check_reproducible else tuple(dict.fromkeys(step.arch for step in plan.steps))
+        routes = connect_routes(cfg, wanted)
+    if plan.steps:
         cfg.dist_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
-            lanes = [
-                _Lane(route=r, steps=tuple(s for s in plan.steps if s.arch in r.arches), several=len(routes) > 1)
-                for r in routes
-            ]
+            lanes = _lanes(routes, plan.steps)
             results = _run_lanes(lanes, cfg, req, inputs, Path(staging_root), console)
             outcomes = [o for r in results for o in r.outcomes]
             bytes_sent = sum(r.bytes_sent for r in results)
@@ -140,7 +141,7 @@ def build_pack_binaries(
         manifest, written = install(cfg, [], plan.reinstall, manifest)
     repro: tuple[ReproCheck, ...] = ()
     if req.check_reproducible:
-        repro = _check_reproducible(cfg, req, arches, binaries, inputs, manifest, deploy.name, console)
+        repro = _check_reproducible(cfg, req, routes, arches, binaries, inputs, manifest, deploy.name, console)
     report = BuildReport.make(
         cfg=cfg,
         plan=plan,
@@ -171,6 +172,7 @@ def build_pack_binaries(
 def _check_reproducible(
     cfg: BuildConfig,
     req: BuildRequest,
+    routes: list[Route],
     arches: tuple[Architecture, ...],
     binaries: tuple[PackBinary, ...],
     inputs: dict[str, BinaryInputs],
@@ -183,7 +185,6 @@ def _check_reproducible(
     import uuid
 
     from packbin.build_container import fresh_volumes
-    from packbin.engine.routing import connect_routes
 
     everything = make_plan(
         cfg,
@@ -195,17 +196,13 @@ def _check_reproducible(
         file_sha256=lambda rel: None,
         force=True,
     )
-    routes = connect_routes(cfg, arches)
     token = uuid.uuid4().hex[:10]
     console(
         f"check-reproducible: rebuilding {len(everything.steps)} architecture(s) in fresh volumes (packbin-repro-{token}-*)"
     )
     try:
         with tempfile.TemporaryDirectory(prefix=".staging-repro-", dir=cfg.dist_dir) as staging_root:
-            lanes = [
-                _Lane(route=r, steps=tuple(s for s in everything.steps if s.arch in r.arches), several=len(routes) > 1)
-                for r in routes
-            ]
+            lanes = _lanes(routes, everything.steps)
             results = _run_lanes(lanes, cfg, req, inputs, Path(staging_root), console, fresh=token)
             checks: list[ReproCheck] = []
             for lane, result in zip(lanes, results):
@@ -240,6 +237,13 @@ class _Lane:
 
     def prefix(self) -> str:
         return f"[{self.route.label}] " if self.several else ""
+
+
+def _lanes(routes: list[Route], steps: tuple[BuildStep, ...]) -> list[_Lane]:
+    """One lane per engine that has steps to run."""
+    shares = [(r, tuple(s for s in steps if s.arch in r.arches)) for r in routes]
+    shares = [(r, mine) for r, mine in shares if mine]
+    return [_Lane(route=r, steps=mine, several=len(shares) > 1) for r, mine in shares]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,15 +30,18 @@ def connect(
     spec: str | None = None,
     source: str = "",
     purpose: str = "",
+    endpoint: Endpoint | None = None,
 ) -> Engine:
     """Connect to the engine and check it answers; EngineError (one line, no traceback) otherwise.
 
-    ``spec``/``source``: an architecture's own engine (see resolve_endpoint); ``purpose`` names
+    ``spec``/``source``: an architecture's own engine (see resolve_endpoint), or ``endpoint``
+    already resolved from them; ``purpose`` names
     what it is for in the message ("for arm64"). ``warn=False``: the endpoint's warnings are the
     caller's to show (doctor lists them).
     """
     env = os.environ if env is None else env
-    endpoint = resolve_endpoint(env, spec=spec, source=source)
+    if endpoint is None:
+        endpoint = resolve_endpoint(env, spec=spec, source=source)
     for warning in endpoint.warnings if warn else ():
         log.warning("%s", warning)
     # ssh://: the system `ssh` client runs `docker system dial-stdio` on the remote host, as the

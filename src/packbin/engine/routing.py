@@ -15,7 +15,7 @@ from packbin.arch import Architecture
 from packbin.config import BuildConfig
 from packbin.engine.client import Engine
 from packbin.engine.connect import connect
-from packbin.engine.endpoint import resolve_endpoint
+from packbin.engine.endpoint import Endpoint, resolve_endpoint
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,17 +56,17 @@ def connect_routes(
     """
     env = os.environ if env is None else env
     groups: dict[str, list[Architecture]] = {}
-    specs: dict[str, tuple[str | None, str]] = {}
+    endpoints: dict[str, tuple[Endpoint, bool]] = {}  # host -> (endpoint, chosen per architecture)
     for a in arches:
         spec, source = _spec(cfg, a)
-        host = resolve_endpoint(env, spec=spec, source=source).host
-        groups.setdefault(host, []).append(a)
-        specs.setdefault(host, (spec, source))
+        endpoint = resolve_endpoint(env, spec=spec, source=source)
+        groups.setdefault(endpoint.host, []).append(a)
+        endpoints.setdefault(endpoint.host, (endpoint, spec is not None))
     routes: list[Route] = []
     for host, group in groups.items():
-        spec, source = specs[host]
+        endpoint, own = endpoints[host]
         names = ", ".join(a.name for a in group)
-        engine = connect(env, spec=spec, source=source, purpose=f"for {names}" if spec or len(groups) > 1 else "")
+        engine = connect(env, endpoint=endpoint, purpose=f"for {names}" if own or len(groups) > 1 else "")
         routes.append(Route(engine=engine, arches=tuple(group)))
     return routes
 
