@@ -12,9 +12,9 @@ build script), built from Debian's crate sources. Each figure is the wall time o
 2. A fresh checkout built on a fresh engine (no packbin volumes; the builder image present), x86_64:
    - cold: nothing else (the std, the dependencies and the crate are compiled);
    - after import: ``cache-import`` of a ``cache-export`` made on the warm engine, then the build
-     (the import is timed with it);
-   - warm: a fresh checkout built on the warm default engine.
-   Goal: import + build within 1.5x of warm.
+     (the import is timed with it), ``--runs`` times, each into an engine emptied again;
+   - warm: a fresh checkout built on the warm default engine, after each of those.
+   Goal: import + build within 1.5x of warm (medians); the build alone is reported too.
 
     python benchmarks/bench_engines.py [--runs 3]
 
@@ -109,16 +109,23 @@ def main() -> int:
             clear_volumes(endpoint)
             cold_s = run("build-pack-binaries", "--arch=x86_64", cwd=workspace(tmp / "cold"), env=x86_there)
             say(f"cold on a fresh engine: {cold_s:.1f}s")
-            clear_volumes(endpoint)
-            fresh = workspace(tmp / "fresh")
-            import_s = run("cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image", cwd=fresh, env=x86_there)
-            after_s = run("build-pack-binaries", "--arch=x86_64", cwd=fresh, env=x86_there)
-            say(f"after import: import {import_s:.1f}s + build {after_s:.1f}s")
-            warm_s = run("build-pack-binaries", "--arch=x86_64", cwd=workspace(tmp / "warm"))
-            say(f"warm (default engine, fresh checkout): {warm_s:.1f}s")
+            imports, afters, warms = [], [], []
+            for i in range(args.runs):
+                clear_volumes(endpoint)
+                fresh = workspace(tmp / f"fresh{i}")
+                imports.append(
+                    run("cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image", cwd=fresh, env=x86_there)
+                )
+                afters.append(run("build-pack-binaries", "--arch=x86_64", cwd=fresh, env=x86_there))
+                warms.append(run("build-pack-binaries", "--arch=x86_64", cwd=workspace(tmp / f"warm{i}")))
+                say(
+                    f"run {i + 1}: import {imports[-1]:.1f}s + build {afters[-1]:.1f}s; "
+                    f"warm (default engine, fresh checkout) {warms[-1]:.1f}s"
+                )
         finally:
             ctx.__exit__(None, None, None)
         sizes = json.loads((cache / "packbin-cache.json").read_text())["files"]
+        import_s, after_s, warm_s = (statistics.median(x) for x in (imports, afters, warms))
         ratio = (import_s + after_s) / warm_s
         print(
             json.dumps(
@@ -130,9 +137,10 @@ def main() -> int:
                     "seed_second_engine_import_with_image_s": round(seed_s, 1),
                     "cache_mb": {f["file"]: round(f["size"] / 1e6, 1) for f in sizes},
                     "fresh_engine_cold_s": round(cold_s, 1),
-                    "fresh_engine_import_s": round(import_s, 1),
-                    "fresh_engine_build_after_import_s": round(after_s, 1),
-                    "warm_s": round(warm_s, 1),
+                    "fresh_engine_import_s": [round(x, 2) for x in imports],
+                    "fresh_engine_build_after_import_s": [round(x, 2) for x in afters],
+                    "warm_s": [round(x, 2) for x in warms],
+                    "build_after_import_over_warm": round(after_s / warm_s, 2),
                     "import_plus_build_over_warm": round(ratio, 2),
                     "goal_met": ratio <= 1.5,
                 },

@@ -24,6 +24,7 @@ from packbin.builder_image import (
     BUILD_SCRIPT,
     CACHE_ROOT,
     SYSROOT,
+    ZIG_CACHE_SCRIPT,
     BuilderImage,
     std_volume,
     target_cargo_config,
@@ -156,6 +157,7 @@ def run_build(
     payload = tar_bytes(
         {
             "packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755),
+            "packbin-zig-cache.py": (ZIG_CACHE_SCRIPT, 0o644),
             ".cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
         }
     )

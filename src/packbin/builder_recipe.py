@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from packbin import __version__
@@ -207,6 +208,9 @@ set -eu
 target="$1"; strip="$2"; shift 2
 zig_version=$(python3 -m ziglang version)  # a Python start-up: once per build
 echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$zig_version"
+# zig keys its cache by inode too: after a cache import or a new image, point it at the new copies.
+python3 /build/packbin-zig-cache.py "${XDG_CACHE_HOME:-/cache}" \
+  || echo "::packbin-warning could not check zig's cache against this engine's files: zig may compile musl again"
 profile="${PACKBIN_CARGO_PROFILE:-release}"
 
 std_sysroot() {
@@ -268,6 +272,10 @@ for spec in "$@"; do
   fi
 done
 """
+
+
+#: zig_cache.py, sent into every build container beside the build script.
+ZIG_CACHE_SCRIPT = (resources.files("packbin") / "zig_cache.py").read_bytes()
 
 
 def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:

@@ -1,59 +1,20 @@
-"""The tar side of cache-export / cache-import: the check of an untrusted volume tar before the
-engine sees it, and the export's one-mtime rewrite (see ``one_mtime``)."""
+"""The tar side of cache-import: the check of an untrusted volume tar before the engine sees it.
+
+Export streams the engine's own archive of a volume as it is. The engine keeps mtimes to the
+second (it drops the fraction), which keeps their order: cargo's "is a dependency newer"
+comparisons come out as before, and zig_cache.py accepts a whole-second mtime as the same file."""
 
 from __future__ import annotations
 
-import io
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO
 
 from packbin.errors import UsageError
-from packbin.stream import BoundedChunkReader
-
-_NO_CAP = 1 << 62
 
 #: Volume tars hold ``v`` and ``v/...``: the volume is mounted at /v in the carrier container.
 TOP = "v"
-
-
-class _Sink(io.RawIOBase):
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b: Any) -> int:
-        self.parts.append(bytes(b))
-        return len(b)
-
-
-def one_mtime(chunks: Iterable[bytes], mtime: int) -> Iterator[bytes]:
-    """Re-stream a volume tar with every member's mtime set to ``mtime`` (the export's time).
-
-    The engine writes archive mtimes rounded to the second, which can make a dependency's output
-    look newer than the crate built on it. One time for every file keeps cargo's "is a
-    dependency newer" comparisons equal. This is a safeguard: in the measured case
-    (benchmarks/bench_engines.py) cargo rebuilt only the workspace's own crates either way, and
-    the time lost after an import was zig's (README, Benchmarks).
-    """
-    sink = _Sink()
-    with (
-        # The engine's archive reader; no cap here: a volume holds what builds put there.
-        tarfile.open(fileobj=BoundedChunkReader(chunks, limit=_NO_CAP), mode="r|") as src,  # type: ignore[call-overload]
-        tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as out,
-    ):
-        for m in _members(src):
-            m.mtime = mtime
-            m.pax_headers = {k: v for k, v in m.pax_headers.items() if k not in ("mtime", "atime", "ctime")}
-            out.addfile(m, src.extractfile(m) if m.isreg() else None)
-            if sink.parts:
-                yield b"".join(sink.parts)
-                sink.parts.clear()
-    if sink.parts:
-        yield b"".join(sink.parts)
 
 
 def check_cache_tar(f: IO[bytes], *, where: str) -> int:

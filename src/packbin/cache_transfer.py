@@ -37,8 +37,8 @@ from packbin import __version__
 from packbin.arch import Architecture
 from packbin.atomic import atomic_write_bytes
 from packbin.build_container import tool_volumes
-from packbin.builder_image import BUILD_SCRIPT
-from packbin.cache_tar import check_cache_tar, one_mtime
+from packbin.builder_image import BUILD_SCRIPT, ZIG_CACHE_SCRIPT
+from packbin.cache_tar import check_cache_tar
 from packbin.config import BuildConfig
 from packbin.errors import EngineError, UsageError
 
@@ -63,6 +63,7 @@ def cache_key(cfg: BuildConfig, arches: Sequence[Architecture]) -> str:
     h.update(f"packbin {__version__}\0format {FORMAT}\0".encode())
     h.update(repr(cfg.builder).encode())
     h.update(BUILD_SCRIPT.encode())
+    h.update(ZIG_CACHE_SCRIPT)
     for a in arches:
         h.update(f"\0arch {a.name} {a.rust_target}".encode())
     # Each workspace's fetch key: its Cargo.lock and source configs (what fills the cargo home).
@@ -143,7 +144,6 @@ def export_caches(
     skipped: list[str] = []
     images: list[str] = []
     done: set[str] = set()
-    stamp = int(time.time())
     for engine, arches in routes:
         carrier = ""
         for volume in tool_volumes(arches):
@@ -161,7 +161,7 @@ def export_caches(
                 image=carrier, command=["/none"], kind="cache", volumes={volume: f"{_MOUNT}:ro"}
             ) as c:
                 stream, _ = engine.get_tar(c, _MOUNT)
-                size, digest = _write_stream(dest / name, one_mtime(stream, stamp), echo=echo, what=volume)
+                size, digest = _write_stream(dest / name, stream, echo=echo, what=volume)
             files.append(CacheFile(volume=volume, file=name, size=size, sha256=digest))
         name = image_file(engine.native_platform)
         if with_image and name not in {f.file for f in files}:

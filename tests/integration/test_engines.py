@@ -161,6 +161,18 @@ def test_cache_import_into_a_fresh_engine_makes_the_next_build_incremental(
     assert res.returncode == 0, res.stderr[-3000:]
     assert STD_STEP not in res.stdout  # the imported std was used, not rebuilt
     assert _manifest(repo)[f"x86_64/{SENSOR}"]["sha256"] == _manifest(single)[f"x86_64/{SENSOR}"]["sha256"]
+    # zig's cache was pointed at this engine's copies of its inputs, and zig compiled nothing
+    # again: no object in its cache is newer than the canary written before cargo ran. (Without
+    # zig_cache.py, zig compiled musl's objects again here: 1,056 of them, 34 s.)
+    assert "zig's cache holds copies of its inputs" in res.stdout, res.stdout[-3000:]
+    newer = client.containers.run(
+        _manifest(repo)[f"x86_64/{SENSOR}"]["builder_image"],
+        ["sh", "-c", "find /cache/zig/o -name '*.o' -newer /cache/.packbin-zig-inodes | wc -l"],
+        volumes={f"packbin-zigcache-{X86}": {"bind": "/cache", "mode": "ro"}},
+        network_mode="none",
+        remove=True,
+    )
+    assert newer.strip() == b"0"
 
 
 def test_a_tampered_cache_is_refused_before_the_engine_sees_it(

@@ -200,36 +200,3 @@ def test_cache_key_task_needs_no_engine(cfg: BuildConfig) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == cache_key(cfg, cfg.architectures)
-
-
-def test_export_gives_every_member_one_mtime_and_keeps_the_rest() -> None:
-    from packbin.cache_transfer import one_mtime
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for i, (name, kind, data) in enumerate(
-            [("v", "dir", ""), ("v/a", "file", "alpha" * 5000), ("v/l", "sym", "/opt/x"), ("v/h", "hard", "v/a")]
-        ):
-            ti = tarfile.TarInfo(name)
-            ti.mtime = 1_000_000_000.6 + i  # sub-second, as a PAX archive may carry
-            ti.mode = 0o750
-            if kind == "file":
-                ti.size = len(data)
-                tf.addfile(ti, io.BytesIO(data.encode()))
-                continue
-            ti.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE}[kind]
-            ti.linkname = data
-            tf.addfile(ti)
-    raw = buf.getvalue()
-    # Fed in small uneven chunks, as the engine streams it.
-    chunks = [raw[i : i + 777] for i in range(0, len(raw), 777)]
-    out = b"".join(one_mtime(chunks, 1_700_000_000))
-    with tarfile.open(fileobj=io.BytesIO(out)) as tf:
-        members = tf.getmembers()
-        assert [m.name for m in members] == ["v", "v/a", "v/l", "v/h"]
-        assert {m.mtime for m in members} == {1_700_000_000}
-        assert all(m.mode == 0o750 for m in members)
-        assert tf.extractfile("v/a").read() == b"alpha" * 5000  # type: ignore[union-attr]
-        assert members[2].issym() and members[2].linkname == "/opt/x"
-        assert members[3].islnk() and members[3].linkname == "v/a"
-    assert check_cache_tar(io.BytesIO(out), where="t") == 4
