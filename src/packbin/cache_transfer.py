@@ -358,6 +358,39 @@ def import_caches(
     )
 
 
+# -- the tasks' entry points ----------------------------------------------------------------
+
+
+def transfer(
+    kind: str,
+    cfg: BuildConfig,
+    arches: Sequence[Architecture],
+    directory: Path,
+    *,
+    echo: Callable[[str], None],
+    **options: bool,
+) -> list[TransferReport]:
+    """``cache-export`` (``kind`` "export") or ``cache-import`` ("import") of ``arches``, each on
+    the engine that builds it (every engine is reached before anything moves)."""
+    from packbin.engine.routing import connect_routes
+
+    routes = connect_routes(cfg, arches)
+    if kind == "export":
+        return [export_caches([(r.engine, r.arches) for r in routes], cfg, directory, echo=echo, **options)]
+    return [import_caches(r.engine, cfg, r.arches, directory, echo=echo, **options) for r in routes]
+
+
+def render(kind: str, directory: str, reports: Sequence[TransferReport], *, as_json: bool) -> str:
+    """The closing output: one summary line, or the ``--json`` document."""
+    if as_json:
+        return json.dumps({"dir": directory, "reports": [r.to_json() for r in reports]}, indent=2)
+    files = sum(len(r.files) for r in reports)
+    total = sum(r.total_bytes for r in reports)
+    secs = sum(r.seconds for r in reports)
+    verb = "exported" if kind == "export" else "imported"
+    return f"{verb} {files} file(s), {total / 1e6:.1f} MB, in {secs:.1f}s; key {reports[0].key if reports else '-'}"
+
+
 class _Checked:
     """A cache file opened for reading, whose size (and, once read, sha256) match the index."""
 
@@ -400,4 +433,6 @@ __all__ = [
     "export_caches",
     "import_caches",
     "read_index",
+    "render",
+    "transfer",
 ]

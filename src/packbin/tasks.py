@@ -350,34 +350,18 @@ def _cache_arches(arch: str | None) -> tuple[Any, Any]:
     return cfg, cfg.select_arches(arch or "all")
 
 
-def _transfer(kind: str, dir: str, arch: str | None, json: bool, **kwargs: Any) -> None:
-    import json as _json
+def _transfer(kind: str, dir: str, arch: str | None, json: bool, **options: bool) -> None:
     from pathlib import Path
 
     from packbin import cache_transfer
-    from packbin.engine.routing import connect_routes
 
     if not dir:
         raise UsageError(f"cache-{kind} needs --dir DIR")
     cfg, arches = _cache_arches(arch)
     out = sys.stderr if json else sys.stdout
     echo = lambda line: print(line, file=out, flush=True)
-    routes = connect_routes(cfg, arches)
-    if kind == "export":
-        pairs = [(r.engine, r.arches) for r in routes]
-        reports = [cache_transfer.export_caches(pairs, cfg, Path(dir), echo=echo, **kwargs)]
-    else:
-        reports = [
-            cache_transfer.import_caches(r.engine, cfg, r.arches, Path(dir), echo=echo, **kwargs) for r in routes
-        ]
-    total = sum(r.total_bytes for r in reports)
-    secs = sum(r.seconds for r in reports)
-    if json:
-        print(_json.dumps({"dir": dir, "reports": [r.to_json() for r in reports]}, indent=2))
-    else:
-        files = sum(len(r.files) for r in reports)
-        verb = "exported" if kind == "export" else "imported"
-        print(f"{verb} {files} file(s), {total / 1e6:.1f} MB, in {secs:.1f}s; key {reports[0].key if reports else '-'}")
+    reports = cache_transfer.transfer(kind, cfg, arches, Path(dir), echo=echo, **options)
+    print(cache_transfer.render(kind, dir, reports, as_json=json))
 
 
 @packbin_task(help={k: _CACHE_HELP[k] for k in ("dir", "arch", "with_image", "json")})

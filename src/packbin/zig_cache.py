@@ -64,7 +64,16 @@ def parse(data: bytes) -> list[tuple[int, int, int, int, int, bytes]] | None:
     return entries
 
 
-def _stat(path: str) -> os.stat_result | None:
+def _stat(prefixes: dict[int, str], prefix: int, raw_path: bytes) -> os.stat_result | None:
+    """The stat of the file an entry names, or None when it names none this script may take."""
+    path = os.fsdecode(raw_path)
+    if prefix == 0:
+        if not os.path.isabs(path):
+            return None  # relative to a working directory long gone
+    elif prefix in prefixes and not os.path.isabs(path):
+        path = os.path.join(prefixes[prefix], path)
+    else:
+        return None
     try:
         return os.stat(path)
     except OSError:
@@ -72,38 +81,30 @@ def _stat(path: str) -> os.stat_result | None:
 
 
 def rebase_manifest(
-    data: bytes, prefixes: dict[int, str], stat: Callable[[str], os.stat_result | None] = _stat
+    data: bytes,
+    prefixes: dict[int, str],
+    stat: Callable[[int, bytes], os.stat_result | None] | None = None,
 ) -> tuple[bytes, int] | None:
     """``data`` with the inode and mtime of each entry whose file has its size and mtime set to the
-    file's own; (new bytes, entries changed). None when it does not parse. ``stat``: os.stat, or
-    None when it fails (``rebase`` passes a memo: the manifests name the same headers over and over)."""
+    file's own; (new bytes, entries changed). None when it does not parse. ``stat(prefix, path)``:
+    ``rebase`` passes a memo, as the manifests name the same headers over and over."""
     entries = parse(data)
     if entries is None:
         return None
+    if stat is None:
+        stat = functools.partial(_stat, prefixes)
     out = bytearray(data)
     changed = 0
     for off, size, mtime, flags, prefix, raw_path in entries:
         if flags & 0b11:  # directories and metadata-only entries: zig hashes those differently
             continue
-        path = os.fsdecode(raw_path)
-        if prefix == 0:
-            if not os.path.isabs(path):
-                continue  # relative to a working directory long gone
-        elif prefix in prefixes:
-            if os.path.isabs(path):
-                continue
-            path = os.path.join(prefixes[prefix], path)
-        else:
-            continue
-        st = stat(path)
-        if st is None:
-            continue
-        if not (st.st_mode & 0o170000 == 0o100000 and st.st_size == size):
+        st = stat(prefix, raw_path)
+        if st is None or st.st_size != size or st.st_mode & 0o170000 != 0o100000:
             continue
         now = st.st_mtime_ns
         if not (now == mtime or (now % _NS == 0 and now == mtime - mtime % _NS)):
             continue
-        if st.st_ino == struct.unpack_from("<Q", data, off + 8)[0] and now == mtime:
+        if now == mtime and st.st_ino == struct.unpack_from("<Q", data, off + 8)[0]:
             continue
         struct.pack_into("<Qq", out, off + 8, st.st_ino, now)
         changed += 1
@@ -115,11 +116,13 @@ def rebase(zig_cache: str, prefixes: dict[int, str]) -> tuple[int, int]:
     (manifests rewritten, entries changed)."""
     hdir = os.path.join(zig_cache, "h")
     files = entries = 0
+    if os.path.islink(zig_cache) or os.path.islink(hdir):  # an imported volume may hold anything
+        return 0, 0
     try:
         names = sorted(os.listdir(hdir))
     except OSError:
         return 0, 0
-    stat = functools.lru_cache(maxsize=None)(_stat)
+    stat = functools.lru_cache(maxsize=None)(functools.partial(_stat, prefixes))
     for name in names:
         if name.startswith(".packbin-"):  # a rewrite cut short
             os.unlink(os.path.join(hdir, name))
@@ -169,6 +172,8 @@ def main(argv: list[str]) -> int:
     env = subprocess.run([sys.executable, "-m", "ziglang", "env"], capture_output=True, text=True, check=True)
     lib_dir, global_cache = zig_dirs(env.stdout)
     canary = os.path.join(cache_root, _CANARY)
+    if os.path.islink(canary) or os.path.isdir(canary):  # not one this script wrote
+        return 0
     if not os.path.exists(canary):
         open(canary, "a").close()
     probe = os.path.join(lib_dir, "std", "std.zig")

@@ -146,6 +146,35 @@ def test_rebase_rewrites_manifests_whole_and_leaves_everything_else(tmp_path: Pa
     assert rebase(str(tmp_path / "no-cache"), {}) == (0, 0)
 
 
+def test_a_symlinked_cache_or_manifest_dir_is_not_written_through(tmp_path: Path) -> None:
+    """An imported volume may hold anything: its h/ may point at another volume of the container."""
+    st = a_file(tmp_path / "lib/x.c", "int x;", 1_700_000_000 * NS)
+    good = manifest(entry("x.c", size=st.st_size, inode=st.st_ino + 1, mtime=st.st_mtime_ns, prefix=1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ("a" * 32)).write_bytes(good)
+    (tmp_path / "zig").mkdir()
+    (tmp_path / "zig/h").symlink_to(elsewhere)
+    (tmp_path / "zig2").symlink_to(tmp_path / "zig")
+    for cache in ("zig", "zig2"):
+        assert rebase(str(tmp_path / cache), {1: str(tmp_path / "lib")}) == (0, 0)
+    assert (elsewhere / ("a" * 32)).read_bytes() == good
+
+
+@pytest.mark.compiler
+def test_a_canary_that_is_a_symlink_is_neither_followed_nor_acted_on(tmp_path: Path) -> None:
+    target = tmp_path / "target-file"
+    target.write_text("1 2")
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / ".packbin-zig-inodes").symlink_to(target)
+    env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(root / "zig"))
+    res = subprocess.run(
+        [sys.executable, zig_cache.__file__, str(root)], env=env, capture_output=True, text=True, check=True
+    )
+    assert res.stdout == "" and target.read_text() == "1 2"
+
+
 def test_zig_dirs_reads_both_zig_env_layouts() -> None:
     zon = '.{\n    .zig_exe = "/z/zig",\n    .lib_dir = "/z/lib",\n    .global_cache_dir = "/cache/zig",\n}\n'
     json_ = '{\n "zig_exe": "/z/zig",\n "lib_dir": "/z/lib",\n "global_cache_dir": "/cache/zig"\n}\n'
