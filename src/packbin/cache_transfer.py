@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
@@ -316,7 +317,6 @@ def import_caches(
             f"cache-import: the cache's key {key or '?'} differs from this checkout's {current}: "
             "restoring it anyway (cargo rebuilds what changed)"
         )
-    done: list[CacheFile] = []
     skipped: list[str] = []
     image = None
     mine = next((f for f in image_files if f.file == image_file(engine.native_platform)), None)
@@ -326,6 +326,7 @@ def import_caches(
         with _Checked(path, mine) as f:
             image = ", ".join(engine.load_images(f)) or None
     carrier = _carrier(engine) if any(f.volume in want for f in files) else ""
+    todo: list[CacheFile] = []
     for entry in files:
         if entry.volume not in want:
             continue
@@ -337,6 +338,9 @@ def import_caches(
             why = engine.remove_volume(entry.volume)
             if why is not None:
                 raise EngineError(f"cannot replace volume {entry.volume}: {why}", hint="is a build running?")
+        todo.append(entry)
+
+    def restore(entry: CacheFile) -> CacheFile:
         path = src / entry.file
         echo(f"cache-import: {path} -> {entry.volume} ({entry.size / 1e6:.1f} MB)")
         with _Checked(path, entry) as f:
@@ -352,7 +356,24 @@ def import_caches(
                 # Half a target directory is worse than none: the next build would trust it.
                 engine.remove_volume(entry.volume)
                 raise
-        done.append(entry)
+        return entry
+
+    # Side by side: the engine unpacks one volume while this process checks the next (measured:
+    # 1.0-1.6 s for the three volumes of a target, against 2.2-2.4 s one after the other). Each
+    # volume is whole or removed; the first error is raised once all have ended.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
+        futures = [pool.submit(restore, entry) for entry in todo]
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            # Stop the uploads: each worker then removes its half volume.
+            engine.remove_live_containers()
+            wait(futures)
+            raise
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        raise errors[0]
+    done = [f.result() for f in futures]
     return TransferReport(
         key=key, files=tuple(done), image=image, skipped=tuple(skipped), seconds=time.monotonic() - t0
     )

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import docker
 import pytest
 
+from packbin.cache_tar import check_cache_tar
 from tests.support.repo import clone_built, copy_repo, packbin
 from tests.support.second_engine import SecondEngineUnavailable, second_engine
 
@@ -173,6 +178,49 @@ def test_cache_import_into_a_fresh_engine_makes_the_next_build_incremental(
         remove=True,
     )
     assert newer.strip() == b"0"
+
+
+def test_ctrl_c_during_an_import_leaves_each_volume_whole_or_absent(single: Path, engine2: tuple[str, Path]) -> None:
+    """The volumes are restored side by side; Ctrl-C stops the uploads, and a volume left on the
+    engine holds every member of its tar."""
+    endpoint, cache = engine2
+    client = _client(endpoint)
+    for v in client.volumes.list():
+        if str(v.name).startswith("packbin-"):
+            v.remove(force=True)
+    env = dict(os.environ, PACKBIN_ENGINE_X86_64=endpoint)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "packbin", "cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image"],
+        cwd=single,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if f"-> packbin-zigcache-{X86}" in line:
+            break
+    else:
+        pytest.fail("the import never started:\n" + "".join(seen))
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest and "Traceback" not in rest
+    assert [c.name for c in client.containers.list(all=True, filters={"label": "io.packbin.kind=cache"})] == []
+    index = json.loads((cache / "packbin-cache.json").read_text())
+    image = _manifest(single)[f"x86_64/{SENSOR}"]["builder_image"]
+    for f in index["files"]:
+        if f["volume"] not in _volumes(endpoint):
+            continue
+        with open(cache / f["file"], "rb") as tar:
+            members = check_cache_tar(tar, where=f["file"])
+        count = client.containers.run(
+            image, ["sh", "-c", "find /v | wc -l"], volumes={f["volume"]: {"bind": "/v", "mode": "ro"}}, remove=True
+        )
+        assert int(count) == members, f["volume"]
 
 
 def test_a_tampered_cache_is_refused_before_the_engine_sees_it(
