@@ -372,9 +372,8 @@ def _run_steps(
         with slots:
             if cancelled.is_set():
                 raise Interrupted("cancelled")
+            # The container says "building BIN for TARGET" as it starts each binary.
             prefix = f"[{step.arch.name:<{width}}{' fresh' if fresh else ''}] "
-            names = ", ".join(t.binary.name for t in step.targets)
-            console(f"{prefix}building {names} for {step.arch.rust_target}")
             staging = staging_root / step.arch.name
             staging.mkdir()
             t0 = time.monotonic()

@@ -26,7 +26,6 @@ from packbin.workspace import (
     Scan,
     collect_all,
     collect_inputs,
-    fetch_payload,
     load_workspace,
     merge_payload,
 )
@@ -618,57 +617,6 @@ def materialize(out: Path, files: tuple[wsmod.InputFile, ...], stubs: tuple[wsmo
     for s in stubs:
         (out / s.rel).parent.mkdir(parents=True, exist_ok=True)
         (out / s.rel).write_bytes(s.data)
-
-
-@pytest.mark.compiler  # runs cargo
-def test_fetch_payload_has_manifests_lock_configs_vendor_and_no_sources(repo: Path, tmp_path: Path) -> None:
-    vendored(repo)
-    set_lock(repo, CRATES_IO)
-    files, stubs = fetch_payload([inputs(repo, "sensor-bin"), inputs(repo, "other-tool")])
-    got = {f.rel for f in files}
-    assert {
-        "ws/Cargo.toml",
-        "ws/Cargo.lock",
-        "ws/.cargo/config.toml",
-        "ws/crates/sensor/Cargo.toml",
-        "ext/extlib/Cargo.toml",
-        "ws/vendor/serde/src/lib.rs",
-    } <= got
-    assert not any(r.endswith(".rs") and "/vendor/" not in r for r in got)  # no package's code
-    assert {
-        "ws/crates/sensor/src/main.rs",
-        "ws/crates/shared/src/lib.rs",
-        "ext/extlib/src/lib.rs",
-        "ws/crates/other/build.rs",
-    } <= {s.rel for s in stubs}
-    cargo = shutil.which("cargo")
-    if cargo is None:
-        return
-    # cargo accepts it: `cargo metadata --locked` loads the whole workspace from the payload alone
-    # (the tiny fixture's own lock, from cargo, has no registry packages).
-    (repo / "ws/.cargo/config.toml").unlink()
-    env = dict(os.environ, CARGO_HOME=str(tmp_path / "cargo-home"), CARGO_NET_OFFLINE="true")
-    env.setdefault("RUSTUP_HOME", str(Path.home() / ".rustup"))
-    subprocess.run(
-        [cargo, "generate-lockfile", "--offline"],
-        cwd=repo / "ws",
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    out = tmp_path / "fetch"
-    materialize(out, *fetch_payload([inputs(repo, "sensor-bin")]))
-    proc = subprocess.run(
-        [cargo, "fetch", "--locked", "--offline"],
-        cwd=out / "ws/crates/sensor",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 # -- refusals ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ The package, lowest layer first (a module imports only those above it in this li
 
 from __future__ import annotations
 
-from packbin.workspace.inputs import Scan, collect_all, collect_inputs, fetch_payload, load_workspace, merge_payload
+from packbin.workspace.inputs import Scan, collect_all, collect_inputs, load_workspace, merge_payload
 from packbin.workspace.model import BinaryInputs, InputFile, Member, Stub, Target, Workspace
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "Workspace",
     "collect_all",
     "collect_inputs",
-    "fetch_payload",
     "load_workspace",
     "merge_payload",
 ]

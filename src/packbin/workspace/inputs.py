@@ -13,7 +13,7 @@ from packbin.errors import ConfigError
 from packbin.workspace.hashcache import _HashCache
 from packbin.workspace.layout import read_workspace
 from packbin.workspace.model import LIB_STUB, MAIN_STUB, BinaryInputs, InputFile, Stub, Workspace
-from packbin.workspace.paths import _join, _under
+from packbin.workspace.paths import _join
 from packbin.workspace.repo import _Repo
 from packbin.workspace.sources import _lock_endpoints, _lock_names, load_source_map, source_configs
 from packbin.workspace.targets import _find_bin, _needed_dirs
@@ -185,29 +185,6 @@ def merge_payload(inputs: Iterable[BinaryInputs]) -> tuple[tuple[InputFile, ...]
             files.setdefault(f.rel, f)
         for s in bi.stubs:
             stubs.setdefault(s.rel, s)
-    return (
-        tuple(files[k] for k in sorted(files)),
-        tuple(stubs[k] for k in sorted(stubs) if k not in files),
-    )
-
-
-def fetch_payload(inputs: Iterable[BinaryInputs]) -> tuple[tuple[InputFile, ...], tuple[Stub, ...]]:
-    """What ``cargo fetch --locked`` needs for these bins: the manifests, lock files, source
-    configs and vendor trees, with a stub for every target of every package. No package's
-    sources: the fetch step compiles nothing, so it gets no code that could run."""
-    files: dict[str, InputFile] = {}
-    stubs: dict[str, Stub] = {}
-    for bi in inputs:
-        ws = bi.workspace
-        keep = {ws.manifest_rel, _join(ws.root_rel, "Cargo.lock"), *(p.manifest for p in ws.packages)}
-        repo_root = bi.files[0].root  # every InputFile carries the (resolved) repository root
-        keep.update(c.relative_to(repo_root).as_posix() for c in ws.source_configs)
-        for f in bi.files:
-            if f.rel in keep or any(_under(f.rel, v) for v in bi.vendor_dirs):
-                files.setdefault(f.rel, f)
-        for p in ws.packages:
-            for t in p.targets:
-                stubs.setdefault(t.rel, Stub(rel=t.rel, data=LIB_STUB if t.kind == "lib" else MAIN_STUB))
     return (
         tuple(files[k] for k in sorted(files)),
         tuple(stubs[k] for k in sorted(stubs) if k not in files),
