@@ -1,4 +1,5 @@
-"""A build container whose packbin died (SIGKILL, a crashed runner) is found and removed by the next build.
+"""A container whose packbin died (SIGKILL, a crashed runner) is found and removed: a build
+container by the next build of its target, any other by the next connection to the engine.
 
 Real engine, real containers (created, never started) from an image packbin already has, on a
 throwaway volume so that no real cache is touched.
@@ -34,20 +35,10 @@ def volume(engine: Any) -> Iterator[str]:
 
 
 def test_stale_build_container_is_removed_and_live_ones_are_not(engine: Any, volume: str) -> None:
-    images = [t for img in engine.client.images.list() for t in img.tags if t.startswith("packbin/")]
-    if not images:
-        pytest.skip("no packbin image on the engine to create a container from")
-    made = []
+    made: list[Any] = []
 
     def make(host: str, pid: int) -> Any:
-        c = engine.client.containers.create(
-            images[0],
-            command=["true"],
-            volumes={volume: {"bind": "/cache", "mode": "rw"}},
-            labels={OWNER_LABEL: "packbin", KIND_LABEL: "build", HOST_LABEL: host, PID_LABEL: str(pid)},
-        )
-        made.append(c)
-        return c
+        return _make(engine, made, volume, kind="build", host=host, pid=pid)
 
     try:
         stale = make(process_host(), dead_pid())
@@ -57,6 +48,42 @@ def test_stale_build_container_is_removed_and_live_ones_are_not(engine: Any, vol
         assert removed == [stale.name]
         names = {c.name for c in engine.client.containers.list(all=True, filters={"volume": volume})}
         assert names == {live.name, elsewhere.name}
+    finally:
+        for c in made:
+            with contextlib.suppress(docker.errors.NotFound):  # the code under test removed it
+                c.remove(force=True)
+
+
+def _make(engine: Any, made: list[Any], volume: str, *, kind: str, host: str, pid: int) -> Any:
+    images = [t for img in engine.client.images.list() for t in img.tags if t.startswith("packbin/")]
+    if not images:
+        pytest.skip("no packbin image on the engine to create a container from")
+    c = engine.client.containers.create(
+        images[0],
+        command=["true"],
+        volumes={volume: {"bind": "/cache", "mode": "rw"}},
+        labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, HOST_LABEL: host, PID_LABEL: str(pid)},
+    )
+    made.append(c)
+    return c
+
+
+def test_connecting_removes_the_orphans_of_every_kind_and_only_them(
+    engine: Any, volume: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from packbin.engine.connect import connect
+
+    made: list[Any] = []
+    try:
+        orphans = [_make(engine, made, volume, kind=k, host=process_host(), pid=dead_pid()) for k in ("cache", "fetch")]
+        live = _make(engine, made, volume, kind="sync", host=process_host(), pid=1)
+        elsewhere = _make(engine, made, volume, kind="cache", host="another-host pid:[1]", pid=dead_pid())
+        with caplog.at_level("WARNING", logger="packbin"):
+            connect()
+        names = {c.name for c in engine.client.containers.list(all=True, filters={"volume": volume})}
+        assert names == {live.name, elsewhere.name}
+        for c in orphans:
+            assert f"removed container {c.name}: the packbin process that made it is gone" in caplog.text
     finally:
         for c in made:
             with contextlib.suppress(docker.errors.NotFound):  # the code under test removed it

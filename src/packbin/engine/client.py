@@ -366,25 +366,30 @@ class Engine:
             else:
                 _remove_container(c)
 
-    def remove_stale_containers(self, *, kind: str, volume: str) -> list[str]:
-        """Force-remove packbin containers of ``kind`` that mount ``volume`` and were made by a
+    def remove_stale_containers(self, *, kind: str | None = None, volume: str | None = None) -> list[str]:
+        """Force-remove packbin containers (of ``kind``, mounting ``volume``, when given) made by a
         process of this host that no longer exists; return their names.
 
+        Such a container was orphaned by a packbin killed with SIGKILL (or a machine that lost
+        power): nothing else would remove it, and a running one holds its volumes' locks.
         Containers of another host, of a live process, or without the labels (an older packbin)
         are left alone: whether they are still in use cannot be known from here.
         """
         host = process_host()
         removed: list[str] = []
+        labels_filter = [f"{OWNER_LABEL}=packbin", f"{HOST_LABEL}={host}"]
+        if kind is not None:
+            labels_filter.append(f"{KIND_LABEL}={kind}")
         try:
-            found = self.client.containers.list(
-                all=True, filters={"label": [f"{OWNER_LABEL}=packbin", f"{KIND_LABEL}={kind}"]}
-            )
+            found = self.client.containers.list(all=True, filters={"label": labels_filter})
         except docker.errors.APIError as e:
             raise EngineError(f"cannot list containers: {e.explanation}") from e
         for c in found:
             labels = dict(c.labels or {})
             mounts = {str(m.get("Name", "")) for m in c.attrs.get("Mounts", []) if isinstance(m, dict)}
-            if volume not in mounts or labels.get(HOST_LABEL) != host or str(c.id) in self._live:
+            if (volume is not None and volume not in mounts) or str(c.id) in self._live:
+                continue
+            if labels.get(HOST_LABEL) != host:
                 continue
             try:
                 pid = int(labels.get(PID_LABEL, ""))

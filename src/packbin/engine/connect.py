@@ -10,7 +10,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from packbin.engine.client import Engine
+from packbin.engine.client import KEEP_ENV, Engine
 from packbin.engine.endpoint import Endpoint, engine_hint, resolve_endpoint
 from packbin.errors import EngineError
 
@@ -71,7 +71,14 @@ def connect(
             f"cannot reach {what} at {endpoint.host} (from {endpoint.source}): {_short(e)}",
             hint=engine_hint(endpoint),
         ) from e
-    return Engine(client, endpoint)
+    engine = Engine(client, endpoint)
+    if os.environ.get(KEEP_ENV) != "1":  # kept for debugging: not swept either
+        try:
+            for name in engine.remove_stale_containers():
+                log.warning("removed container %s: the packbin process that made it is gone", name)
+        except EngineError as e:  # housekeeping: never a reason to stop
+            log.warning("could not look for orphaned packbin containers: %s", e)
+    return engine
 
 
 def _check_ssh_support(endpoint: Endpoint) -> None:
