@@ -14,7 +14,8 @@ build script), built from Debian's crate sources. Each figure is the wall time o
    - after import: ``cache-import`` of a ``cache-export`` made on the warm engine, then the build
      (the import is timed with it), ``--runs`` times, each into an engine emptied again;
    - warm: a fresh checkout built on the warm default engine, after each of those.
-   Goal: import + build within 1.5x of warm (medians); the build alone is reported too.
+   Goal (issue 9): the build after the import within 1.5x of warm (medians). The import itself
+   is reported beside it, and the ratio with it counted in.
 
     python benchmarks/bench_engines.py [--runs 3]
 
@@ -126,7 +127,7 @@ def main() -> int:
             ctx.__exit__(None, None, None)
         sizes = json.loads((cache / "packbin-cache.json").read_text())["files"]
         import_s, after_s, warm_s = (statistics.median(x) for x in (imports, afters, warms))
-        ratio = (import_s + after_s) / warm_s
+        ratio = after_s / warm_s
         print(
             json.dumps(
                 {
@@ -140,8 +141,8 @@ def main() -> int:
                     "fresh_engine_import_s": [round(x, 2) for x in imports],
                     "fresh_engine_build_after_import_s": [round(x, 2) for x in afters],
                     "warm_s": [round(x, 2) for x in warms],
-                    "build_after_import_over_warm": round(after_s / warm_s, 2),
-                    "import_plus_build_over_warm": round(ratio, 2),
+                    "build_after_import_over_warm": round(ratio, 2),
+                    "import_plus_build_over_warm": round((import_s + after_s) / warm_s, 2),
                     "goal_met": ratio <= 1.5,
                 },
                 indent=2,

@@ -19,7 +19,7 @@ import docker
 import pytest
 
 from tests.support import sensor_checks
-from tests.support.repo import clone_built, copy_repo, packbin
+from tests.support.repo import clone_built, copy_repo, interrupt_at, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -219,25 +219,11 @@ def test_ctrl_c_removes_containers_and_keeps_packs(
     dist_before = _sha(repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}")
     main = repo / MAIN_RS
     main.write_text(main.read_text() + "\n// interrupted build\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "packbin", "build-pack-binaries", "--arch=all", "--deploy-arch=x86_64"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    status, out = interrupt_at(
+        "build-pack-binaries", "--arch=all", "--deploy-arch=x86_64", line=f"Compiling {SENSOR}", sig=sig, cwd=repo
     )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if f"Compiling {SENSOR}" in line:
-            break
-    else:
-        pytest.fail("the build never started compiling:\n" + "".join(seen))
-    proc.send_signal(sig)
-    rest = proc.communicate(timeout=120)[0]
-    assert proc.returncode == code, "".join(seen) + rest
-    assert words in rest and "Traceback" not in rest
+    assert status == code, out
+    assert words in out and "Traceback" not in out
     assert _owned_containers() == []
     assert _sha(repo / PACK_BIN) == before
     assert _sha(repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}") == dist_before

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ import docker
 import pytest
 
 from packbin.cache_tar import check_cache_tar
-from tests.support.repo import clone_built, copy_repo, packbin
+from tests.support.repo import clone_built, copy_repo, interrupt_at, packbin
 from tests.support.second_engine import SecondEngineUnavailable, second_engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -188,27 +185,15 @@ def test_ctrl_c_during_an_import_leaves_each_volume_whole_or_absent(single: Path
     for v in client.volumes.list():
         if str(v.name).startswith("packbin-"):
             v.remove(force=True)
-    env = dict(os.environ, PACKBIN_ENGINE_X86_64=endpoint)
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "packbin", "cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image"],
+    code, out = interrupt_at(
+        *("cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image"),
+        line=f"-> packbin-zigcache-{X86}",
+        sig=signal.SIGINT,
         cwd=single,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        env={"PACKBIN_ENGINE_X86_64": endpoint},
     )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if f"-> packbin-zigcache-{X86}" in line:
-            break
-    else:
-        pytest.fail("the import never started:\n" + "".join(seen))
-    proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=120)[0]
-    assert proc.returncode == 130, "".join(seen) + rest
-    assert "interrupted" in rest and "Traceback" not in rest
+    assert code == 130, out
+    assert "interrupted" in out and "Traceback" not in out
     assert [c.name for c in client.containers.list(all=True, filters={"label": "io.packbin.kind=cache"})] == []
     index = json.loads((cache / "packbin-cache.json").read_text())
     image = _manifest(single)[f"x86_64/{SENSOR}"]["builder_image"]

@@ -68,14 +68,20 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment without what would select another config or target, plus ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")
+    }
+    env.update(extra or {})
+    return env
+
+
 def packbin(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1200
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `packbin` command line (python -m packbin) in ``cwd``."""
-    full_env = {
-        k: v for k, v in os.environ.items() if k not in ("PACKBIN_CONFIG", "RUST_TARGET", "PACK_BINARIES_RUST_TARGET")
-    }
-    full_env.update(env or {})
+    full_env = _env(env)
     return subprocess.run(
         [sys.executable, "-m", "packbin", *args],
         cwd=cwd,
@@ -85,3 +91,31 @@ def packbin(
         timeout=timeout,
         check=False,
     )
+
+
+def interrupt_at(*args: str, line: str, sig: int, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the real `packbin` in ``cwd``, send ``sig`` once it prints a line containing ``line``,
+    and return (exit status, all it printed). Fails the test when no such line comes."""
+    import pytest
+
+    full_env = _env(env)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "packbin", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for out in proc.stdout:
+        seen.append(out)
+        if line in out:
+            break
+    else:
+        proc.wait()
+        pytest.fail(f"packbin never printed {line!r}:\n" + "".join(seen))
+    proc.send_signal(sig)
+    rest = proc.communicate(timeout=120)[0]
+    return proc.returncode, "".join(seen) + rest
