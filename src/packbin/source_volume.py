@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import tarfile
 import tempfile
 import time
@@ -65,6 +67,36 @@ class SyncResult:
 def source_volume_name(cfg: BuildConfig) -> str:
     """One sources volume per repository checkout (two checkouts never share one)."""
     return "packbin-src-" + hashlib.sha256(str(cfg.root).encode()).hexdigest()[:12]
+
+
+#: Labels of a sources volume: the checkout it holds, and the file system view that path is in.
+CHECKOUT_LABEL = "io.packbin.checkout"
+VIEW_LABEL = "io.packbin.view"
+
+
+def filesystem_view() -> str:
+    """This host and mount namespace: a checkout path means one directory only inside one."""
+    try:
+        ns = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        ns = "?"
+    return f"{socket.gethostname()} {ns}"
+
+
+def remove_gone_checkouts(engine: Engine, *, echo: Callable[[str], None]) -> list[str]:
+    """Remove the sources volumes whose checkout directory no longer exists (in this file system
+    view); their names. A volume in use, of another view, or without the labels is left alone."""
+    view = filesystem_view()
+    removed = []
+    for name, labels in engine.volumes_of_kind("sources"):
+        root = labels.get(CHECKOUT_LABEL, "")
+        if labels.get(VIEW_LABEL) != view or not root or os.path.isdir(root):
+            continue
+        if engine.remove_volume(name) is None:
+            _record_path(engine, name).unlink(missing_ok=True)
+            echo(f"sources: removed volume {name} (its checkout {root} is gone)")
+            removed.append(name)
+    return removed
 
 
 def endpoint_key(engine: Engine) -> str:
@@ -126,7 +158,9 @@ def sync_sources(
     The caller holds the volume's lock (two runs must not upload into one volume at once).
     """
     volume = source_volume_name(cfg)
-    volume_id = engine.ensure_volume(volume, kind="sources")  # a recreated volume is a new one
+    remove_gone_checkouts(engine, echo=echo)
+    labels = {CHECKOUT_LABEL: str(cfg.root), VIEW_LABEL: filesystem_view()}
+    volume_id = engine.ensure_volume(volume, kind="sources", labels=labels)  # a recreated volume is a new one
     path = _record_path(engine, volume)
     record = _load_record(path)
     want = wanted_state(files, stubs)

@@ -282,7 +282,15 @@ class Engine:
         except docker.errors.APIError as e:
             return str(e.explanation)
 
-    def ensure_volume(self, name: str, *, kind: str) -> str:
+    def volumes_of_kind(self, kind: str) -> list[tuple[str, dict[str, str]]]:
+        """(name, labels) of packbin's volumes of ``kind``."""
+        try:
+            found = self.client.volumes.list(filters={"label": [f"{OWNER_LABEL}=packbin", f"{KIND_LABEL}={kind}"]})
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot list volumes: {e.explanation}") from e
+        return [(str(v.name), dict((v.attrs or {}).get("Labels") or {})) for v in found]
+
+    def ensure_volume(self, name: str, *, kind: str, labels: Mapping[str, str] | None = None) -> str:
         """Create volume ``name`` unless it exists; return its identity.
 
         The identity is a random id set as a label when packbin creates the volume (labels never
@@ -295,7 +303,8 @@ class Engine:
             except docker.errors.NotFound:
                 ident = uuid.uuid4().hex
                 self.client.volumes.create(
-                    name=name, labels={OWNER_LABEL: "packbin", KIND_LABEL: kind, VOLUME_ID_LABEL: ident}
+                    name=name,
+                    labels={**(labels or {}), OWNER_LABEL: "packbin", KIND_LABEL: kind, VOLUME_ID_LABEL: ident},
                 )
                 return ident
         except docker.errors.APIError as e:
