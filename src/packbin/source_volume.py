@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import socket
 import tarfile
 import tempfile
 import time
@@ -28,7 +27,7 @@ from typing import IO, Any
 from packbin.atomic import atomic_write_bytes
 from packbin.cache import cache_dir, read_record
 from packbin.config import BuildConfig
-from packbin.engine import Engine
+from packbin.engine import Engine, filesystem_view
 from packbin.errors import BuildError
 from packbin.sizes import human_size
 from packbin.tarwriter import add_file
@@ -72,15 +71,6 @@ def source_volume_name(cfg: BuildConfig) -> str:
 #: Labels of a sources volume: the checkout it holds, and the file system view that path is in.
 CHECKOUT_LABEL = "io.packbin.checkout"
 VIEW_LABEL = "io.packbin.view"
-
-
-def filesystem_view() -> str:
-    """This host and mount namespace: a checkout path means one directory only inside one."""
-    try:
-        ns = os.readlink("/proc/self/ns/mnt")
-    except OSError:
-        ns = "?"
-    return f"{socket.gethostname()} {ns}"
 
 
 def remove_gone_checkouts(engine: Engine, *, echo: Callable[[str], None]) -> list[str]:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from packbin.cache_transfer import _carrier
-from packbin.source_volume import CHECKOUT_LABEL, VIEW_LABEL, filesystem_view, remove_gone_checkouts
+from packbin.engine import filesystem_view
+from packbin.source_volume import CHECKOUT_LABEL, VIEW_LABEL, remove_gone_checkouts
 
 pytestmark = pytest.mark.docker
 

@@ -88,3 +88,32 @@ def test_connecting_removes_the_orphans_of_every_kind_and_only_them(
         for c in made:
             with contextlib.suppress(docker.errors.NotFound):  # the code under test removed it
                 c.remove(force=True)
+
+
+def test_a_container_removed_while_listing_is_left_out_not_an_error(
+    engine: Any, volume: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another packbin's container that finishes between the engine's list and its inspect (two
+    builds at once; it failed a CI run as "cannot list containers: No such container"). The
+    removal is real; only its moment is forced: right after the real list returns."""
+    from docker.models.containers import ContainerCollection
+
+    made: list[Any] = []
+    try:
+        gone = _make(engine, made, volume, kind="sync", host=process_host(), pid=1)
+        kept = _make(engine, made, volume, kind="sync", host=process_host(), pid=1)
+        real_list = ContainerCollection.list
+
+        def list_then_remove(self: ContainerCollection, *args: Any, **kwargs: Any) -> Any:
+            found = real_list(self, *args, **kwargs)
+            with contextlib.suppress(docker.errors.NotFound):
+                gone.remove(force=True)
+            return found
+
+        monkeypatch.setattr(ContainerCollection, "list", list_then_remove)
+        names = {c.name for c in engine.owned_containers()}
+        assert kept.name in names and gone.name not in names
+    finally:
+        for c in made:
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True)

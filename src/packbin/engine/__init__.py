@@ -5,19 +5,19 @@ architecture (``binfmt``). packbin never runs the ``docker`` CLI.
 
 from __future__ import annotations
 
-from packbin.engine.client import (
+from packbin.engine.client import Engine, EngineInfo
+from packbin.engine.connect import connect
+from packbin.engine.endpoint import DOCTOR_HINT, Endpoint, resolve_endpoint
+from packbin.engine.labels import (
     HOST_LABEL,
     KEEP_ENV,
     KIND_LABEL,
     OWNER_LABEL,
     PID_LABEL,
     VOLUME_ID_LABEL,
-    Engine,
-    EngineInfo,
+    filesystem_view,
     process_host,
 )
-from packbin.engine.connect import connect
-from packbin.engine.endpoint import DOCTOR_HINT, Endpoint, resolve_endpoint
 
 __all__ = [
     "DOCTOR_HINT",
@@ -31,6 +31,7 @@ __all__ = [
     "Engine",
     "EngineInfo",
     "connect",
+    "filesystem_view",
     "process_host",
     "resolve_endpoint",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -26,31 +25,19 @@ from docker.models.containers import Container
 
 from packbin.arch import MACHINE_TO_PLATFORM
 from packbin.engine.endpoint import Endpoint
+from packbin.engine.labels import (
+    HOST_LABEL,
+    KEEP_ENV,
+    KIND_LABEL,
+    OWNER_LABEL,
+    PID_LABEL,
+    VOLUME_ID_LABEL,
+    maker_gone,
+    process_host,
+)
 from packbin.errors import BuildError, EngineError
 
 log = logging.getLogger(__name__)
-
-#: Every resource packbin creates carries this label, so ``clean`` and the tests can find it.
-OWNER_LABEL = "io.packbin.owner"
-KIND_LABEL = "io.packbin.kind"
-VOLUME_ID_LABEL = "io.packbin.volume-id"
-#: Which process made a container: a build finding one of its target's containers whose process
-#: on this host is gone (SIGKILL, a crashed runner) removes it instead of waiting on cargo's lock.
-HOST_LABEL = "io.packbin.host"
-PID_LABEL = "io.packbin.pid"
-
-
-def process_host() -> str:
-    """This host and PID namespace: pids are only comparable inside one (CI containers sharing a
-    docker socket each have their own)."""
-    try:
-        ns = os.readlink("/proc/self/ns/pid")
-    except OSError:
-        ns = "?"
-    return f"{socket.gethostname()} {ns}"
-
-
-KEEP_ENV = "PACKBIN_KEEP_CONTAINERS"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,39 +364,21 @@ class Engine:
 
     def remove_stale_containers(self, *, kind: str | None = None, volume: str | None = None) -> list[str]:
         """Force-remove packbin containers (of ``kind``, mounting ``volume``, when given) made by a
-        process of this host that no longer exists; return their names.
-
-        Such a container was orphaned by a packbin killed with SIGKILL (or a machine that lost
-        power): nothing else would remove it, and a running one holds its volumes' locks.
-        Containers of another host, of a live process, or without the labels (an older packbin)
-        are left alone: whether they are still in use cannot be known from here.
+        process of this host that no longer exists (SIGKILL, a crashed runner: nothing else would
+        remove them, and a running one holds its volumes' locks); return their names. Containers
+        of another host, of a live process, or without the labels (an older packbin) are left alone.
         """
         host = process_host()
         removed: list[str] = []
         labels_filter = [f"{OWNER_LABEL}=packbin", f"{HOST_LABEL}={host}"]
         if kind is not None:
             labels_filter.append(f"{KIND_LABEL}={kind}")
-        try:
-            found = self.client.containers.list(all=True, filters={"label": labels_filter})
-        except docker.errors.APIError as e:
-            raise EngineError(f"cannot list containers: {e.explanation}") from e
-        for c in found:
-            labels = dict(c.labels or {})
+        for c in self._containers({"label": labels_filter}):
             mounts = {str(m.get("Name", "")) for m in c.attrs.get("Mounts", []) if isinstance(m, dict)}
             if (volume is not None and volume not in mounts) or str(c.id) in self._live:
                 continue
-            if labels.get(HOST_LABEL) != host:
+            if not maker_gone(dict(c.labels or {}), host):
                 continue
-            try:
-                pid = int(labels.get(PID_LABEL, ""))
-                os.kill(pid, 0)
-                continue  # its process lives
-            except ValueError:
-                continue
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue  # a process of another user: alive
             _remove_container(c)
             removed.append(str(c.name))
         return removed
@@ -462,7 +431,25 @@ class Engine:
 
     def owned_containers(self) -> list[Container]:
         """Every container labelled as packbin's, running or not."""
-        return list(self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}=packbin"}))
+        return self._containers({"label": f"{OWNER_LABEL}=packbin"})
+
+    def _containers(self, filters: dict[str, Any]) -> list[Container]:
+        """The containers matching ``filters``, inspected; one removed meanwhile (another packbin's,
+        finishing) is left out, where docker-py's own list fails whole."""
+        try:
+            found = self.client.containers.list(all=True, sparse=True, filters=filters)
+        except docker.errors.APIError as e:
+            raise EngineError(f"cannot list containers: {e.explanation}") from e
+        out = []
+        for c in found:
+            try:
+                c.reload()
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.APIError as e:
+                raise EngineError(f"cannot inspect container {c.id}: {e.explanation}") from e
+            out.append(c)
+        return out
 
     def kill(self, c: Container) -> None:
         """Kill a running container; one that has exited meanwhile is not an error."""

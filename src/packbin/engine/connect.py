@@ -10,8 +10,9 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from packbin.engine.client import KEEP_ENV, Engine
+from packbin.engine.client import Engine
 from packbin.engine.endpoint import Endpoint, engine_hint, resolve_endpoint
+from packbin.engine.labels import KEEP_ENV
 from packbin.errors import EngineError
 
 log = logging.getLogger(__name__)
