@@ -20,7 +20,8 @@ so it uses the standard library only. It is quick when nothing moved: a canary f
 volume records the inodes it last saw (its own, and one of zig's lib dir); only when they differ
 are the manifests read.
 
-Manifest layout (zig 0.15 and later; a file is a run of entries, then one zero byte)::
+Manifest layout (of the zig the builder pins, 0.17.1; older zigs wrote text manifests, which do
+not parse here and are left alone). A file is a run of entries, then one zero byte::
 
     u64 size | u64 inode | i64 mtime_ns | 16-byte digest | u8 flags | path | 0
 
@@ -154,8 +155,8 @@ def rebase(zig_cache: str, prefixes: dict[int, str]) -> tuple[int, int]:
 
 
 def zig_dirs(env: str) -> tuple[str, str]:
-    """(zig's lib dir, its global cache dir) from the output of ``zig env`` (JSON before zig 0.15,
-    ZON since)."""
+    """(zig's lib dir, its global cache dir) from the output of ``zig env`` (ZON, as this zig
+    prints it, or JSON, as older ones did)."""
 
     def field(name: str) -> str:
         m = re.search(rf'^\s*(?:\.{name}\s*=|"{name}"\s*:)\s*"([^"]*)"', env, re.MULTILINE)
