@@ -11,6 +11,7 @@ when two builds of one target share it).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -154,13 +155,19 @@ def run_build(
     )
     env.update(target_rustflags_env(triple, profile=image.profile, env=env))
     # /build/.cargo/config.toml: an ancestor of every crate, below the crates' own configs.
-    payload = tar_bytes(
-        {
-            "packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755),
-            "packbin-zig-cache.py": (ZIG_CACHE_SCRIPT, 0o644),
-            ".cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
-        }
-    )
+    payload_files: dict[str, bytes | tuple[bytes, int]] = {
+        "packbin-build.sh": (BUILD_SCRIPT.encode(), 0o755),
+        "packbin-zig-cache.py": (ZIG_CACHE_SCRIPT, 0o644),
+        ".cargo/config.toml": (target_cargo_config([triple], profile=image.profile).encode(), 0o644),
+    }
+    if target_rustflags(triple, profile=image.profile):
+        # The builder's [target.<triple>] rustflags make cargo drop a crate's [build] rustflags:
+        # each bin that has some gets them back as target rustflags (`cargo --config FILE`).
+        for t in step.targets:
+            if flags := inputs[t.binary.name].build_rustflags:
+                toml = f"[target.{triple}]\nrustflags = [{', '.join(json.dumps(f) for f in flags)}]\n"
+                payload_files[f"packbin-flags/{t.binary.name}.toml"] = (toml.encode(), 0o644)
+    payload = tar_bytes(payload_files)
     lock_path = cache_dir() / "locks" / f"{endpoint_key(engine)}-{triple}{'-' + fresh if fresh else ''}.lock"
 
     def emit(line: str) -> None:

@@ -261,7 +261,9 @@ for spec in "$@"; do
   bin="${spec%%:*}"; rest="${spec#*:}"; package="${rest%%:*}"; manifest="${rest#*:}"
   echo "::packbin-step building $bin for $target"
   # From the package's directory, so its own .cargo/config.toml applies, as it does for cargo users.
-  (cd "$(dirname "$manifest")" && cargo zigbuild --offline --locked --profile "$profile" --target "$target" --manifest-path "$manifest" --package "$package" --bin "$bin")
+  # A crate's [build] rustflags, as target rustflags (see build_container.py), when it has any.
+  flags=""; if [ -f "/build/packbin-flags/$bin.toml" ]; then flags="/build/packbin-flags/$bin.toml"; fi
+  (cd "$(dirname "$manifest")" && cargo zigbuild --offline --locked ${flags:+--config "$flags"} --profile "$profile" --target "$target" --manifest-path "$manifest" --package "$package" --bin "$bin")
   cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
   if [ "$strip" = "1" ]; then
     if strip "/build/out/$target/$bin" 2>/tmp/strip.err; then

@@ -295,3 +295,18 @@ def test_jobs_1_builds_one_architecture_after_the_other(built: tuple[Path, dict[
     second_start = max(i for i, ln in enumerate(lines) if "] building attune-core-timer-sensor for" in ln)
     assert first_done < second_start, res.stdout
     assert "built 2" in res.stdout
+
+
+def test_a_crates_build_rustflags_reach_rustc(built: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """cargo ignores a crate's [build] rustflags beside the builder's [target.<triple>] rustflags
+    (the std's --sysroot); packbin hands them to cargo as target rustflags of that bin."""
+    repo = clone_built(built[0], tmp_path)
+    config = repo / "packs/core/sensors/timer-sensor/.cargo/config.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text('[build]\nrustflags = ["--cfg", "packbin_probe"]\n')
+    main = repo / MAIN_RS
+    probe = '\n#[cfg(not(packbin_probe))]\ncompile_error!("the crate\'s [build] rustflags did not reach rustc");\n'
+    main.write_text(main.read_text() + probe)
+    res = packbin("build-pack-binaries", "--arch=x86_64", "--deploy-arch=x86_64", cwd=repo)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "built 1" in res.stdout

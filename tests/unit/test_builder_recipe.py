@@ -443,7 +443,7 @@ def test_sh_n_catches_a_broken_script(tmp_path: Path) -> None:
 
 def test_build_script_builds_offline_locked_and_for_the_target() -> None:
     assert re.search(
-        r'cargo zigbuild --offline --locked --profile "\$profile" --target "\$target" '
+        r'cargo zigbuild --offline --locked \$\{flags:\+--config "\$flags"\} --profile "\$profile" --target "\$target" '
         r'--manifest-path "\$manifest" --package "\$package" --bin "\$bin"',
         BUILD_SCRIPT,
     )

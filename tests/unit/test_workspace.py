@@ -926,3 +926,26 @@ def test_the_real_timer_sensor_is_a_standalone_crate() -> None:
     assert bi.manifest_rel == f"{crate}/Cargo.toml"
     assert {f"{crate}/Cargo.toml", f"{crate}/Cargo.lock", f"{crate}/src/main.rs", f"{crate}/build.rs"} <= rels(bi)
     assert not bi.needs_fetch
+
+
+# -- [build] rustflags ------------------------------------------------------------------------
+def test_build_rustflags_join_across_configs_lower_precedence_first(repo: Path) -> None:
+    write(repo, "ws/.cargo/config.toml", '[build]\nrustflags = ["--cfg", "tokio_unstable"]\n')
+    write(repo, "ws/crates/sensor/.cargo/config.toml", '[build]\nrustflags = "-C debuginfo=1"\n')
+    assert inputs(repo, "sensor-bin").build_rustflags == ("--cfg", "tokio_unstable", "-C", "debuginfo=1")
+    assert inputs(repo, "other-tool").build_rustflags == ("--cfg", "tokio_unstable")  # not under sensor/
+
+
+def test_build_rustflags_are_none_where_target_rustflags_apply(repo: Path) -> None:
+    """cargo ignores [build] rustflags when any [target.*] rustflags are set; so does packbin."""
+    write(repo, "ws/.cargo/config.toml", '[build]\nrustflags = ["--cfg", "a"]\n')
+    write(repo, "ws/crates/sensor/.cargo/config.toml", '[target.\'cfg(unix)\']\nrustflags = ["--cfg", "b"]\n')
+    assert inputs(repo, "sensor-bin").build_rustflags == ()
+    assert inputs(repo, "other-tool").build_rustflags == ("--cfg", "a")
+
+
+def test_build_rustflags_of_another_type_are_a_config_error(repo: Path) -> None:
+    write(repo, "ws/.cargo/config.toml", "[build]\nrustflags = 3\n")
+    assert config_error(repo, "sensor-bin").message == (
+        "ws/.cargo/config.toml: build.rustflags must be a string or an array of strings"
+    )

@@ -15,7 +15,13 @@ from packbin.workspace.layout import read_workspace
 from packbin.workspace.model import LIB_STUB, MAIN_STUB, BinaryInputs, InputFile, Stub, Workspace
 from packbin.workspace.paths import _join
 from packbin.workspace.repo import _Repo
-from packbin.workspace.sources import _lock_endpoints, _lock_names, load_source_map, source_configs
+from packbin.workspace.sources import (
+    _lock_endpoints,
+    _lock_names,
+    build_rustflags,
+    load_source_map,
+    source_configs,
+)
 from packbin.workspace.targets import _find_bin, _needed_dirs
 
 #: Lock packages whose presence means the workspace root's .sqlx/ (offline query data) is read.
@@ -167,6 +173,7 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
         total_bytes=sum(f.size for f in out_files) + sum(len(s.data) for s in out_stubs),
         vendor_dirs=tuple(vendor_dirs),
         package_dir=owner.dir,
+        build_rustflags=build_rustflags(repo, configs),
     )
 
 

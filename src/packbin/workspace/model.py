@@ -104,3 +104,6 @@ class BinaryInputs:
     total_bytes: int
     vendor_dirs: tuple[str, ...] = ()  # directory/local-registry sources the lock's packages come from (rel)
     package_dir: str = ""  # the owning package's directory (rel): where cargo runs, so it reads the same configs
+    #: The ``[build] rustflags`` of those configs, which the builder passes as target rustflags
+    #: (cargo would drop them beside the builder's own ``[target.<triple>] rustflags``).
+    build_rustflags: tuple[str, ...] = ()

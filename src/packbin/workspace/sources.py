@@ -55,6 +55,28 @@ def load_source_map(repo: _Repo, configs: list[str]) -> _SourceMap:
     return _SourceMap(repo=repo, sources=sources, registries=registries, configs=configs)
 
 
+def build_rustflags(repo: _Repo, configs: list[str]) -> tuple[str, ...]:
+    """The ``[build] rustflags`` of cargo's config files ``configs`` (highest precedence first)
+    as cargo would pass them, or () when any of them sets ``[target.*] rustflags``: cargo then
+    ignores ``[build] rustflags`` anyway. Arrays join, lower precedence first; a string is split
+    on spaces."""
+    flags: list[str] = []
+    for rel in reversed(configs):
+        data = repo.toml(rel)
+        if any(isinstance(t, dict) and "rustflags" in t for t in _table(data, "target").values()):
+            return ()
+        value = _table(data, "build").get("rustflags")
+        if value is None:
+            continue
+        if isinstance(value, str):
+            flags += value.split()
+        elif isinstance(value, list) and all(isinstance(x, str) for x in value):
+            flags += value
+        else:
+            raise ConfigError(f"{rel}: build.rustflags must be a string or an array of strings")
+    return tuple(flags)
+
+
 # -- sources: Cargo.lock and source replacement -------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class _Endpoint:
