@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.cargo_workspace import make_workspace
 from tests.support.repo import WORKSPACE_BUILDCFG as WS_CONFIG
-from tests.support.second_engine import SecondEngineUnavailable, second_engine
+from tests.support.second_engine import SecondEngineUnavailable, remove_packbin_volumes, second_engine
 
 
 def say(msg: str) -> None:
@@ -65,15 +65,6 @@ def workspace(dest: Path) -> Path:
     (dest / "buildcfg.toml").write_text(WS_CONFIG)
     (dest / "packs/core/sensors").mkdir(parents=True, exist_ok=True)
     return dest
-
-
-def clear_volumes(endpoint: str) -> None:
-    import docker
-
-    client = docker.DockerClient(base_url=endpoint, timeout=120)
-    for v in client.volumes.list():
-        if str(v.name).startswith("packbin-"):
-            v.remove(force=True)
 
 
 def main() -> int:
@@ -107,12 +98,12 @@ def main() -> int:
                 say(f"run {i + 1}: one engine {one_engine[-1]:.1f}s, two engines {two_engines[-1]:.1f}s")
 
             x86_there = {"PACKBIN_ENGINE_X86_64": endpoint}
-            clear_volumes(endpoint)
+            remove_packbin_volumes(endpoint)
             cold_s = run("build-pack-binaries", "--arch=x86_64", cwd=workspace(tmp / "cold"), env=x86_there)
             say(f"cold on a fresh engine: {cold_s:.1f}s")
             imports, afters, warms = [], [], []
             for i in range(args.runs):
-                clear_volumes(endpoint)
+                remove_packbin_volumes(endpoint)
                 fresh = workspace(tmp / f"fresh{i}")
                 imports.append(
                     run("cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image", cwd=fresh, env=x86_there)

@@ -21,7 +21,7 @@ import pytest
 
 from packbin.cache_tar import check_cache_tar
 from tests.support.repo import clone_built, copy_repo, interrupt_at, packbin
-from tests.support.second_engine import SecondEngineUnavailable, second_engine
+from tests.support.second_engine import SecondEngineUnavailable, remove_packbin_volumes, second_engine
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -146,9 +146,7 @@ def test_cache_import_into_a_fresh_engine_makes_the_next_build_incremental(
     endpoint, cache = engine2
     client = _client(endpoint)
     # A fresh engine: none of packbin's cache volumes (the image stays; it was imported with them).
-    for v in client.volumes.list():
-        if str(v.name).startswith("packbin-"):
-            v.remove(force=True)
+    remove_packbin_volumes(endpoint)
     env = {"PACKBIN_ENGINE_X86_64": endpoint}
     res = packbin("cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image", "--json", cwd=single, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -182,9 +180,7 @@ def test_ctrl_c_during_an_import_leaves_each_volume_whole_or_absent(single: Path
     engine holds every member of its tar."""
     endpoint, cache = engine2
     client = _client(endpoint)
-    for v in client.volumes.list():
-        if str(v.name).startswith("packbin-"):
-            v.remove(force=True)
+    remove_packbin_volumes(endpoint)
     code, out = interrupt_at(
         *("cache-import", "--dir", str(cache), "--arch=x86_64", "--no-image"),
         line=f"-> packbin-zigcache-{X86}",

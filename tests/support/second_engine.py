@@ -97,3 +97,13 @@ def copy_image(src_client: object, dst_client: object, ref: str) -> None:
             f.write(chunk)
         f.seek(0)
         dst_client.images.load(f)
+
+
+def remove_packbin_volumes(endpoint: str) -> None:
+    """Empty an engine of packbin's volumes, as a fresh CI runner's engine is (images stay)."""
+    import docker
+
+    client = docker.DockerClient(base_url=endpoint, timeout=120)
+    for v in client.volumes.list():
+        if str(v.name).startswith("packbin-"):
+            v.remove(force=True)
