@@ -15,8 +15,8 @@ def test_clean_keeps_the_wheel_and_sdist_and_exits_3_without_an_engine(tmp_path:
     (dist / "logs").mkdir()
     (dist / "logs" / "build-x86_64.log").write_text("log")
     (dist / ".staging-abc123" / "x86_64").mkdir(parents=True)
-    wheel = dist / "packbin-0.1.0-py3-none-any.whl"
-    sdist = dist / "packbin-0.1.0.tar.gz"
+    wheel = dist / "packbin_static-0.1.0-py3-none-any.whl"
+    sdist = dist / "packbin_static-0.1.0.tar.gz"
     wheel.write_bytes(b"PK")
     sdist.write_bytes(b"\x1f\x8b")
 

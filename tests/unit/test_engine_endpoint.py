@@ -270,4 +270,4 @@ def test_ssh_endpoint_without_paramiko_names_the_extra() -> None:
         message
         == "the engine at ssh://someone@127.0.0.1:1 (from DOCKER_HOST) is an ssh:// endpoint, which needs the `ssh` extra"
     )
-    assert hint.startswith("pip install 'packbin[ssh]'")
+    assert hint.startswith("pip install 'packbin-static[ssh]'")

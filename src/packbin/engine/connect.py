@@ -91,7 +91,7 @@ def _check_ssh_support(endpoint: Endpoint) -> None:
     except ImportError:
         raise EngineError(
             f"the engine at {endpoint.host} (from {endpoint.source}) is an ssh:// endpoint, which needs the `ssh` extra",
-            hint="pip install 'packbin[ssh]' (docker-py imports paramiko; the connection itself uses your `ssh` client)",
+            hint="pip install 'packbin-static[ssh]' (docker-py imports paramiko; the connection itself uses your `ssh` client)",
         ) from None
     if shutil.which("ssh") is None:
         raise EngineError(
