@@ -215,7 +215,8 @@ class _Discoverer:
         if len(raw) > MAX_MANIFEST_BYTES:
             raise _Skip(f"larger than {MAX_MANIFEST_BYTES >> 20} MiB, not a Cargo manifest")
         try:
-            return tomllib.loads(raw.decode("utf-8"))
+            data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+            return data
         except UnicodeDecodeError as e:
             raise _Skip(f"not UTF-8 text (byte {e.start})") from e
         except tomllib.TOMLDecodeError as e:
@@ -236,24 +237,26 @@ class _Discoverer:
                 self.problem(d or ".", f"cannot read: {e.strerror}; not searched")
                 continue
             with it:
-                entries = sorted(it, key=lambda e: e.name)
-            if any(e.name == "CACHEDIR.TAG" for e in entries) and d:
+                entries = sorted(it, key=lambda x: x.name)
+            if any(x.name == "CACHEDIR.TAG" for x in entries) and d:
                 continue  # a build output directory (cargo writes CACHEDIR.TAG into every target dir)
-            for e in entries:
-                rel = f"{d}/{e.name}" if d else e.name
-                if e.is_symlink():
-                    if e.name == "Cargo.toml" or (os.path.isdir(e.path) and (Path(e.path) / "Cargo.toml").exists()):
+            for entry in entries:
+                rel = f"{d}/{entry.name}" if d else entry.name
+                if entry.is_symlink():
+                    if entry.name == "Cargo.toml" or (
+                        os.path.isdir(entry.path) and (Path(entry.path) / "Cargo.toml").exists()
+                    ):
                         why = self.symlinked(rel)
                         self.problem(rel, why or "a symlink; ignored")
                     continue
-                if e.is_dir(follow_symlinks=False):
-                    if e.name.startswith(".") or e.name in SKIP_NAMES:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name.startswith(".") or entry.name in SKIP_NAMES:
                         continue
                     if depth + 1 > MAX_DEPTH:
                         self.problem(rel, f"deeper than {MAX_DEPTH} levels; not searched")
                         continue
                     stack.append((rel, depth + 1))
-                elif e.name == "Cargo.toml":
+                elif entry.name == "Cargo.toml":
                     found.append(rel)
         return sorted(found)
 
