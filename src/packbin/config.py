@@ -239,6 +239,28 @@ class BuildConfig:
             engines=engines,
         )
 
+    @classmethod
+    def for_crate(
+        cls,
+        *,
+        root: Path,
+        manifest: str,
+        binaries: tuple[tuple[str, str | None], ...],
+        env: Mapping[str, str] | None = None,
+    ) -> BuildConfig:
+        """A build without buildcfg.toml: these (bin, package) of the crate at ``manifest``
+        (relative to ``root``) with every default: x86_64 and arm64, no pack, so each binary
+        lands in dist/pack-binaries/<arch>/bin/<name>. Checked as a written file would be."""
+        presets = tomllib.loads(BUILTIN_ARCHITECTURES)["architectures"]
+        data: dict[str, Any] = {
+            "architectures": {k: v for k, v in presets.items() if k in ("x86_64", "arm64")},
+            "binaries": [
+                {"name": name, "manifest": manifest, **({"package": package} if package else {})}
+                for name, package in binaries
+            ],
+        }
+        return cls.from_dict(data, source=root.resolve() / CONFIG_NAME, env=os.environ if env is None else env)
+
 
 def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = None) -> Path:
     """$PACKBIN_CONFIG, else the nearest buildcfg.toml in the working directory or above."""
@@ -252,7 +274,8 @@ def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = No
             return candidate
     raise ConfigError(
         f"no {CONFIG_NAME} in {here} or any parent directory",
-        hint=f"run packbin from the repository root, or set PACKBIN_CONFIG=/path/to/{CONFIG_NAME}",
+        hint=f"run `packbin init` to write one (or `build-pack-binaries --manifest PATH/Cargo.toml` to build one crate"
+        f" without it); run packbin from the repository root, or set PACKBIN_CONFIG=/path/to/{CONFIG_NAME}",
     )
 
 
