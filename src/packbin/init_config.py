@@ -21,6 +21,7 @@ from typing import TextIO
 from packbin.atomic import atomic_write_bytes
 from packbin.cargo_discovery import CargoBin, Discovery, discover
 from packbin.config import CONFIG_NAME, BuildConfig, find_config
+from packbin.dist import PACKLESS_DIR
 from packbin.errors import ConfigError, UsageError
 from packbin.toml_table import NAME_RE, suggest
 
@@ -208,7 +209,7 @@ def _active(bins: tuple[CargoBin, ...]) -> list[CargoBin]:
 def _pack_of(b: CargoBin) -> str | None:
     """The pack a crate inside ``packs/<pack>/`` belongs to; None anywhere else."""
     parts = b.manifest.split("/")
-    if len(parts) >= 3 and parts[0] == PACKS_DIR and NAME_RE.match(parts[1]):
+    if len(parts) >= 3 and parts[0] == PACKS_DIR and NAME_RE.match(parts[1]) and parts[1].lower() != PACKLESS_DIR:
         return parts[1]
     return None
 
@@ -364,7 +365,7 @@ def _entry(found: Discovery, b: CargoBin, mentions: dict[str, str]) -> list[str]
             mpack = mention.split("/")[1]
             out.append(f"# {mention} names this binary; to ship it in that pack:")
             out.append(f"# pack = {_q(mpack)}")
+            out.append(f"# install_path = {_q('sensors/' + b.name)}")
         else:
-            out.append(f"# pack = {_q('NAME')}  # to ship it in {PACKS_DIR}/NAME/<install_path>")
-        out.append(f"# install_path = {_q('sensors/' + b.name)}")
+            out.append(f"# pack = {_q('NAME')}  # to ship it in {PACKS_DIR}/NAME/sensors/{b.name}")
     return out
