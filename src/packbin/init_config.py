@@ -6,6 +6,9 @@ Each bin becomes a ``[[binaries]]`` entry with ``name``, ``manifest`` (relative)
 the bin name alone is ambiguous, and ``pack`` only when it can be known: the crate lives inside
 ``packs/<pack>/``. Otherwise the entry says, in a comment, what ``pack`` would do (and which pack
 mentions the binary, when one does).
+
+:func:`config_for_manifest` is the other way to start: ``build-pack-binaries --manifest PATH``
+builds one crate's bin with the defaults, from the same discovery, without writing a file.
 """
 
 from __future__ import annotations
