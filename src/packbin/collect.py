@@ -285,7 +285,8 @@ def _check_entry(cfg: BuildConfig, art: Artifact, where: str, problems: list[str
     expected = binary_relpath(cfg, arch.name, binary.pack, binary.install_path)
     if art.path != expected or art.pack != binary.pack:
         problems.append(
-            f"{where}: path {art.path!r} (pack {art.pack!r}) is not where build-pack-binaries puts it: {expected!r}"
+            f"{where}: path {art.path!r} ({_pack_words(art.pack)}) is not where build-pack-binaries puts it: "
+            f"{expected!r} ({_pack_words(binary.pack)} in {cfg.source.name})"
         )
         ok = False
     if not art.static:
@@ -359,8 +360,12 @@ def _stage(
     return dest if ok else None
 
 
+def _pack_words(pack: str | None) -> str:
+    return "no pack" if pack is None else f"pack {pack!r}"
+
+
 def _tree_parts(cfg: BuildConfig, art: Artifact) -> tuple[str, ...]:
-    """The entry's path inside its tree: <arch>/<pack>/<install path>.
+    """The entry's path inside its tree: <arch>/<pack>/<install path> (or <arch>/bin/<name>).
 
     Recorded paths are relative to the repository root (``dist/pack-binaries/<arch>/...``, which
     :func:`_check_entry` enforced); inside a tree they are relative to its manifest's directory.

@@ -17,6 +17,7 @@ from typing import Any
 from packbin._compat import tomllib
 from packbin.arch import Architecture, ElfMachine
 from packbin.config_engines import EngineChoice, engine_choices, engine_spec_ok
+from packbin.dist import PACKLESS_DIR
 from packbin.errors import ConfigError
 from packbin.toml_table import NAME_RE as _NAME_RE
 from packbin.toml_table import Table as _Table
@@ -65,12 +66,12 @@ class BuilderConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class PackBinary:
-    """``[[binaries]]``: one executable a pack ships."""
+    """``[[binaries]]``: one executable, shipped in a pack or (without ``pack``) on its own."""
 
     name: str  # the cargo bin name, also the file name
-    pack: str
+    pack: str | None  # None: no pack; installs as dist/pack-binaries/<arch>/bin/<name>, never into packs/
     manifest: Path  # absolute path of the crate's Cargo.toml
-    install_path: str  # POSIX path inside the pack, e.g. sensors/attune-core-timer-sensor
+    install_path: str  # POSIX path inside the pack, e.g. sensors/attune-core-timer-sensor (the name without a pack)
     package: str | None = None  # the cargo package owning the bin, when the bin name alone is ambiguous
     inputs: tuple[str, ...] = ()  # extra files/dirs (POSIX, relative to the repository root) the build reads
 
@@ -239,6 +240,28 @@ class BuildConfig:
             engines=engines,
         )
 
+    @classmethod
+    def for_crate(
+        cls,
+        *,
+        root: Path,
+        manifest: str,
+        binaries: tuple[tuple[str, str | None], ...],
+        env: Mapping[str, str] | None = None,
+    ) -> BuildConfig:
+        """A build without buildcfg.toml: these (bin, package) of the crate at ``manifest``
+        (relative to ``root``) with every default: x86_64 and arm64, no pack, so each binary
+        lands in dist/pack-binaries/<arch>/bin/<name>. Checked as a written file would be."""
+        presets = tomllib.loads(BUILTIN_ARCHITECTURES)["architectures"]
+        data: dict[str, Any] = {
+            "architectures": {k: v for k, v in presets.items() if k in ("x86_64", "arm64")},
+            "binaries": [
+                {"name": name, "manifest": manifest, **({"package": package} if package else {})}
+                for name, package in binaries
+            ],
+        }
+        return cls.from_dict(data, source=root.resolve() / CONFIG_NAME, env=os.environ if env is None else env)
+
 
 def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = None) -> Path:
     """$PACKBIN_CONFIG, else the nearest buildcfg.toml in the working directory or above."""
@@ -252,7 +275,8 @@ def find_config(start: Path | None = None, *, env: Mapping[str, str] | None = No
             return candidate
     raise ConfigError(
         f"no {CONFIG_NAME} in {here} or any parent directory",
-        hint=f"run packbin from the repository root, or set PACKBIN_CONFIG=/path/to/{CONFIG_NAME}",
+        hint=f"run `packbin init` to write one (or `build-pack-binaries --manifest PATH/Cargo.toml` to build one crate"
+        f" without it); run packbin from the repository root, or set PACKBIN_CONFIG=/path/to/{CONFIG_NAME}",
     )
 
 
@@ -386,9 +410,16 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         name = bt.get("name", str, required=True)
         if not _NAME_RE.match(name):
             raise bt.fail("name", f"not a valid binary name: {name!r}")
-        pack = bt.get("pack", str, required=True)
-        if not _NAME_RE.match(pack):
+        pack = bt.get("pack", str, None)
+        if pack is not None and not _NAME_RE.match(pack):
             raise bt.fail("pack", f"not a valid pack name: {pack!r}")
+        if pack is not None and pack.lower() == PACKLESS_DIR:
+            # dist/pack-binaries/<arch>/bin/ holds the binaries without a pack: a pack of that name would mix with them.
+            raise bt.fail(
+                "pack",
+                f"{pack!r} is reserved: dist/pack-binaries/<arch>/{PACKLESS_DIR}/ holds the binaries without a pack; "
+                "choose another pack name (or leave pack out to install the binary there)",
+            )
         manifest_rel = bt.get("manifest", str, required=True)
         mp = Path(manifest_rel)
         if mp.is_absolute() or ".." in mp.parts:
@@ -407,7 +438,13 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
             raise bt.fail(
                 "manifest", f"{manifest_rel!r} leads outside the repository (to {manifest.resolve()}) through a symlink"
             )
-        install_path = bt.get("install_path", str, f"sensors/{name}")
+        if pack is None and "install_path" in bt.data:
+            raise bt.fail(
+                "install_path",
+                f"is a path inside a pack, and binary {name!r} has no pack: without one it installs as "
+                f'dist/pack-binaries/<arch>/{PACKLESS_DIR}/{name}; remove install_path, or add pack = "..."',
+            )
+        install_path = bt.get("install_path", str, f"sensors/{name}" if pack is not None else name)
         ip = Path(install_path)
         if ip.is_absolute() or ".." in ip.parts or install_path.endswith("/") or not ip.parts:
             raise bt.fail("install_path", f"must be a relative file path inside the pack, got {install_path!r}")
@@ -423,7 +460,7 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         bt.reject_unknown()
         if any(b.name == name for b in out):
             raise bt.fail("name", f"binary {name!r} is declared twice")
-        clash = next((b for b in out if b.pack == pack and b.install_path == ip.as_posix()), None)
+        clash = next((b for b in out if pack is not None and b.pack == pack and b.install_path == ip.as_posix()), None)
         if clash is not None:
             raise bt.fail("install_path", f"{pack}/{ip.as_posix()} is already where binary {clash.name!r} goes")
         out.append(

@@ -1,7 +1,8 @@
 """The dist layout, in one place: where build-pack-binaries puts what.
 
     <dist_dir>/pack-binaries/manifest.json                      what was built (manifest.py)
-    <dist_dir>/pack-binaries/<arch>/<pack>/<install path>        each verified binary
+    <dist_dir>/pack-binaries/<arch>/<pack>/<install path>        each verified binary of a pack
+    <dist_dir>/pack-binaries/<arch>/bin/<name>                    each verified binary without a pack
     <dist_dir>/logs/                                             build and builder-image logs
 
 Paths are POSIX strings relative to the repository root (as the manifest records them) unless a
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 #: The binaries tree below dist_dir, and the manifest's name inside it.
 TREE_NAME = "pack-binaries"
 MANIFEST_NAME = "manifest.json"
+#: The directory of an arch tree holding the binaries without a pack (so no pack may be called that).
+PACKLESS_DIR = "bin"
 #: Logs below dist_dir.
 LOGS_NAME = "logs"
 
@@ -43,9 +46,12 @@ def arch_prefix(cfg: BuildConfig, arch: str) -> str:
     return f"{dist_tree(cfg)}/{arch}/"
 
 
-def binary_relpath(cfg: BuildConfig, arch: str, pack: str, install_path: str) -> str:
-    """``dist/pack-binaries/<arch>/<pack>/<install path>``: where one built binary goes."""
-    return f"{arch_prefix(cfg, arch)}{pack}/{install_path}"
+def binary_relpath(cfg: BuildConfig, arch: str, pack: str | None, install_path: str) -> str:
+    """``dist/pack-binaries/<arch>/<pack>/<install path>``: where one built binary goes.
+
+    Without a pack: ``dist/pack-binaries/<arch>/bin/<install path>`` (the install path is then the name).
+    """
+    return f"{arch_prefix(cfg, arch)}{PACKLESS_DIR if pack is None else pack}/{install_path}"
 
 
 def logs_dir(cfg: BuildConfig) -> Path:
@@ -56,6 +62,7 @@ def logs_dir(cfg: BuildConfig) -> Path:
 __all__ = [
     "LOGS_NAME",
     "MANIFEST_NAME",
+    "PACKLESS_DIR",
     "TREE_NAME",
     "arch_prefix",
     "binary_relpath",

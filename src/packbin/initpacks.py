@@ -15,7 +15,7 @@ from typing import TextIO
 from packbin.arch_defaults import resolve_deploy_arch
 from packbin.config import BuildConfig
 from packbin.deploy import DeployReport, format_report, init_packs_dir
-from packbin.dist import dist_tree_path
+from packbin.dist import PACKLESS_DIR, dist_tree_path
 from packbin.errors import CheckFailed, UsageError
 
 __all__ = ["run_init_packs"]
@@ -99,8 +99,9 @@ def run_init_packs(
             checksum=checksum,
         )
         where = f"volume {volume}"
+    packless = _packless(bin_tree, target_arch.name)
     if as_json:
-        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+        out.write(json.dumps({**report.to_json(), "packless": packless}, indent=2) + "\n")
     else:
         if bin_tree is None:
             out.write(f"init-packs: no {dist_tree_path(cfg)}; deploying the pack tree without built binaries\n")
@@ -109,6 +110,7 @@ def run_init_packs(
                 f"init-packs: {bin_tree} has no {target_arch.name} binaries; deploying the pack tree without them\n"
             )
         out.write(format_report(report, dest=f"{where} ({target_arch.name})", dry_run=dry_run))
+        out.writelines(f"  no pack    {p}: not deployed (init-packs deploys pack binaries only)\n" for p in packless)
     out.flush()
     if not report.ok:
         raise CheckFailed(
@@ -116,3 +118,16 @@ def run_init_packs(
             hint="fix or remove them in the source (or at DEST), then run init-packs again",
         )
     return report
+
+
+def _packless(bin_tree: Path | None, arch: str) -> list[str]:
+    """The files of ``<binaries>/<arch>/bin/`` (binaries without a pack), which init-packs leaves out."""
+    if bin_tree is None:
+        return []
+    base = bin_tree / arch / PACKLESS_DIR
+    try:
+        with os.scandir(base) as it:
+            names = sorted(e.name for e in it)
+    except OSError:  # none built (or not a directory): nothing left out
+        return []
+    return [str(base / n) for n in names]

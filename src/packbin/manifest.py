@@ -3,6 +3,8 @@
 Schema (issue 3): ``{"artifacts": [{"arch", "target", "pack", "binary", "path", "sha256",
 "size", "static", "stripped", "source_hash", "builder_image", "toolchain": {"rustc",
 "cargo_zigbuild", "zig"}}]}`` plus ``input_hash`` (what the up-to-date check compares).
+``pack`` is null for a binary without a pack (its path is ``dist/pack-binaries/<arch>/bin/<name>``);
+an entry without ``pack`` reads as null too.
 The manifest is untrusted when read back (it may come from another CI job): every field is
 type-checked and every path must stay inside the repository.
 """
@@ -33,9 +35,9 @@ class Artifact:
 
     arch: str
     target: str
-    pack: str
+    pack: str | None  # None (JSON null; absent reads as null too): a binary without a pack
     binary: str
-    path: str  # POSIX, relative to the repository root: dist/pack-binaries/<arch>/<pack>/<install path>
+    path: str  # POSIX, relative to the repository root: dist/pack-binaries/<arch>/<pack>/<install path> (or <arch>/bin/<name>)
     sha256: str
     size: int
     static: bool
@@ -72,6 +74,10 @@ class Artifact:
                 raise UsageError(f"{where}: {key} must be true or false")
             return v
 
+        pack = raw.get("pack")
+        if pack is not None and not isinstance(pack, str):
+            raise UsageError(f"{where}: pack must be a string or null")
+
         size = raw.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise UsageError(f"{where}: size must be a non-negative integer")
@@ -91,7 +97,7 @@ class Artifact:
         return cls(
             arch=s("arch"),
             target=s("target"),
-            pack=s("pack"),
+            pack=pack,
             binary=s("binary"),
             path=path,
             sha256=sha,

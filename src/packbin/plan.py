@@ -31,7 +31,7 @@ class Target:
     source_hash: str
     input_hash: str
     dist_path: str  # POSIX, relative to the repository root
-    pack_path: str | None  # POSIX, relative to the repository root; None unless deploy arch
+    pack_path: str | None  # POSIX, relative to the repository root; None unless deploy arch and the binary has a pack
 
     @property
     def key(self) -> tuple[str, str]:
@@ -124,7 +124,11 @@ def make_plan(
                 source_hash=src,
                 input_hash=input_hash(key, arch, binary, src),
                 dist_path=binary_relpath(cfg, arch.name, binary.pack, binary.install_path),
-                pack_path=f"{packs}/{binary.pack}/{binary.install_path}" if arch.name == deploy_arch else None,
+                pack_path=(
+                    f"{packs}/{binary.pack}/{binary.install_path}"
+                    if arch.name == deploy_arch and binary.pack is not None
+                    else None
+                ),
             )
             state = _state(t, manifest.find(arch.name, binary.name), file_sha256)
             if force or state == "build":

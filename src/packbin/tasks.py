@@ -32,6 +32,7 @@ _BUILD_HELP = {
     "rebuild_image": "Rebuild the builder image even if its recipe is unchanged.",
     "dry_run": "Print what would be built, reinstalled or skipped (the plan) and stop: no container is started, nothing is written.",
     "check_reproducible": "After the build, rebuild every selected binary in fresh cache volumes on its engine and compare the bytes with dist/ (exit 1 when they differ; minutes: std is rebuilt too).",
+    "manifest": "Build the bin of this Cargo.toml (or crate directory). With no buildcfg.toml anywhere: with every default, no file written (a crate with several bins needs --binary). With a buildcfg.toml: only its binaries of that crate (exit 2 when it configures none).",
 }
 
 
@@ -56,12 +57,22 @@ def _build(
     rebuild_image: bool,
     dry_run: bool = False,
     check_reproducible: bool = False,
+    manifest: str | None = None,
 ) -> None:
     from packbin.build import BuildRequest, build_pack_binaries
 
+    if manifest:
+        import os
+        from pathlib import Path
+
+        from packbin.init_config import config_for_manifest
+
+        cfg, names = config_for_manifest(manifest, tuple(binary or ()), cwd=Path.cwd(), env=os.environ)
+    else:
+        cfg, names = _config(), tuple(binary or ())
     req = BuildRequest(
         arch=arch,
-        binaries=tuple(binary or ()),
+        binaries=names,
         jobs=_jobs(jobs),
         force=force,
         deploy_arch=deploy_arch,
@@ -70,7 +81,7 @@ def _build(
         dry_run=dry_run,
         check_reproducible=check_reproducible,
     )
-    build_pack_binaries(_config(), req)
+    build_pack_binaries(cfg, req)
 
 
 @packbin_task(help=_BUILD_HELP, iterable=["binary"])
@@ -86,6 +97,7 @@ def build_pack_binaries(
     rebuild_image: bool = False,
     dry_run: bool = False,
     check_reproducible: bool = False,
+    manifest: str | None = None,
 ) -> None:
     """Cross-compile the pack binaries as static musl executables, verify and install them.
 
@@ -94,10 +106,10 @@ def build_pack_binaries(
     binaries are also installed into packs/. Up-to-date binaries are skipped without a container.
     Each architecture builds on its own engine when buildcfg.toml or PACKBIN_ENGINE_<NAME> names one.
     """
-    _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image, dry_run, check_reproducible)
+    _build(arch, binary, jobs, force, json, deploy_arch, rebuild_image, dry_run, check_reproducible, manifest)
 
 
-_SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run", "check_reproducible")}
+_SEED_HELP = {k: v for k, v in _BUILD_HELP.items() if k not in ("arch", "dry_run", "check_reproducible", "manifest")}
 
 
 def _seed_task(name: str, arch: str | None, doc: str) -> Any:
@@ -415,7 +427,33 @@ def cache_key(c: Context, arch: str | None = None) -> None:
     print(key(cfg, arches))
 
 
+@packbin_task(
+    iterable=["binary"],
+    help={
+        "binary": "Write only this bin (repeatable: --binary A --binary B). Default: every bin found.",
+        "print": "Write the file to stdout instead of buildcfg.toml (works when one exists, to compare).",
+    },
+)
+@user_errors
+def init(c: Context, binary: list[str] | None = None, print: bool = False) -> None:
+    """Write a commented buildcfg.toml for the Cargo repository in the working directory (never overwrites).
+
+    Lists every bin cargo would build (workspace members, standalone crates; vendor/ and target/
+    skipped) as a [[binaries]] entry with its manifest; `pack` is set only for crates inside
+    packs/<pack>/. Exit 2: not a Cargo repository, an unknown --binary, or buildcfg.toml exists.
+    """
+    from pathlib import Path
+
+    from packbin.init_config import InitRequest, run_init
+
+    run_init(InitRequest(root=Path.cwd(), binaries=tuple(binary or ()), to_stdout=print))
+
+
+#: Named "packbin": a repository's own tasks.py adds it with `ns.add_collection(packbin_tasks)`
+#: and gets `invoke packbin.build-pack-binaries`; as a root collection (this repository's
+#: tasks.py, the `packbin` command) the name is not shown and tasks keep their plain names.
 ns = Collection(
+    "packbin",
     build_pack_binaries,
     docker_build_pack_binaries,
     docker_build_pack_binaries_arm64,
@@ -431,4 +469,5 @@ ns = Collection(
     cache_export,
     cache_import,
     cache_key,
+    init,
 )

@@ -18,6 +18,7 @@ EXPECTED = {
     "doctor",
     "verify-static",
     "init-packs",
+    "init",
     "build-pack-binaries-init-image",
     "smoke-pack-binaries",
     "collect-pack-binaries",

@@ -20,6 +20,7 @@ from packbin.deploy.entries import (
     _special_name,
 )
 from packbin.deploy.verdicts import _judge_path
+from packbin.dist import PACKLESS_DIR
 from packbin.errors import UsageError
 
 
@@ -131,7 +132,8 @@ def _overlay_binaries(
 ) -> None:
     """Put ``<binaries>/<arch.name>/...`` over the source listing; only verified static executables of ARCH.
 
-    Other architectures' subtrees and the manifest.json at the top are not looked at.
+    Other architectures' subtrees and the manifest.json at the top are not looked at, nor
+    ``<arch>/bin/``: it holds the binaries without a pack, which belong to no pack tree.
     """
     base = os.path.join(os.fspath(binaries), arch.name)
     if not os.path.isdir(base):
@@ -142,6 +144,8 @@ def _overlay_binaries(
             _add_reason(refused, rel_dir or ".", f"binaries tree: cannot read {abs_dir}: {children.strerror}")
             continue
         for c in children:
+            if not rel_dir and c.name == PACKLESS_DIR:
+                continue
             rel = _join(rel_dir, c.name)
             try:
                 cst = c.stat(follow_symlinks=False)
