@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"init-packs: error: {e}\n")
         return e.exit_code
     if ns.json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_json(dry_run=ns.dry_run), indent=2) + "\n")
     else:
         sys.stdout.write(format_report(report, dest=str(ns.dest), dry_run=ns.dry_run))
     return 0 if report.ok else 1
