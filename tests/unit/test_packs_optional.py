@@ -474,3 +474,34 @@ def test_init_packs_dry_run_rows_say_would(tmp_path: Path) -> None:
     text = run(dry_run=True, as_json=False)
     assert [line for line in text.splitlines() if line.startswith("  ")] == []  # nothing left to do
     assert "0 would be copied, 2 unchanged" in text
+
+
+def test_init_image_context_without_a_packs_tree_still_has_the_packs_directory(tmp_path: Path) -> None:
+    """Pack binaries whose packs live elsewhere (no packs_dir here): the Dockerfile's COPY packs/ needs it."""
+    import tarfile
+
+    from packbin.init_image import _init_context, verified_binaries
+
+    cfg = load(tmp_path, "copy_to_packs = false\n" + ARCHES + SENSOR_BINARY)
+    built_dist(cfg, deploy_fixtures.static_x86_64())
+    arch = cfg.arch("x86_64")
+    with tarfile.open(
+        fileobj=io.BytesIO(_init_context(cfg, arch, "debian:bookworm-slim", verified_binaries(cfg, arch)))
+    ) as tf:
+        packs = tf.getmember("packs")
+    assert packs.isdir()
+
+
+def test_collect_of_a_no_copy_binary_writes_dist_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    cfg = load(tmp_path, "copy_to_packs = false\n" + ARCHES + SENSOR_BINARY)
+    data = deploy_fixtures.static_x86_64()
+    tree = tmp_path / "in"
+    f = tree / f"x86_64/core/sensors/{SENSOR}"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(data)
+    entry = artifact(data, pack="core", binary=SENSOR, path=f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}")
+    (tree / "manifest.json").write_text(Manifest(artifacts=(entry,)).to_json())
+    (merged,) = run_collect(cfg, [str(tree)], out=io.StringIO(), require=("x86_64",)).artifacts
+    assert merged.pack == "core" and (cfg.root / merged.path).read_bytes() == data
+    assert not (cfg.root / "packs").exists()

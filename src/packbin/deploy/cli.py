@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the destination directory (created if missing; never followed if a symlink)",
     )
     p.add_argument(
-        "--binaries", type=Path, help="the binaries tree, <binaries>/<arch>/<pack>/<path> (dist/pack-binaries)"
+        "--binaries",
+        type=Path,
+        help="the binaries tree, <binaries>/<arch>/<pack>/<path> (dist/pack-binaries); <arch>/bin/ (no pack) is left out",
     )
     p.add_argument(
         "--arch", help="architecture name or alias from the built-in table (x86_64, amd64, arm64, aarch64, ...)"
