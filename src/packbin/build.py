@@ -26,7 +26,7 @@ from packbin.digest import sha256_file
 from packbin.dist import manifest_relpath
 from packbin.elf.verify import verify_file
 from packbin.errors import ArtifactRejected, BuildError, CheckFailed, Interrupted, PackbinError, UsageError
-from packbin.install import VerifiedArtifact, check_destinations, install
+from packbin.install import VerifiedArtifact, check_destinations, check_install_paths, install
 from packbin.lock import file_lock
 from packbin.manifest import Manifest
 from packbin.plan import BuildStep, make_plan
@@ -106,6 +106,8 @@ def build_pack_binaries(
         file_sha256=file_sha,
         force=req.force,
     )
+    # A directory (or a file below which one is expected) at a destination: refused now, not after the builds.
+    check_install_paths(cfg, plan.all_targets)
     if req.dry_run:
         from packbin.report import write_plan
 

@@ -74,6 +74,7 @@ class PackBinary:
     install_path: str  # POSIX path inside the pack, e.g. sensors/attune-core-timer-sensor (the name without a pack)
     package: str | None = None  # the cargo package owning the bin, when the bin name alone is ambiguous
     inputs: tuple[str, ...] = ()  # extra files/dirs (POSIX, relative to the repository root) the build reads
+    copy_to_packs: bool = True  # the deploy arch's build also goes to packs/<pack>/<install_path>
 
     @property
     def crate_dir(self) -> Path:
@@ -224,7 +225,8 @@ class BuildConfig:
         packs_dir = _rel_dir(top, "packs_dir", "packs", root)
         dist_dir = _rel_dir(top, "dist_dir", "dist", root)
         builder = _parse_builder(top.table("builder"))
-        binaries = _parse_binaries(top, root, packs_dir)
+        copy_to_packs = top.get("copy_to_packs", bool, True)  # each [[binaries]] may say otherwise
+        binaries = _parse_binaries(top, root, packs_dir, copy_to_packs=copy_to_packs)
         top.reject_unknown()
         return cls(
             source=source,
@@ -399,7 +401,7 @@ def _parse_builder(t: _Table) -> BuilderConfig:
     return cfg
 
 
-def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinary, ...]:
+def _parse_binaries(top: _Table, root: Path, packs_dir: Path, *, copy_to_packs: bool = True) -> tuple[PackBinary, ...]:
     top.seen.add("binaries")
     raw = top.data.get("binaries", [])
     if not isinstance(raw, list):
@@ -448,6 +450,12 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
         ip = Path(install_path)
         if ip.is_absolute() or ".." in ip.parts or install_path.endswith("/") or not ip.parts:
             raise bt.fail("install_path", f"must be a relative file path inside the pack, got {install_path!r}")
+        copy = bt.get("copy_to_packs", bool, copy_to_packs if pack is not None else False)
+        if copy and pack is None:
+            raise bt.fail(
+                "copy_to_packs",
+                f'binary {name!r} has no pack, so there is no packs/ copy to turn on; add pack = "..." or remove copy_to_packs',
+            )
         package = bt.get("package", str, None)
         if package is not None and not _PACKAGE_RE.match(package):
             raise bt.fail("package", f"not a valid cargo package name: {package!r}")
@@ -471,6 +479,7 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path) -> tuple[PackBinar
                 install_path=ip.as_posix(),
                 package=package,
                 inputs=tuple(inputs),
+                copy_to_packs=copy,
             )
         )
     return tuple(out)

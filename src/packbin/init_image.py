@@ -109,6 +109,8 @@ def _init_context(cfg: BuildConfig, arch: Architecture, base: str, binaries: lis
             tf.add(pkg / name, f"packbin/{name}", recursive=False)
         # Host pack tree without compiled binaries: those come only from the verified set.
         _add_tree(tf, cfg.packs_dir, "packs", skip_names=installed_names)
+        if not cfg.packs_dir.is_dir():  # no pack tree (packs live elsewhere): the image's COPY needs the directory
+            add_dir(tf, "packs")
         for rel, path in binaries:
             tf.add(path, f"{TREE_NAME}/{arch.name}/{rel}", recursive=False)
         if not binaries:

@@ -50,6 +50,8 @@ def run_init_packs(
         raise UsageError("--volume needs a volume name")
     target_arch = resolve_deploy_arch(cfg, arch, None)
     src = Path(source) if source else cfg.packs_dir
+    if not source and not os.path.isdir(src):
+        raise _no_pack_tree(cfg)
     bin_tree: Path | None
     if binaries:
         bin_tree = Path(binaries)
@@ -101,7 +103,7 @@ def run_init_packs(
         where = f"volume {volume}"
     packless = _packless(bin_tree, target_arch.name)
     if as_json:
-        out.write(json.dumps({**report.to_json(), "packless": packless}, indent=2) + "\n")
+        out.write(json.dumps({**report.to_json(dry_run=dry_run), "packless": packless}, indent=2) + "\n")
     else:
         if bin_tree is None:
             out.write(f"init-packs: no {dist_tree_path(cfg)}; deploying the pack tree without built binaries\n")
@@ -110,7 +112,10 @@ def run_init_packs(
                 f"init-packs: {bin_tree} has no {target_arch.name} binaries; deploying the pack tree without them\n"
             )
         out.write(format_report(report, dest=f"{where} ({target_arch.name})", dry_run=dry_run))
-        out.writelines(f"  no pack    {p}: not deployed (init-packs deploys pack binaries only)\n" for p in packless)
+        label, width = ("would skip", 14) if dry_run else ("skipped", 11)
+        out.writelines(
+            f"  {label:<{width}}{p}: no pack, not deployed (init-packs deploys pack binaries only)\n" for p in packless
+        )
     out.flush()
     if not report.ok:
         raise CheckFailed(
@@ -131,3 +136,25 @@ def _packless(bin_tree: Path | None, arch: str) -> list[str]:
     except OSError:  # none built (or not a directory): nothing left out
         return []
     return [str(base / n) for n in names]
+
+
+def _no_pack_tree(cfg: BuildConfig) -> UsageError:
+    """No packs_dir: say what init-packs copies, where it looks, and whether any binary has a pack at all."""
+    rel = cfg.packs_dir.relative_to(cfg.root).as_posix()
+    what = "does not exist" if not os.path.lexists(cfg.packs_dir) else "is not a directory"
+    message = f"init-packs needs a pack tree, and {rel}/ (packs_dir in {cfg.source.name}) {what}"
+    with_pack = [b for b in cfg.binaries if b.pack is not None]
+    if cfg.binaries and not with_pack:
+        message += (
+            f"; also, no binary in {cfg.source.name} has a pack (they install under "
+            f"{dist_tree_path(cfg).relative_to(cfg.root).as_posix()}/<arch>/{PACKLESS_DIR}/, which init-packs does not deploy)"
+        )
+    return UsageError(
+        message,
+        hint=(
+            "init-packs copies a directory with one directory per pack (<packs_dir>/<pack>/...) and overlays the "
+            f'built binaries of those packs: create {rel}/<pack>/, set packs_dir = "DIR" in {cfg.source.name}, '
+            "or pass --source DIR"
+            + ('; give a [[binaries]] table pack = "NAME" to deploy it' if cfg.binaries and not with_pack else "")
+        ),
+    )

@@ -7,6 +7,8 @@ it never names a file that is not there.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -15,7 +17,7 @@ from packbin.atomic import atomic_copy
 from packbin.config import BuildConfig
 from packbin.digest import sha256_file
 from packbin.dist import manifest_relpath
-from packbin.errors import InstallError
+from packbin.errors import ConfigError, InstallError
 from packbin.manifest import Artifact, Manifest, Toolchain
 from packbin.plan import Target
 
@@ -52,6 +54,53 @@ def safe_destination(root: Path, rel: str) -> Path:
         if current.exists() and not current.is_dir():
             raise InstallError(f"refusing to install {rel}: {current.relative_to(root)} is not a directory")
     return root / rel
+
+
+def check_install_paths(cfg: BuildConfig, targets: Iterable[Target]) -> None:
+    """Refuse, before any build, a destination that is a directory or lies below a file (ConfigError, exit 2).
+
+    An ``install_path`` naming a directory (the crate's own source directory, say) would otherwise
+    be found only after the builds, when the rename over it fails. Symlinks are left to
+    :func:`safe_destination`.
+    """
+    for t in targets:
+        for rel, key in ((t.dist_path, None), (t.pack_path, "install_path")):
+            if rel is None:
+                continue
+            problem = _path_problem(cfg.root, rel)
+            if problem is None:
+                continue
+            b = t.binary
+            if key is not None:
+                hint = (
+                    f"set install_path of binary {b.name!r} in {cfg.source.name} to a file path inside pack "
+                    f"{b.pack!r} (e.g. sensors/{b.name}), or move what is in the way"
+                )
+            else:
+                hint = f"remove or move what is in the way in {cfg.dist_dir.name}/ (build-pack-binaries writes only files there)"
+            raise ConfigError(f"binary {b.name!r} ({t.arch.name}) installs to {rel}, but {problem}", hint=hint)
+
+
+def _path_problem(root: Path, rel: str) -> str | None:
+    """What keeps ``root/rel`` from becoming a file: a directory there, or a file where a parent directory goes."""
+    current = root
+    parts = PurePosixPath(rel).parts
+    for i, part in enumerate(parts):
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return None  # made when installing
+        except OSError as e:
+            return f"{PurePosixPath(*parts[: i + 1])}: {e.strerror}"
+        if stat.S_ISLNK(st.st_mode):
+            return None  # refused (parent) or replaced (last) by the install's own checks
+        if i == len(parts) - 1:
+            if stat.S_ISDIR(st.st_mode):
+                return f"{rel} is a directory (a binary is a file; the directory is not replaced)"
+        elif not stat.S_ISDIR(st.st_mode):
+            return f"{PurePosixPath(*parts[: i + 1])} is a file, not a directory"
+    return None
 
 
 def check_destinations(root: Path, targets: Iterable[Target]) -> None:

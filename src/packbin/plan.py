@@ -32,6 +32,7 @@ class Target:
     input_hash: str
     dist_path: str  # POSIX, relative to the repository root
     pack_path: str | None  # POSIX, relative to the repository root; None unless deploy arch and the binary has a pack
+    packs_skip: str | None = None  # why pack_path is None: not the deploy arch, no pack, copy_to_packs = false
 
     @property
     def key(self) -> tuple[str, str]:
@@ -93,6 +94,23 @@ def input_hash(cfg_key: str, arch: Architecture, binary: PackBinary, source_hash
     return hashlib.sha256(json.dumps(doc).encode()).hexdigest()
 
 
+#: Why a target is not copied into packs/ (Target.packs_skip; the dry run and --json say it).
+NOT_DEPLOY_ARCH = "not the deploy arch"
+NO_PACK = "no pack"
+NO_COPY = "copy_to_packs = false"
+
+
+def packs_skip(arch: Architecture, binary: PackBinary, deploy_arch: str) -> str | None:
+    """Why ``binary`` built for ``arch`` is not copied into packs/, or None when it is."""
+    if binary.pack is None:
+        return NO_PACK
+    if not binary.copy_to_packs:
+        return NO_COPY
+    if arch.name != deploy_arch:
+        return NOT_DEPLOY_ARCH
+    return None
+
+
 def make_plan(
     cfg: BuildConfig,
     arches: tuple[Architecture, ...],
@@ -118,17 +136,15 @@ def make_plan(
         todo: list[Target] = []
         for binary in binaries:
             src = source_hashes[binary.name]
+            skip = packs_skip(arch, binary, deploy_arch)
             t = Target(
                 arch=arch,
                 binary=binary,
                 source_hash=src,
                 input_hash=input_hash(key, arch, binary, src),
                 dist_path=binary_relpath(cfg, arch.name, binary.pack, binary.install_path),
-                pack_path=(
-                    f"{packs}/{binary.pack}/{binary.install_path}"
-                    if arch.name == deploy_arch and binary.pack is not None
-                    else None
-                ),
+                pack_path=None if skip else f"{packs}/{binary.pack}/{binary.install_path}",
+                packs_skip=skip,
             )
             state = _state(t, manifest.find(arch.name, binary.name), file_sha256)
             if force or state == "build":

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from packbin.config import BuildConfig
 from packbin.dist import manifest_relpath
 from packbin.manifest import Artifact, Manifest
-from packbin.plan import BuildPlan
+from packbin.plan import BuildPlan, Target
 from packbin.sizes import human_size
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -48,6 +48,9 @@ class BuildReport:
     seconds: float
     bytes_sent: int = 0  # sources and scripts sent to the engine by this run
     reproducible: tuple[ReproCheck, ...] = ()  # --check-reproducible's verdicts
+    packs: tuple[
+        tuple[str, str, str | None, str | None], ...
+    ] = ()  # (arch, binary, pack_path, packs_skip), deploy arch
 
     @classmethod
     def make(
@@ -84,6 +87,11 @@ class BuildReport:
             seconds=seconds,
             bytes_sent=bytes_sent,
             reproducible=tuple(reproducible),
+            packs=tuple(
+                (t.arch.name, t.binary.name, t.pack_path, t.packs_skip)
+                for t in plan.all_targets
+                if t.arch.name == plan.deploy_arch
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +107,7 @@ class BuildReport:
             "seconds": round(self.seconds, 3),
             "bytes_sent": self.bytes_sent,
             **({"reproducible": [asdict(r) for r in self.reproducible]} if self.reproducible else {}),
+            "packs": [{"arch": a, "binary": b, "pack_path": p, "packs_skip": w} for a, b, p, w in self.packs],
         }
 
 
@@ -132,6 +141,9 @@ def write_report(report: BuildReport, *, out: TextIO, as_json: bool) -> None:
                 table(["arch", "path", "size", "linkage", "sha256", "status"], artifact_rows(arts, status)) + "\n"
             )
         out.writelines(f"reinstalled {p} from dist/\n" for p in report.reinstalled)
+        skipped = [f"{b} ({why})" for _, b, _, why in report.packs if why]
+        if skipped:
+            out.write(f"not copied into packs/: {', '.join(skipped)}\n")
         for r in report.reproducible:
             verdict = "identical" if r.identical else f"DIFFERENT: fresh build {r.fresh_sha256[:16]}"
             out.write(
@@ -173,6 +185,7 @@ def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
                     "binary": t.binary.name,
                     "path": t.dist_path,
                     "pack_path": t.pack_path,
+                    "packs_skip": t.packs_skip,
                 }
                 for action, t in rows
             ],
@@ -182,10 +195,7 @@ def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
     out.write(
         table(
             ["would", "arch", "binary", "path"],
-            [
-                [a, t.arch.name, t.binary.name, t.dist_path + (f" (+ {t.pack_path})" if t.pack_path else "")]
-                for a, t in rows
-            ],
+            [[a, t.arch.name, t.binary.name, t.dist_path + _packs_words(t, plan.deploy_arch)] for a, t in rows],
         )
         + "\n"
     )
@@ -196,3 +206,12 @@ def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
     out.write(
         f"dry run: would build {n}, reinstall {len(plan.reinstall)}, skip {len(plan.up_to_date)} up to date ({containers}); deploy arch {plan.deploy_arch}; nothing was done\n"
     )
+
+
+def _packs_words(t: Target, deploy_arch: str) -> str:
+    """The dry-run path column's note on packs/: the copy, or (for the deploy arch) why there is none."""
+    if t.pack_path:
+        return f" (+ {t.pack_path})"
+    if t.arch.name == deploy_arch and t.packs_skip:
+        return f" (not into packs/: {t.packs_skip})"
+    return ""

@@ -301,8 +301,8 @@ def build_pack_binaries_init_image(c: Context, arch: str | None = None) -> None:
 _INIT_PACKS_HELP = {
     "dest": "Directory to fill (created if missing; its parent must exist). A symlink at DEST or inside it is never followed. Give exactly one of --dest and --volume.",
     "volume": "Docker named volume to fill instead, through the Engine API (created if missing). Give exactly one of --dest and --volume.",
-    "source": "The pack tree to copy. Default: packs_dir of buildcfg.toml (packs/).",
-    "binaries": "The built binaries tree, laid out <dir>/<arch>/<pack>/<path>. Default: dist/pack-binaries (skipped when absent).",
+    "source": "The pack tree to copy (one directory per pack). Default: packs_dir of buildcfg.toml (packs/); without one, init-packs stops (exit 2).",
+    "binaries": "The built binaries tree, laid out <dir>/<arch>/<pack>/<path>. Default: dist/pack-binaries (skipped when absent). <dir>/<arch>/bin/ (binaries without a pack) is left out.",
     "arch": "Architecture whose static binaries are installed and protected (x86_64, arm64 or an alias). Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
     "delete": "Also remove what the source no longer has (static binaries of ARCH are kept, reported as preserved).",
     "dry_run": "Report what would change; write nothing.",

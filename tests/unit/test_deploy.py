@@ -342,7 +342,8 @@ def test_main_json_and_exit_codes(tree: tuple[Path, Path, Path], capsys: pytest.
     src, dest, bins = tree
     assert main(["--source", str(src), "--dest", str(dest), "--arch", "amd64", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"copied", "unchanged", "preserved", "refused", "deleted"}
+    assert set(doc) == {"dry_run", "copied", "unchanged", "preserved", "refused", "deleted"}
+    assert doc["dry_run"] is False
     assert "core/pack.yaml" in doc["copied"]
     put(bins / "x86_64" / SENSOR, fx.dynamic_x86_64(), 0o755)
     args = ["--source", str(src), "--dest", str(dest), "--binaries", str(bins), "--json"]

@@ -59,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the destination directory (created if missing; never followed if a symlink)",
     )
     p.add_argument(
-        "--binaries", type=Path, help="the binaries tree, <binaries>/<arch>/<pack>/<path> (dist/pack-binaries)"
+        "--binaries",
+        type=Path,
+        help="the binaries tree, <binaries>/<arch>/<pack>/<path> (dist/pack-binaries); <arch>/bin/ (no pack) is left out",
     )
     p.add_argument(
         "--arch", help="architecture name or alias from the built-in table (x86_64, amd64, arm64, aarch64, ...)"
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"init-packs: error: {e}\n")
         return e.exit_code
     if ns.json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_json(dry_run=ns.dry_run), indent=2) + "\n")
     else:
         sys.stdout.write(format_report(report, dest=str(ns.dest), dry_run=ns.dry_run))
     return 0 if report.ok else 1

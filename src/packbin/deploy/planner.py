@@ -81,6 +81,7 @@ def plan_deploy(
     unchanged: list[str] = []
     preserved: list[tuple[str, str]] = []
     copied: list[str] = []
+    replaced: list[str] = []  # the copies over a file DEST holds
     gran = max(1, dest.mtime_granularity_ns)
 
     for rel in source.order:
@@ -147,6 +148,7 @@ def plan_deploy(
                 continue
         actions.append(Action(op="write", rel=rel, item=item, expect=have))
         copied.append(rel)
+        replaced.append(rel)
 
     deleted: list[str] = []
     if delete:
@@ -159,6 +161,7 @@ def plan_deploy(
         preserved=tuple(sorted(preserved)),
         refused=tuple(sorted(refused.items())),
         deleted=tuple(deleted),
+        replaced=tuple(replaced),
     )
     return DeployPlan(actions=tuple(actions), report=report)
 

@@ -17,6 +17,7 @@ class DeployReport:
     preserved: tuple[tuple[str, str], ...] = ()  # (path, reason)
     refused: tuple[tuple[str, str], ...] = ()  # (path, reason)
     deleted: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()  # the paths of ``copied`` that replace a file DEST held
 
     @property
     def ok(self) -> bool:
@@ -31,11 +32,13 @@ class DeployReport:
             preserved=self.preserved,
             refused=tuple(sorted({**dict(self.refused), **failed}.items())),
             deleted=tuple(p for p in self.deleted if p not in failed),
+            replaced=tuple(p for p in self.replaced if p not in failed),
         )
 
-    def to_json(self) -> dict[str, list[str] | list[dict[str, str]]]:
-        """The ``--json`` document of issue 4."""
+    def to_json(self, *, dry_run: bool = False) -> dict[str, bool | list[str] | list[dict[str, str]]]:
+        """The ``--json`` document of issue 4; with ``dry_run`` the lists say what a run would do."""
         return {
+            "dry_run": dry_run,
             "copied": list(self.copied),
             "unchanged": list(self.unchanged),
             "preserved": [{"path": p, "reason": r} for p, r in self.preserved],
@@ -55,8 +58,21 @@ def format_report(report: DeployReport, *, dest: str, dry_run: bool = False) -> 
     lines = [summary]
     # Names are bytes on disk: escape what a strict UTF-8 stdout could not print.
     d = display_path
-    lines += [f"  copied     {d(p)}" for p in report.copied]
-    lines += [f"  deleted    {d(p)}" for p in report.deleted]
-    lines += [f"  preserved  {d(p)}: {d(r)}" for p, r in report.preserved]
-    lines += [f"  refused    {d(p)}: {d(r)}" for p, r in report.refused]
+    # A dry run changed nothing: its rows say what a run would do (and which copies replace a file).
+    words, w = (_DRY_WORDS, 14) if dry_run else (_WORDS, 11)
+    replaced = set(report.replaced) if dry_run else set()
+    lines += [f"  {words['replaced' if p in replaced else 'copied']:<{w}}{d(p)}" for p in report.copied]
+    lines += [f"  {words['deleted']:<{w}}{d(p)}" for p in report.deleted]
+    lines += [f"  {words['preserved']:<{w}}{d(p)}: {d(r)}" for p, r in report.preserved]
+    lines += [f"  {words['refused']:<{w}}{d(p)}: {d(r)}" for p, r in report.refused]
     return "\n".join(lines) + "\n"
+
+
+_WORDS = {"copied": "copied", "deleted": "deleted", "preserved": "preserved", "refused": "refused"}
+_DRY_WORDS = {
+    "copied": "would copy",
+    "replaced": "would replace",
+    "deleted": "would delete",
+    "preserved": "would keep",
+    "refused": "would refuse",
+}
