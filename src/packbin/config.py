@@ -221,7 +221,8 @@ class BuildConfig:
         default_name = top.get("default_arch", str, (declared or all_arches)[0].name)
         if default_name.lower() not in names:
             raise top.fail(
-                "default_arch", f"{default_name!r} is not a configured architecture or a preset" + _suggest(default_name, names)
+                "default_arch",
+                f"{default_name!r} is not a configured architecture or a preset" + _suggest(default_name, names),
             )
         default_arch = names[default_name.lower()].name
         default_source = f"{source.name} default_arch"
@@ -245,7 +246,8 @@ class BuildConfig:
         if deploy.lower() != "native":
             if deploy.lower() not in names:
                 raise top.fail(
-                    "deploy_arch", f"{deploy!r} is not 'native', a configured architecture or a preset" + _suggest(deploy, names)
+                    "deploy_arch",
+                    f"{deploy!r} is not 'native', a configured architecture or a preset" + _suggest(deploy, names),
                 )
             deploy_arch = names[deploy.lower()].name
 
@@ -306,9 +308,7 @@ def _parse_machine(t: _Table, default: int | None) -> int:
     except KeyError:
         meant = ELF_MACHINE_ALIASES.get(value.upper())
         near = f" (did you mean {meant!r}?)" if meant else _suggest(value, ElfMachine.__members__)
-        raise t.fail(
-            "elf_machine", f"unknown machine {value!r}" + near + " (or give e_machine as a number)"
-        ) from None
+        raise t.fail("elf_machine", f"unknown machine {value!r}" + near + " (or give e_machine as a number)") from None
 
 
 def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
@@ -436,7 +436,9 @@ def _parse_all_arches(
     for entry in listed:
         arch = names.get(entry.strip().lower())
         if arch is None:
-            raise top.fail("all_arches", f"{entry!r} is not a configured architecture or a preset" + _suggest(entry, names))
+            raise top.fail(
+                "all_arches", f"{entry!r} is not a configured architecture or a preset" + _suggest(entry, names)
+            )
         if arch in out:
             raise top.fail("all_arches", f"{entry!r} names {arch.name!r}, which is already listed")
         out.append(arch)

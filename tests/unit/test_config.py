@@ -341,7 +341,9 @@ def test_default_arch_may_be_an_alias(tmp_path: Path) -> None:
 
 def test_unknown_default_arch_is_named_with_suggestion(tmp_path: Path) -> None:
     err, cfg = config_error(tmp_path, 'default_arch = "x86_64"', 'default_arch = "arm46"')
-    assert str(err) == f"{cfg}: default_arch: 'arm46' is not a configured architecture or a preset (did you mean 'arm64'?)"
+    assert (
+        str(err) == f"{cfg}: default_arch: 'arm46' is not a configured architecture or a preset (did you mean 'arm64'?)"
+    )
 
 
 @pytest.mark.parametrize("dup", ["amd64", "AMD64", "x86_64"])
