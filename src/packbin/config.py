@@ -106,8 +106,8 @@ class BuildConfig:
     dist_dir: Path
     default_arch_source: str = field(default="buildcfg.toml")
     engines: tuple[EngineChoice, ...] = ()  # architectures not listed build on the default engine
-    #: What ``--arch=all`` builds (empty: every configured architecture).
-    all_arches: tuple[Architecture, ...] = ()
+    #: The names ``--arch=all`` builds, resolved by :meth:`arch` (empty: every configured architecture).
+    all_arches: tuple[str, ...] = ()
     #: The presets not configured: ``--arch`` may still name them.
     other_presets: tuple[Architecture, ...] = ()
 
@@ -160,7 +160,7 @@ class BuildConfig:
         if spec is None or spec == "":
             return (self.arch(self.default_arch),)
         if spec.strip().lower() == "all":
-            return self.all_arches or self.architectures
+            return tuple(self.arch(n) for n in self.all_arches) or self.architectures
         out: list[Architecture] = []
         for part in spec.split(","):
             arch = self.arch(part)
@@ -268,7 +268,7 @@ class BuildConfig:
             dist_dir=dist_dir,
             default_arch_source=default_source,
             engines=engines,
-            all_arches=all_arches,
+            all_arches=tuple(a.name for a in all_arches),
             other_presets=others,
         )
 
