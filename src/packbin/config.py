@@ -339,6 +339,10 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
             if problem:
                 raise at.fail("rust_target", problem)
             preset = preset_for_target(triple)
+        # The Rust target selects an architecture (RUST_TARGET, collect, the init images): one each.
+        twin = next((a for a in arches if a.rust_target == triple), None)
+        if twin is not None:
+            raise at.fail("rust_target", f"{triple!r} is already the target of architecture {twin.name!r}")
         elf_machine = _parse_machine(at, preset.elf_machine if preset else None)
         elf_class = at.get("elf_class", int, preset.elf_class if preset else None, required=preset is None)
         if elf_class not in (32, 64):
@@ -380,10 +384,6 @@ def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
                     "aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}"
                 )
             seen_names[n.lower()] = name
-        # The Rust target selects an architecture (RUST_TARGET, collect, the init images): one each.
-        twin = next((a for a in arches if a.rust_target == triple), None)
-        if twin is not None:
-            raise at.fail("rust_target", f"{triple!r} is already the target of architecture {twin.name!r}")
         arches.append(
             Architecture(
                 name=name,
