@@ -2,7 +2,8 @@
 
 The ELF side (``ElfMachine`` and :func:`arch_name`) is a fixed table from the ELF specification,
 used by the verifier to name what it finds. The build side (:class:`Architecture`) comes from
-buildcfg.toml: name, aliases, Rust triple, Docker platform and what the ELF header must say.
+the built-in presets (:mod:`packbin.arch_presets`), completed or overridden by buildcfg.toml: name,
+aliases, Rust triple, Docker platform and what the ELF header must say, e_flags included.
 """
 
 from __future__ import annotations
@@ -96,8 +97,30 @@ MACHINE_TO_PLATFORM = {
 
 
 @dataclass(frozen=True, kw_only=True)
+class FlagRule:
+    """One field of e_flags a target's executables must carry (``e_flags & mask == value``)."""
+
+    mask: int
+    value: int
+    expected: str  # how problems name the wanted value: "the hard-float ABI (EF_ARM_ABI_FLOAT_HARD)"
+    #: (field value, how a file with it is described): "soft-float (EF_ARM_ABI_FLOAT_SOFT)".
+    known: tuple[tuple[int, str], ...] = ()
+
+    def describe(self, e_flags: int) -> str:
+        """How a file with these e_flags is described for this field."""
+        found = e_flags & self.mask
+        return dict(self.known).get(found, f"e_flags & {self.mask:#x} = {found:#x}")
+
+    def problem(self, arch_name: str, e_flags: int) -> str | None:
+        """``armv7 expects ..., this file is ...``; None when the file has the wanted value."""
+        if e_flags & self.mask == self.value:
+            return None
+        return f"{arch_name} expects {self.expected}, this file is {self.describe(e_flags)}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Architecture:
-    """One build architecture, as declared in buildcfg.toml ``[architectures.NAME]``."""
+    """One build architecture: a preset, or a preset completed by buildcfg.toml ``[architectures.NAME]``."""
 
     name: str
     aliases: tuple[str, ...]
@@ -106,6 +129,8 @@ class Architecture:
     elf_machine: int
     elf_class: int
     byte_order: str  # "little" | "big"
+    #: What the loader (or the target's ABI) needs in e_flags; empty when nothing is checked.
+    e_flags: tuple[FlagRule, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ the line and column).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from packbin._compat import tomllib
-from packbin.arch import Architecture, ElfMachine
+from packbin.arch import Architecture, ElfMachine, machine_label
+from packbin.arch_presets import (
+    DEFAULT_ALL,
+    ELF_MACHINE_ALIASES,
+    PRESETS,
+    preset_for_target,
+    preset_named,
+    preset_names,
+    rust_target_problem,
+)
 from packbin.config_engines import EngineChoice, engine_choices, engine_spec_ok
 from packbin.dist import PACKLESS_DIR
 from packbin.errors import ConfigError
@@ -88,6 +98,7 @@ class BuildConfig:
 
     source: Path
     root: Path
+    #: The configured architectures: ``all_arches`` and every ``[architectures.NAME]`` table.
     architectures: tuple[Architecture, ...]
     default_arch: str
     deploy_arch: str | None  # None: the engine's native architecture
@@ -97,6 +108,15 @@ class BuildConfig:
     dist_dir: Path
     default_arch_source: str = field(default="buildcfg.toml")
     engines: tuple[EngineChoice, ...] = ()  # architectures not listed build on the default engine
+    #: The names ``--arch=all`` builds, resolved by :meth:`arch` (empty: every configured architecture).
+    all_arches: tuple[str, ...] = ()
+    #: The presets not configured: ``--arch`` may still name them.
+    other_presets: tuple[Architecture, ...] = ()
+
+    @property
+    def known_architectures(self) -> tuple[Architecture, ...]:
+        """The configured architectures, then every other preset."""
+        return self.architectures + self.other_presets
 
     def engine_for(self, arch: Architecture) -> EngineChoice | None:
         """Where ``arch`` builds: its ``engine`` (or ``PACKBIN_ENGINE_<NAME>``); None for the default engine."""
@@ -106,39 +126,43 @@ class BuildConfig:
     def arch(self, name: str) -> Architecture:
         """Resolve an architecture by name or alias (case-insensitive); ConfigError otherwise."""
         wanted = name.strip().lower()
-        for arch in self.architectures:
+        for arch in self.known_architectures:
             if wanted in (n.lower() for n in arch.names):
                 return arch
-        known = [n for a in self.architectures for n in a.names]
-        raise ConfigError(
-            f"{self.source.name}: unknown architecture {name!r}{_suggest(wanted, known)}",
-            hint="choose one of: " + ", ".join(known) + " (or 'all')",
-        )
+        # Suggestions and the hint come from what is configured first, then the other presets.
+        configured = [n for a in self.architectures for n in a.names]
+        presets = [a.name for a in self.other_presets]
+        near = _suggest(wanted, configured) or _suggest(wanted, [n for a in self.other_presets for n in a.names])
+        hint = "choose one of: " + ", ".join(configured) + " (or 'all')"
+        if presets:
+            hint += "; other presets: " + ", ".join(presets)
+        raise ConfigError(f"{self.source.name}: unknown architecture {name!r}{near}", hint=hint)
 
     def arch_for_target(self, triple: str) -> Architecture:
         """The architecture whose Rust target is ``triple``; ConfigError naming the known ones otherwise."""
-        for arch in self.architectures:
+        for arch in self.known_architectures:
             if arch.rust_target == triple:
                 return arch
-        known = [a.rust_target for a in self.architectures]
+        known = [a.rust_target for a in self.known_architectures]
+        problem = rust_target_problem(triple)
         raise ConfigError(
-            f"{self.source.name}: unknown Rust target {triple!r}{_suggest(triple, known)}",
-            hint="configured targets: " + ", ".join(known),
+            f"{self.source.name}: " + (problem or f"Rust target {triple!r} is not configured{_suggest(triple, known)}"),
+            hint="known targets: " + ", ".join(known),
         )
 
     def arch_for_platform(self, platform: str) -> Architecture | None:
-        """The architecture whose Docker platform is ``platform``, or None."""
-        for arch in self.architectures:
+        """The architecture whose Docker platform is ``platform`` (configured first, then presets), or None."""
+        for arch in self.known_architectures:
             if arch.docker_platform == platform:
                 return arch
         return None
 
     def select_arches(self, spec: str | None) -> tuple[Architecture, ...]:
-        """``--arch`` value -> architectures. None: the default; "all": every one; commas allowed."""
+        """``--arch`` value -> architectures. None: the default; "all": ``all_arches``; commas allowed."""
         if spec is None or spec == "":
             return (self.arch(self.default_arch),)
         if spec.strip().lower() == "all":
-            return self.architectures
+            return tuple(self.arch(n) for n in self.all_arches) or self.architectures
         out: list[Architecture] = []
         for part in spec.split(","):
             arch = self.arch(part)
@@ -188,26 +212,32 @@ class BuildConfig:
         root = source.parent
         top = _Table(source, "", data)
         arches_table = top.table("architectures")
-        arches = _parse_architectures(arches_table)
-        engines = engine_choices(arches_table, arches, env, source)
-        names = {n.lower(): a for a in arches for n in a.names}
+        declared = _parse_architectures(arches_table)
+        others = _other_presets(declared)
+        names = {n.lower(): a for a in (*declared, *others) for n in a.names}
+        all_arches = _parse_all_arches(top, declared, names)
+        arches = tuple(dict.fromkeys((*all_arches, *declared)))
+        others = tuple(a for a in others if a not in arches)
+        engines = engine_choices(arches_table, arches + others, env, source)
 
-        default_name = top.get("default_arch", str, arches[0].name)
+        default_name = top.get("default_arch", str, (declared or all_arches)[0].name)
         if default_name.lower() not in names:
             raise top.fail(
-                "default_arch", f"{default_name!r} is not a configured architecture" + _suggest(default_name, names)
+                "default_arch",
+                f"{default_name!r} is not a configured architecture or a preset" + _suggest(default_name, names),
             )
         default_arch = names[default_name.lower()].name
         default_source = f"{source.name} default_arch"
         for var in TARGET_ENV_VARS:
             triple = env.get(var, "").strip()
             if triple:
-                match = [a for a in arches if a.rust_target == triple]
+                match = [a for a in (*arches, *others) if a.rust_target == triple]
                 if not match:
-                    known = [a.rust_target for a in arches]
+                    known = [a.rust_target for a in (*arches, *others)]
+                    problem = rust_target_problem(triple)
                     raise ConfigError(
-                        f"{var}={triple!r} is not a configured Rust target{_suggest(triple, known)}",
-                        hint="configured targets: " + ", ".join(known) + f" (see [architectures] in {source.name})",
+                        f"{var}={triple!r}: " + (problem or f"not a configured Rust target{_suggest(triple, known)}"),
+                        hint="known targets: " + ", ".join(known) + f" (see [architectures] in {source.name})",
                     )
                 default_arch = match[0].name
                 default_source = var
@@ -218,7 +248,8 @@ class BuildConfig:
         if deploy.lower() != "native":
             if deploy.lower() not in names:
                 raise top.fail(
-                    "deploy_arch", f"{deploy!r} is not 'native' or a configured architecture" + _suggest(deploy, names)
+                    "deploy_arch",
+                    f"{deploy!r} is not 'native', a configured architecture or a preset" + _suggest(deploy, names),
                 )
             deploy_arch = names[deploy.lower()].name
 
@@ -240,6 +271,8 @@ class BuildConfig:
             dist_dir=dist_dir,
             default_arch_source=default_source,
             engines=engines,
+            all_arches=tuple(a.name for a in all_arches),
+            other_presets=others,
         )
 
     @classmethod
@@ -290,8 +323,8 @@ def _rel_dir(table: _Table, name: str, default: str, root: Path) -> Path:
     return root / p
 
 
-def _parse_machine(t: _Table) -> int:
-    value = t.get("elf_machine", (str, int), required=True)
+def _parse_machine(t: _Table, default: int | None) -> int:
+    value = t.get("elf_machine", (str, int), default, required=default is None)
     if isinstance(value, int):
         if not 0 <= value <= 0xFFFF:
             raise t.fail("elf_machine", f"{value} is not a 16-bit e_machine value")
@@ -299,60 +332,143 @@ def _parse_machine(t: _Table) -> int:
     try:
         return int(ElfMachine[value.upper()])
     except KeyError:
-        raise t.fail(
-            "elf_machine",
-            f"unknown machine {value!r}" + _suggest(value, ElfMachine.__members__) + " (or give e_machine as a number)",
-        ) from None
+        meant = ELF_MACHINE_ALIASES.get(value.upper())
+        near = f" (did you mean {meant!r}?)" if meant else _suggest(value, ElfMachine.__members__)
+        raise t.fail("elf_machine", f"unknown machine {value!r}" + near + " (or give e_machine as a number)") from None
 
 
 def _parse_architectures(t: _Table) -> tuple[Architecture, ...]:
-    if not t.data:
-        raise ConfigError(f"{t.source}: [architectures] must declare at least one architecture")
+    """The ``[architectures.NAME]`` tables, each completed from the preset of its Rust target.
+
+    A table named after a preset (or one of its aliases) needs no key; any other name needs
+    ``rust_target``, and a target without a preset needs every key. What a preset knows about
+    the ELF files may be left out but not contradicted. The table's name is the architecture's
+    name; the preset's names become aliases where no other table uses them.
+    """
     arches: list[Architecture] = []
     seen_names: dict[str, str] = {}
     for name in t.data:
         at = t.table(name)
         if not _NAME_RE.match(name) or name.lower() == "all":
             raise t.fail(name, "an architecture name must be letters, digits, '.', '_' or '-', and not 'all'")
-        elf_class = at.get("elf_class", int, required=True)
+        triple = at.get("rust_target", str, None)
+        if triple is None:
+            preset = preset_named(name)
+            if preset is None:
+                raise at.fail(
+                    "rust_target",
+                    f"missing: {name!r} is not a preset{_suggest(name, preset_names())}, so it needs its Rust target triple",
+                )
+            triple = preset.rust_target
+        else:
+            problem = rust_target_problem(triple)
+            if problem:
+                raise at.fail("rust_target", problem)
+            preset = preset_for_target(triple)
+        # The Rust target selects an architecture (RUST_TARGET, collect, the init images): one each.
+        twin = next((a for a in arches if a.rust_target == triple), None)
+        if twin is not None:
+            raise at.fail("rust_target", f"{triple!r} is already the target of architecture {twin.name!r}")
+        elf_machine = _parse_machine(at, preset.elf_machine if preset else None)
+        elf_class = at.get("elf_class", int, preset.elf_class if preset else None, required=preset is None)
         if elf_class not in (32, 64):
             raise at.fail("elf_class", f"must be 32 or 64, got {elf_class}")
-        order = at.get("byte_order", str, required=True)
+        order = at.get("byte_order", str, preset.byte_order if preset else None, required=preset is None)
         if order not in ("little", "big"):
             raise at.fail(
                 "byte_order", f"must be 'little' or 'big', got {order!r}" + _suggest(order, ("little", "big"))
             )
+        if preset is not None:
+            for key, given, want in (
+                ("elf_machine", machine_label(elf_machine), machine_label(preset.elf_machine)),
+                ("elf_class", elf_class, preset.elf_class),
+                ("byte_order", order, preset.byte_order),
+            ):
+                if given != want:
+                    raise at.fail(
+                        key,
+                        f"{given!r} contradicts rust_target {triple!r}, whose executables are {want!r} "
+                        f"(leave {key} out: the {preset.name} preset knows it)",
+                    )
+        docker_platform = at.get(
+            "docker_platform", str, preset.docker_platform if preset else None, required=preset is None
+        )
         engine = at.get("engine", str, "")
         if engine and not engine_spec_ok(engine):
             raise at.fail("engine", f"{engine!r} is not a docker context name or a unix://, tcp:// or ssh:// endpoint")
-        arch = Architecture(
-            name=name,
-            aliases=at.str_list("aliases"),
-            rust_target=at.get("rust_target", str, required=True),
-            docker_platform=at.get("docker_platform", str, required=True),
-            elf_machine=_parse_machine(at),
-            elf_class=elf_class,
-            byte_order=order,
-        )
+        aliases = at.str_list("aliases")
         at.reject_unknown()
-        for alias in arch.aliases:
+        for alias in aliases:
             if not _NAME_RE.match(alias) or alias.lower() == "all":
                 raise at.fail(
                     "aliases",
                     f"{alias!r} is not a valid alias (letters, digits, '.', '_' or '-'; not 'all', which means every architecture)",
                 )
-        for n in arch.names:
+        for n in (name, *aliases):
             if n.lower() in seen_names:
                 raise at.fail(
                     "aliases" if n != name else name, f"{n!r} already names architecture {seen_names[n.lower()]!r}"
                 )
             seen_names[n.lower()] = name
-        # The Rust target selects an architecture (RUST_TARGET, collect, the init images): one each.
-        twin = next((a for a in arches if a.rust_target == arch.rust_target), None)
-        if twin is not None:
-            raise at.fail("rust_target", f"{arch.rust_target!r} is already the target of architecture {twin.name!r}")
-        arches.append(arch)
-    return tuple(arches)
+        arches.append(
+            Architecture(
+                name=name,
+                aliases=aliases,
+                rust_target=triple,
+                docker_platform=docker_platform,
+                elf_machine=elf_machine,
+                elf_class=elf_class,
+                byte_order=order,
+                e_flags=preset.e_flags if preset else (),
+            )
+        )
+    # A preset's own names become aliases of the table that configures it, unless a table uses
+    # them (a user's name always wins over a preset's).
+    taken = set(seen_names)
+    out: list[Architecture] = []
+    for arch in arches:
+        preset = preset_for_target(arch.rust_target)
+        extra = [n for n in (preset.names if preset else ()) if n.lower() not in taken]
+        taken.update(n.lower() for n in extra)
+        out.append(dataclasses.replace(arch, aliases=(*arch.aliases, *extra)) if extra else arch)
+    return tuple(out)
+
+
+def _other_presets(declared: tuple[Architecture, ...]) -> tuple[Architecture, ...]:
+    """The presets no table configures: their triple unused and their name free (aliases a
+    table took are dropped from them)."""
+    taken = {n.lower() for a in declared for n in a.names}
+    triples = {a.rust_target for a in declared}
+    out: list[Architecture] = []
+    for preset in PRESETS:
+        if preset.rust_target in triples or preset.name.lower() in taken:
+            continue
+        aliases = tuple(n for n in preset.aliases if n.lower() not in taken)
+        out.append(dataclasses.replace(preset, aliases=aliases) if aliases != preset.aliases else preset)
+    return tuple(out)
+
+
+def _parse_all_arches(
+    top: _Table, declared: tuple[Architecture, ...], names: Mapping[str, Architecture]
+) -> tuple[Architecture, ...]:
+    """``all_arches``: what ``--arch=all`` builds. Default: x86_64 and arm64, then every table."""
+    default = [a for a in (names[n] for n in DEFAULT_ALL if n in names)]
+    if "all_arches" not in top.data:
+        return tuple(dict.fromkeys((*default, *declared)))
+    listed = top.str_list("all_arches")
+    if not listed:
+        raise top.fail("all_arches", "must name at least one architecture")
+    out: list[Architecture] = []
+    for entry in listed:
+        arch = names.get(entry.strip().lower())
+        if arch is None:
+            raise top.fail(
+                "all_arches", f"{entry!r} is not a configured architecture or a preset" + _suggest(entry, names)
+            )
+        if arch in out:
+            raise top.fail("all_arches", f"{entry!r} names {arch.name!r}, which is already listed")
+        out.append(arch)
+    return tuple(out)
 
 
 def _parse_builder(t: _Table) -> BuilderConfig:
@@ -485,62 +601,8 @@ def _parse_binaries(top: _Table, root: Path, packs_dir: Path, *, copy_to_packs: 
     return tuple(out)
 
 
-#: Architectures known without a buildcfg.toml (verify-static outside a repository).
-BUILTIN_ARCHITECTURES = """
-[architectures.x86_64]
-aliases = ["amd64", "x86-64", "x64"]
-rust_target = "x86_64-unknown-linux-musl"
-docker_platform = "linux/amd64"
-elf_machine = "EM_X86_64"
-elf_class = 64
-byte_order = "little"
-[architectures.arm64]
-aliases = ["aarch64", "arm64v8"]
-rust_target = "aarch64-unknown-linux-musl"
-docker_platform = "linux/arm64"
-elf_machine = "EM_AARCH64"
-elf_class = 64
-byte_order = "little"
-[architectures.i386]
-aliases = ["x86", "i686", "386"]
-rust_target = "i686-unknown-linux-musl"
-docker_platform = "linux/386"
-elf_machine = "EM_386"
-elf_class = 32
-byte_order = "little"
-[architectures.arm]
-aliases = ["armv7", "armhf", "arm32v7"]
-rust_target = "armv7-unknown-linux-musleabihf"
-docker_platform = "linux/arm/v7"
-elf_machine = "EM_ARM"
-elf_class = 32
-byte_order = "little"
-[architectures.riscv64]
-aliases = []
-rust_target = "riscv64gc-unknown-linux-musl"
-docker_platform = "linux/riscv64"
-elf_machine = "EM_RISCV"
-elf_class = 64
-byte_order = "little"
-[architectures.ppc64le]
-aliases = ["powerpc64le"]
-rust_target = "powerpc64le-unknown-linux-musl"
-docker_platform = "linux/ppc64le"
-elf_machine = "EM_PPC64"
-elf_class = 64
-byte_order = "little"
-[architectures.s390x]
-aliases = []
-rust_target = "s390x-unknown-linux-musl"
-docker_platform = "linux/s390x"
-elf_machine = "EM_S390"
-elf_class = 64
-byte_order = "big"
-"""
-
-
 def builtin_config(root: Path | None = None) -> BuildConfig:
-    """A configuration with the built-in architectures and no binaries."""
+    """A configuration with every preset configured and no binaries (verify-static outside a repository)."""
     root = (root or Path.cwd()).resolve()
-    data = tomllib.loads(BUILTIN_ARCHITECTURES)
+    data = {"all_arches": [a.name for a in PRESETS]}
     return BuildConfig.from_dict(data, source=root / "(built-in)", env={})

@@ -45,6 +45,7 @@ _DEPLOY_MODULES = (
     "_compat.py",
     "apt_sources.py",
     "arch.py",
+    "arch_presets.py",
     "atomic.py",
     "config.py",
     "config_engines.py",

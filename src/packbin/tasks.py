@@ -12,6 +12,7 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.context import Context
 
+from packbin.arch_presets import PRESETS
 from packbin.errors import UsageError
 from packbin.task_support import help_asked, packbin_task, user_errors
 
@@ -22,8 +23,16 @@ def _config() -> Any:
     return BuildConfig.load()
 
 
+#: What --arch accepts: the presets (packbin.arch_presets) and buildcfg.toml's own names.
+_ARCH_CHOICES = (
+    "A preset ("
+    + ", ".join(a.name for a in PRESETS)
+    + "; aliases such as amd64, aarch64, armhf, i386), a name from buildcfg.toml, or all (all_arches in buildcfg.toml; default x86_64, arm64 and every [architectures] table); comma-separated lists work."
+)
+
 _BUILD_HELP = {
-    "arch": "x86_64, arm64 or all (aliases amd64, aarch64; comma-separated lists work). Default: default_arch in buildcfg.toml, overridden by PACK_BINARIES_RUST_TARGET or RUST_TARGET.",
+    "arch": _ARCH_CHOICES
+    + " Default: default_arch in buildcfg.toml, overridden by PACK_BINARIES_RUST_TARGET or RUST_TARGET.",
     "binary": "Build only this binary (repeatable: --binary A --binary B). Default: every [[binaries]] entry.",
     "jobs": "How many architectures build in parallel (a whole number). Default 0: all at once.",
     "force": "Ignore the up-to-date check and rebuild.",
@@ -191,7 +200,9 @@ def doctor(c: Context) -> None:
     help={
         "path": "The file or directory to check. Directories are walked recursively; non-ELF files inside them are skipped, a non-ELF file named directly fails.",
         "also": "Another file or directory to check (repeatable: --also A --also B). Paths after a bare `--` are checked too (names without spaces).",
-        "arch": "Require this architecture too (x86_64, arm64, aliases; or any name in buildcfg.toml). Default: a static executable of any architecture passes.",
+        "arch": "Require this architecture too: its machine, class, byte order and the e_flags its preset checks ("
+        + ", ".join(a.name for a in PRESETS)
+        + ", their aliases, or any name in buildcfg.toml). Default: a static executable of any architecture passes.",
         "json": "Print one JSON document on stdout instead of the table.",
     },
 )
@@ -234,7 +245,8 @@ def _arch_for_verify(name: str | None) -> Any:
 
 @packbin_task(
     help={
-        "arch": "x86_64, arm64 or all (aliases amd64, aarch64; comma-separated lists work). Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
+        "arch": _ARCH_CHOICES
+        + " Default: the deploy architecture (deploy_arch in buildcfg.toml, else the engine's native one).",
     },
 )
 @user_errors

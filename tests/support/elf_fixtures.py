@@ -446,6 +446,30 @@ def readelf_facts(path: Path) -> ReadelfFacts:
     )
 
 
+#: Static executables of another float ABI than their machine's preset (the e_flags checks of
+#: tests/unit/test_arch_presets.py): name -> (zig target, extra zig cc flags).
+ABI_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "arm-softfloat-static": ("arm-linux-musleabi", ()),  # EABI 5, EF_ARM_ABI_FLOAT_SOFT
+    "riscv64-lp64-static": ("riscv64-linux-musl", ("-mabi=lp64",)),  # EF_RISCV_FLOAT_ABI_SOFT
+}
+
+
+def abi_variant(name: str) -> Path:
+    """The static fixture (STATIC_C) built for an :data:`ABI_VARIANTS` entry, cached like the rest."""
+    triple, extra = ABI_VARIANTS[name]
+    base = cache_dir()
+    flags = (*ZIG_VARIANTS["static"][1], *extra)
+    path = base / "elf" / f"{name}-{_key(zig_version(), triple, flags, STATIC_C)}"
+    zig_cache = base / "zig" / zig_version() / triple
+    env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache), "ZIG_LOCAL_CACHE_DIR": str(zig_cache)}
+    with _locked(base / "zig" / zig_version() / f"{triple}.lock"):
+        if not path.is_file():
+            _progress(f"  zig cc -target {triple} {' '.join(flags)}")
+            cmd = [sys.executable, "-m", "ziglang", "cc", "-target", triple, *flags, "-O2", "SRC", "-o", "OUT"]
+            compile_program(path, STATIC_C, ".c", cmd, env)
+    return path
+
+
 #: Every fixture's name, known without building anything (for parametrize).
 FIXTURE_NAMES = fixture_names()
 

@@ -68,6 +68,18 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+def without_architecture_tables(text: str) -> str:
+    """A buildcfg.toml text with every ``[architectures.NAME]`` table removed (the presets then apply)."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            skipping = line.startswith("[architectures")
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
     """This process's environment without what would select another config or target, plus ``extra``."""
     env = {

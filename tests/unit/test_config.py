@@ -280,12 +280,12 @@ def test_binary_declared_twice(tmp_path: Path) -> None:
     )
 
 
-def test_no_architectures_is_an_error(tmp_path: Path) -> None:
-    cfg = write_repo(tmp_path, 'packs_dir = "packs"\n')
-    with pytest.raises(ConfigError) as info:
-        BuildConfig.load(cfg, env={})
-    assert str(cfg.resolve()) in str(info.value)
-    assert "[architectures] must declare at least one architecture" in str(info.value)
+def test_no_architectures_table_means_the_presets(tmp_path: Path) -> None:
+    cfg = BuildConfig.load(write_repo(tmp_path, 'packs_dir = "packs"\n'), env={})
+    assert [a.name for a in cfg.architectures] == ["x86_64", "arm64"]
+    assert [a.name for a in cfg.select_arches("all")] == ["x86_64", "arm64"]
+    assert cfg.default_arch == "x86_64"
+    assert [a.name for a in cfg.other_presets] == ["armv7", "riscv64", "i686", "ppc64le", "s390x"]
 
 
 # -- architectures: names, aliases, machines ----------------------------------------------
@@ -319,7 +319,10 @@ def test_unknown_architecture_suggests_and_lists_choices() -> None:
         cfg.select_arches("x86_64,arm46")
     err = info.value
     assert "unknown architecture 'arm46' (did you mean 'arm64'?)" in err.message
-    assert err.hint == "choose one of: x86_64, amd64, x86-64, x64, arm64, aarch64, arm64v8 (or 'all')"
+    assert err.hint == (
+        "choose one of: x86_64, amd64, x86-64, x64, arm64, aarch64, arm64v8 (or 'all'); "
+        "other presets: armv7, riscv64, i686, ppc64le, s390x"
+    )
     assert err.exit_code == 2
 
 
@@ -338,7 +341,9 @@ def test_default_arch_may_be_an_alias(tmp_path: Path) -> None:
 
 def test_unknown_default_arch_is_named_with_suggestion(tmp_path: Path) -> None:
     err, cfg = config_error(tmp_path, 'default_arch = "x86_64"', 'default_arch = "arm46"')
-    assert str(err) == f"{cfg}: default_arch: 'arm46' is not a configured architecture (did you mean 'arm64'?)"
+    assert (
+        str(err) == f"{cfg}: default_arch: 'arm46' is not a configured architecture or a preset (did you mean 'arm64'?)"
+    )
 
 
 @pytest.mark.parametrize("dup", ["amd64", "AMD64", "x86_64"])
@@ -358,12 +363,20 @@ def test_alias_all_is_refused(tmp_path: Path) -> None:
     assert f"{cfg}: architectures.arm64.aliases" in str(err)
 
 
-@pytest.mark.parametrize(
-    ("value", "number"), [('"EM_AARCH64"', 183), ("183", 183), ('"EM_RISCV"', 243), ("4660", 4660)]
-)
+@pytest.mark.parametrize(("value", "number"), [('"EM_AARCH64"', 183), ("183", 183), ('"em_aarch64"', 183)])
 def test_elf_machine_by_name_or_number(tmp_path: Path, value: str, number: int) -> None:
     cfg = load_variant(tmp_path, 'elf_machine = "EM_AARCH64"', f"elf_machine = {value}")
     assert cfg.arch("arm64").elf_machine == number
+
+
+@pytest.mark.parametrize(("value", "number"), [('"EM_RISCV"', 243), ("4660", 4660)])
+def test_elf_machine_of_a_target_without_preset_by_name_or_number(tmp_path: Path, value: str, number: int) -> None:
+    table = (
+        '[architectures.mipsel]\nrust_target = "mipsel-unknown-linux-musl"\ndocker_platform = "linux/mipsle"\n'
+        f'elf_machine = {value}\nelf_class = 32\nbyte_order = "little"\n\n[builder]'
+    )
+    cfg = load_variant(tmp_path, "[builder]", table)
+    assert cfg.arch("mipsel").elf_machine == number
 
 
 def test_unknown_elf_machine_name_gets_a_suggestion(tmp_path: Path) -> None:
@@ -477,26 +490,33 @@ def test_unknown_rust_target_env_is_a_config_error_with_suggestion(tmp_path: Pat
     with pytest.raises(ConfigError) as info:
         BuildConfig.load(write_repo(tmp_path), env={var: "x86_64-unknown-linux-gnu"})
     err = info.value
-    assert (
-        err.message
-        == f"{var}='x86_64-unknown-linux-gnu' is not a configured Rust target (did you mean '{X86_TRIPLE}'?)"
+    assert err.message == (
+        f"{var}='x86_64-unknown-linux-gnu': 'x86_64-unknown-linux-gnu' links glibc dynamically: not static; "
+        f"use '{X86_TRIPLE}'"
     )
-    assert err.hint == f"configured targets: {X86_TRIPLE}, {ARM_TRIPLE} (see [architectures] in buildcfg.toml)"
+    assert err.hint is not None and err.hint.startswith(f"known targets: {X86_TRIPLE}, {ARM_TRIPLE}, ")
+    assert err.hint.endswith(" (see [architectures] in buildcfg.toml)")
     assert err.exit_code == 2
 
 
 def test_arch_for_target() -> None:
     cfg = BuildConfig.load(REAL_CONFIG, env={})
     assert cfg.arch_for_target(ARM_TRIPLE).name == "arm64"
+    # Presets resolve without a table; a glibc triple is refused with its musl twin.
+    assert cfg.arch_for_target("riscv64gc-unknown-linux-musl").name == "riscv64"
     with pytest.raises(ConfigError) as info:
         cfg.arch_for_target("aarch64-unknown-linux-gnu")
-    assert f"did you mean '{ARM_TRIPLE}'" in str(info.value)
+    assert f"links glibc dynamically: not static; use '{ARM_TRIPLE}'" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        cfg.arch_for_target("aarch64-unknwn-linux-musl")
+    assert f"unknown Rust target 'aarch64-unknwn-linux-musl' (did you mean '{ARM_TRIPLE}'?)" in str(info.value)
 
 
 def test_arch_for_platform() -> None:
     cfg = BuildConfig.load(REAL_CONFIG, env={})
     assert cfg.arch_for_platform("linux/arm64").name == "arm64"  # type: ignore[union-attr]
-    assert cfg.arch_for_platform("linux/s390x") is None
+    assert cfg.arch_for_platform("linux/s390x").name == "s390x"  # type: ignore[union-attr]
+    assert cfg.arch_for_platform("linux/mips64le") is None
 
 
 # -- deploy_arch, builder env, binaries --------------------------------------------------
@@ -518,7 +538,8 @@ def test_deploy_arch_defaults_to_native(tmp_path: Path) -> None:
 def test_unknown_deploy_arch_is_named_with_suggestion(tmp_path: Path) -> None:
     err, cfg = config_error(tmp_path, 'deploy_arch = "native"', 'deploy_arch = "arm46"')
     assert (
-        str(err) == f"{cfg}: deploy_arch: 'arm46' is not 'native' or a configured architecture (did you mean 'arm64'?)"
+        str(err)
+        == f"{cfg}: deploy_arch: 'arm46' is not 'native', a configured architecture or a preset (did you mean 'arm64'?)"
     )
 
 
@@ -621,7 +642,7 @@ def test_load_uses_packbin_config_from_env(tmp_path: Path) -> None:
 
 def test_builtin_config_knows_seven_architectures(tmp_path: Path) -> None:
     cfg = builtin_config(tmp_path)
-    assert [a.name for a in cfg.architectures] == ["x86_64", "arm64", "i386", "arm", "riscv64", "ppc64le", "s390x"]
+    assert [a.name for a in cfg.architectures] == ["x86_64", "arm64", "armv7", "riscv64", "i686", "ppc64le", "s390x"]
     assert cfg.binaries == ()
     assert cfg.root == tmp_path.resolve()
     assert cfg.default_arch == "x86_64"
@@ -629,7 +650,7 @@ def test_builtin_config_knows_seven_architectures(tmp_path: Path) -> None:
     assert (s390x.elf_machine, s390x.elf_class, s390x.byte_order) == (22, 64, "big")
     arm = cfg.arch("armhf")
     assert (arm.name, arm.elf_machine, arm.elf_class, arm.rust_target) == (
-        "arm",
+        "armv7",
         40,
         32,
         "armv7-unknown-linux-musleabihf",

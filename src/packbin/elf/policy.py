@@ -16,7 +16,9 @@ loader. So a file passes when
 - every PT_LOAD is one the loader can map and the program can use, the entry point is code of the
   image, and the entries the program's own start code reads through AT_PHDR (PT_TLS,
   PT_GNU_RELRO, PT_DYNAMIC, ...) describe bytes of that image (:func:`segment_problems`);
-- when an architecture is given, it has that architecture's machine, class and byte order.
+- when an architecture is given, it has that architecture's machine, class and byte order, and
+  the e_flags its preset says matter (:attr:`~packbin.arch.Architecture.e_flags`: ARM EABI
+  version and float ABI, RISC-V float ABI, ppc64 ELFv2; why each, in packbin.arch_presets).
 
 tests/unit/test_exec_oracle.py holds these rules to the kernel: every header mutant of a real
 program that passes here must run alone in an empty root.
@@ -158,6 +160,14 @@ def static_problems(info: ElfInfo, arch: Architecture | None) -> tuple[str, ...]
                 problems.append(
                     f"wrong architecture: {name} ({_shape(*found)}), expected {arch.name} ({_shape(*expected)})"
                 )
+        else:
+            # Same machine, class and byte order, other ABI (soft-float armv7, ELFv1 ppc64le):
+            # also the wrong architecture, so the loader checks below are skipped as for those.
+            problems.extend(
+                "wrong architecture: " + p
+                for p in (rule.problem(arch.name, info.e_flags) for rule in arch.e_flags)
+                if p
+            )
 
     if info.type_name in ("exec", "pie") and static and not any(p.startswith("wrong architecture") for p in problems):
         # How the loader reads the header explains the rest (a bogus e_phentsize hides PT_INTERP

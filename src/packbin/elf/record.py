@@ -103,6 +103,11 @@ class ElfInfo:
         return self._ehdr[4]
 
     @property
+    def e_flags(self) -> int:
+        """e_flags: processor-specific (ARM EABI and float ABI, RISC-V float ABI, ppc64 ELF ABI)."""
+        return self._ehdr[6]
+
+    @property
     def ehsize(self) -> int:
         """e_ehsize."""
         return self._ehdr[7]

@@ -17,7 +17,9 @@ BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 QEMU_NAMES = {
     "x86_64": "qemu-x86_64",
     "arm64": "qemu-aarch64",
+    "armv7": "qemu-arm",
     "arm": "qemu-arm",
+    "i686": "qemu-i386",
     "i386": "qemu-i386",
     "riscv64": "qemu-riscv64",
     "ppc64le": "qemu-ppc64le",
