@@ -287,9 +287,7 @@ class BuildConfig:
         """A build without buildcfg.toml: these (bin, package) of the crate at ``manifest``
         (relative to ``root``) with every default: x86_64 and arm64, no pack, so each binary
         lands in dist/pack-binaries/<arch>/bin/<name>. Checked as a written file would be."""
-        presets = tomllib.loads(BUILTIN_ARCHITECTURES)["architectures"]
-        data: dict[str, Any] = {
-            "architectures": {k: v for k, v in presets.items() if k in ("x86_64", "arm64")},
+        data: dict[str, Any] = {  # architectures: the built-in presets
             "binaries": [
                 {"name": name, "manifest": manifest, **({"package": package} if package else {})}
                 for name, package in binaries

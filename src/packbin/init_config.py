@@ -296,23 +296,10 @@ _HEADER = """\
 # binary here; a [[binaries]] entry may set it too).
 # copy_to_packs = true
 
-# The architectures --arch=all builds, as packbin's built-in tables describe them; a table here
-# only needs the keys that differ.
-[architectures.x86_64]
-aliases = ["amd64", "x86-64", "x64"]
-rust_target = "x86_64-unknown-linux-musl"
-docker_platform = "linux/amd64"
-elf_machine = "EM_X86_64"
-elf_class = 64
-byte_order = "little"
-
-[architectures.arm64]
-aliases = ["aarch64", "arm64v8"]
-rust_target = "aarch64-unknown-linux-musl"
-docker_platform = "linux/arm64"
-elf_machine = "EM_AARCH64"
-elf_class = 64
-byte_order = "little"
+# Architectures are built in (x86_64, arm64, armv7, riscv64, i686, ppc64le, s390x): a table
+# here only says what differs from packbin's, e.g. the engine one architecture builds on:
+# [architectures.arm64]
+# engine = "ssh://builder@arm64-host"
 
 # How the builder image is made and what builds see (the defaults need no change).
 # [builder]
