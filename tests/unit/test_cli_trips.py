@@ -187,6 +187,7 @@ def test_a_second_dir_after_collect_says_comma_separated(repo: Path, tmp_path: P
 
 def test_a_mistyped_task_is_still_a_mistyped_task(repo: Path) -> None:
     error, hint = usage_error(run("verify-static", "/usr/bin", "buidl", cwd=repo))
+    assert "--list" in hint
     assert error == "no task named 'buidl' (did you mean 'build-pack-binaries'?)"
 
 
