@@ -81,7 +81,11 @@ class PackbinProgram(Program):
             raise self._fail(self._explain(e)) from None
         except ValueError:
             # invoke casts an int-valued core flag (--list-depth x) without catching ValueError.
-            raise self._fail("--list-depth takes a whole number\n  hint: `packbin --help` lists the options") from None
+            given = {t.partition("=")[0] for t in (argv if argv is not None else sys.argv)}
+            flags = [f"--{a.names[0]}" for a in self.core_args() if a.kind is int and given & _flag_forms(a.names)]
+            raise self._fail(
+                f"{' or '.join(flags) or 'an option'} takes a whole number\n  hint: `packbin --help` lists the options"
+            ) from None
 
     def parse_tasks(self) -> None:
         """Parse the task part; ``<task> --help`` prints that task's help and stops."""
@@ -254,6 +258,10 @@ class PackbinProgram(Program):
 
 def _long_flags(names: tuple[str, ...]) -> list[str]:
     return [f"--{n}" for n in names if len(n) > 1]
+
+
+def _flag_forms(names: tuple[str, ...]) -> set[str]:
+    return {f"--{n}" if len(n) > 1 else f"-{n}" for n in names}
 
 
 def _looks_like_path(word: str) -> bool:
