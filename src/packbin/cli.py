@@ -305,7 +305,8 @@ def _needs_value(task: str | None, arg: Argument) -> str:
 def _flag_without_value(argv: list[str], contexts: dict[str, ParserContext]) -> tuple[str, Argument] | None:
     """A flag that takes a value given without one where invoke would not notice: a repeatable one
     (``--binary`` last, or followed by another of the task's options: invoke takes that as no
-    ``--binary`` at all, and builds everything) or an empty ``--arch=`` (the default, silently).
+    ``--binary`` at all, and builds everything) or an empty ``--arch=`` or ``--arch ""`` (the
+    default, silently).
     (task, argument), or None."""
     current: ParserContext | None = None
     body = argv[: argv.index("--")] if "--" in argv else argv
@@ -321,10 +322,14 @@ def _flag_without_value(argv: list[str], contexts: dict[str, ParserContext]) -> 
             continue
         following = body[i + 1].partition("=")[0] if i + 1 < len(body) else None
         # invoke takes the next word as the value unless it is one of the task's flags.
-        if (sep and not value) or (
-            not sep
-            and arg.kind is list
-            and (following is None or following in current.flags or following in current.inverse_flags)
+        if (
+            (sep and not value)
+            or (not sep and following == "")
+            or (
+                not sep
+                and arg.kind is list
+                and (following is None or following in current.flags or following in current.inverse_flags)
+            )
         ):
             return str(current.name), arg
     return None

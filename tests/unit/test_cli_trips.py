@@ -124,6 +124,7 @@ def test_a_task_flag_before_the_task_name_says_whose_it_is(repo: Path) -> None:
         (["build-pack-binaries", "-a"], "--arch needs a value (x86_64, arm64, "),
         (["build-pack-binaries", "--arch", "--force"], "--arch needs a value (x86_64, arm64, "),
         (["build-pack-binaries", "--arch="], "--arch needs a value (x86_64, arm64, "),
+        (["build-pack-binaries", "--arch", ""], "--arch needs a value (x86_64, arm64, "),
         (["build-pack-binaries", "--jobs"], "--jobs needs a value (a whole number; 0: all at once)"),
         (["build-pack-binaries", "--deploy-arch"], "--deploy-arch needs a value (x86_64, arm64, "),
         # A repeatable flag without a value: invoke would take it as not given and build everything.
