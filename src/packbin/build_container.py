@@ -15,11 +15,13 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packbin.arch import Architecture
+from packbin.build_log import LOCK_WAIT, FailureClues, lock_wait_line
 from packbin.builder_image import (
     BUILD_ROOT,
     BUILD_SCRIPT,
@@ -45,10 +47,30 @@ from packbin.plan import BuildStep
 from packbin.source_volume import SRC_MOUNT, endpoint_key
 from packbin.tarwriter import tar_bytes
 from packbin.workspace import BinaryInputs
+from packbin.workspace.inputs import unsent_inputs
 
 log = logging.getLogger(__name__)
 
 _TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) cargo_zigbuild=(\S*) zig=(\S*)")
+
+#: The architectures whose build container runs now, per engine: the builds that share the cargo
+#: home volume (and its package cache lock) with a build that waits for it.
+_running: dict[str, set[str]] = {}
+_running_lock = threading.Lock()
+
+
+def _others_running(key: str, arch: str) -> list[str]:
+    with _running_lock:
+        return sorted(_running.get(key, set()) - {arch})
+
+
+def _set_running(key: str, arch: str, running: bool) -> None:
+    with _running_lock:
+        names = _running.setdefault(key, set())
+        if running:
+            names.add(arch)
+        else:
+            names.discard(arch)
 
 
 def target_volume(triple: str) -> str:
@@ -93,6 +115,8 @@ class _LogState:
     stripped: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
+    clues: FailureClues = field(default_factory=lambda: FailureClues(src_mount=SRC_MOUNT))
+    waiting_since: float | None = None  # cargo said it waits for a lock (monotonic time)
 
 
 def run_build(
@@ -168,10 +192,22 @@ def run_build(
                 toml = f"[target.{triple}]\nrustflags = [{', '.join(json.dumps(f) for f in flags)}]\n"
                 payload_files[f"packbin-flags/{t.binary.name}.toml"] = (toml.encode(), 0o644)
     payload = tar_bytes(payload_files)
-    lock_path = cache_dir() / "locks" / f"{endpoint_key(engine)}-{triple}{'-' + fresh if fresh else ''}.lock"
+    key = endpoint_key(engine)
+    lock_path = cache_dir() / "locks" / f"{key}-{triple}{'-' + fresh if fresh else ''}.lock"
 
     def emit(line: str) -> None:
         lf.write(line + "\n")
+        if state.waiting_since is not None:
+            # cargo goes on without saying so: the next line means it has the lock.
+            waited = time.monotonic() - state.waiting_since
+            state.waiting_since = None
+            if waited >= 1:
+                on_line(f"cargo has the lock after {waited:.1f}s")
+        if m := LOCK_WAIT.match(line):
+            # Two builds on one engine share the cargo home volume; cargo's bare line reads like a hang.
+            state.waiting_since = time.monotonic()
+            on_line(lock_wait_line(m["what"], _others_running(key, arch.name)))
+            return
         m = _TOOLCHAIN_RE.match(line)
         if m:
             state.toolchain = Toolchain(rustc=m[1], cargo_zigbuild=m[2], zig=m[3])
@@ -185,6 +221,7 @@ def run_build(
             state.warnings.append(line.split(" ", 1)[1])
         state.tail.append(line)
         del state.tail[:-60]
+        state.clues.feed(line)
         on_line(line)
 
     with (
@@ -208,12 +245,16 @@ def run_build(
             network_mode="none",
         ) as c:
             engine.put_tar(c, BUILD_ROOT, payload)
-            status = engine.run_streaming(c, on_line=emit)
+            _set_running(key, arch.name, True)
+            try:
+                status = engine.run_streaming(c, on_line=emit)
+            finally:
+                _set_running(key, arch.name, False)
             if status != 0:
                 tail = "\n".join(state.tail[-25:])
                 raise BuildError(
                     f"build for {arch.name} ({triple}) failed with exit status {status}:\n{tail}",
-                    hint=f"the full log is {log_path}; nothing was installed",
+                    hint=_failure_hint(cfg, step, inputs, state.clues, log_path),
                 )
             chunks, _ = engine.get_tar(c, f"{BUILD_ROOT}/out/{triple}")
             extracted = extract_archive(chunks, staging)
@@ -232,3 +273,22 @@ def run_build(
         log_path=log_path,
         bytes_sent=len(payload),
     )
+
+
+def _failure_hint(
+    cfg: BuildConfig, step: BuildStep, inputs: dict[str, BinaryInputs], clues: FailureClues, log_path: Path
+) -> str:
+    """Where to look after a failed build; first, a path the log says is missing that the checkout
+    has but packbin did not send (a build script reading outside its package)."""
+    where = f"the full log is {log_path}; nothing was installed"
+    names = [t.binary.name for t in step.targets]
+    # The bin being built when it failed first, then the step's others.
+    for name in sorted(names, key=lambda n: n != clues.binary):
+        bi = inputs[name]
+        missing = unsent_inputs(cfg.root, bi, clues.paths(bi.package_dir))
+        if missing:
+            return (
+                f"{missing[0]} exists in the checkout but is not among the inputs packbin sends; "
+                f"add it to inputs = [...] of binary {name} in {cfg.source.name} ({where})"
+            )
+    return where

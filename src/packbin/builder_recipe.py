@@ -250,7 +250,8 @@ if [ "$(cat "$marker" 2>/dev/null || true)" != "${PACKBIN_SOURCES_ID:-}" ]; then
   for spec in "$@"; do
     rest="${spec#*:}"; manifest="${rest#*:}"
     for p in ${PACKBIN_LOCAL_PACKAGES:-}; do
-      (cd "$(dirname "$manifest")" && cargo clean --offline --quiet --manifest-path "$manifest" --target "$target" --profile "$profile" --package "$p" 2>/dev/null) || true
+      # Of cargo's words only a lock wait is shown: a clean that waits without a word reads like a hang.
+      (cd "$(dirname "$manifest")" && cargo clean --offline --manifest-path "$manifest" --target "$target" --profile "$profile" --package "$p" 2>&1 | grep --line-buffered -F 'Blocking waiting for file lock') || true
     done
   done
   printf '%s' "${PACKBIN_SOURCES_ID:-}" > "$marker"

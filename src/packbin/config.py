@@ -227,7 +227,7 @@ class BuildConfig:
                 f"{default_name!r} is not a configured architecture or a preset" + _suggest(default_name, names),
             )
         default_arch = names[default_name.lower()].name
-        default_source = f"{source.name} default_arch"
+        default_source = f"{source.name} default_arch" if "default_arch" in data else "the built-in default"
         for var in TARGET_ENV_VARS:
             triple = env.get(var, "").strip()
             if triple:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from invoke.exceptions import Exit
 from invoke.tasks import Task, task
 
-from packbin.errors import PackbinError, UsageError, display_path, interrupt_exit_code, interrupt_words
+from packbin.errors import CheckFailed, PackbinError, UsageError, display_path, interrupt_exit_code, interrupt_words
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,8 +61,9 @@ def help_asked(value: str, name: str) -> bool:
 def user_errors(fn: F) -> F:
     """Turn PackbinError (and Ctrl-C, SIGTERM, SIGHUP) into invoke.Exit with the error's message and code.
 
-    Under ``--json``, a usage error (exit 2) also prints ``{"error": {...}}`` on stdout, so a
-    consumer of the document always gets one.
+    Under ``--json``, every such exit also prints ``{"error": {...}}`` on stdout (see
+    :func:`print_json_error`), so a consumer of the document always gets one: except a
+    :class:`CheckFailed` (exit 1), whose report (with the failures) was the document.
     """
 
     @functools.wraps(fn)
@@ -83,10 +84,12 @@ def user_errors(fn: F) -> F:
         except PackbinError as e:
             if os.environ.get("PACKBIN_DEBUG"):
                 raise
-            if kwargs.get("json") and isinstance(e, UsageError):
+            if kwargs.get("json") and not isinstance(e, CheckFailed):
                 print_json_error(e.message, e.exit_code, hint=e.hint)
             raise Exit(f"packbin: error: {e}", code=e.exit_code) from None
         except KeyboardInterrupt as e:
+            if kwargs.get("json"):
+                print_json_error(interrupt_words(e), interrupt_exit_code(e))
             raise Exit(f"packbin: {interrupt_words(e)}", code=interrupt_exit_code(e)) from None
         except OSError as e:
             # The backstop for a path the user gave that the system refuses where no step
@@ -104,7 +107,9 @@ def user_errors(fn: F) -> F:
 
 
 def print_json_error(message: str, code: int, *, hint: str | None = None) -> None:
-    """The ``--json`` document of a run that could not start: ``{"error": {"message", "hint", "exit_code"}}``."""
+    """The ``--json`` document of a run that ended in an error, on stdout:
+    ``{"error": {"message", "hint", "exit_code"}}``. The one writer of that document: the tasks'
+    errors (:func:`user_errors`) and the command line's parse errors (packbin.cli) both use it."""
     import json as _json
 
     sys.stdout.write(_json.dumps({"error": {"message": message, "hint": hint, "exit_code": code}}) + "\n")

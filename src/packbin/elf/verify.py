@@ -207,7 +207,8 @@ def run_verify_static(paths: Sequence[str], arch: Architecture | None, *, as_jso
     """
     if not paths:
         raise UsageError(
-            "no paths given", hint="name files or directories to check, e.g. `invoke verify-static --path dist/`"
+            "no paths given",
+            hint="name files or directories to check, e.g. `packbin verify-static dist/ --also /usr/local/bin/tool`",
         )
     results = verify_paths(paths, arch)
     if not results:

@@ -4,6 +4,7 @@ packbin.workspace), and the payloads of the build and fetch containers."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -202,3 +203,19 @@ def _digest(files: Iterable[InputFile], stubs: Iterable[Stub]) -> str:
     lines = [f"F{f.rel}\0{'x' if f.executable else '-'}{f.sha256}\n" for f in files]
     lines += [f"S{s.rel}\0{hashlib.sha256(s.data).hexdigest()}\n" for s in stubs]
     return hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def unsent_inputs(root: Path, inputs: BinaryInputs, rels: Iterable[str]) -> list[str]:
+    """The paths of ``rels`` (repository-relative) that exist in the checkout but that packbin did
+    not send for ``inputs``' bin: a file not among its files, a directory with none of them in it.
+    What a build script that reads outside its package needs in ``inputs = [...]``."""
+    sent = {f.rel for f in inputs.files} | {s.rel for s in inputs.stubs}
+    out: list[str] = []
+    for rel in rels:
+        path = root / rel
+        if not os.path.lexists(path) or rel in sent:
+            continue
+        if path.is_dir() and any(s.startswith(rel + "/") for s in sent):
+            continue
+        out.append(rel)
+    return out
