@@ -29,6 +29,9 @@ from typing import Any
 
 from packbin._compat import tomllib
 from packbin.errors import ConfigError
+from packbin.workspace.paths import _norm_rel as _norm
+from packbin.workspace.repo import _package_table as _package
+from packbin.workspace.repo import _table
 
 __all__ = ["MAX_MANIFEST_BYTES", "CargoBin", "Discovery", "Problem", "discover"]
 
@@ -115,31 +118,6 @@ def _parent(rel: str) -> str:
 
 def _under(path: str, prefix: str) -> bool:
     return prefix == "" or path == prefix or path.startswith(prefix + "/")
-
-
-def _norm(base_rel: str, value: str) -> str | None:
-    """``value`` relative to ``base_rel``, as a repo-relative path; None when it leaves the repository."""
-    if os.path.isabs(value):
-        return None
-    n = os.path.normpath(os.path.join(base_rel or ".", value))
-    if n == ".":
-        return ""
-    if n == ".." or n.startswith("../"):
-        return None
-    return n
-
-
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    v = data.get(key)
-    return v if isinstance(v, dict) else {}
-
-
-def _package(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for key in ("package", "project"):  # [project] is the pre-1.0 spelling cargo still reads
-        v = data.get(key)
-        if isinstance(v, dict):
-            return v
-    return None
 
 
 class _Skip(Exception):
