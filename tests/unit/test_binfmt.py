@@ -103,6 +103,16 @@ def test_native_arch_needs_no_binfmt(tmp_path: Path) -> None:
     assert (r.runnable, r.reason) == (True, "native")
 
 
+def test_x86_64_runs_i686_itself_but_arm64_needs_qemu_for_armv7(tmp_path: Path) -> None:
+    """An x86_64 kernel runs i386 executables (the i686 smoke test runs them so, for real); arm64
+    gets no such pass for armv7, since many arm64 CPUs have no 32-bit state."""
+    cfg = builtin_config()
+    r = foreign_exec(cfg.arch("i686"), native="x86_64", local_engine=True, binfmt_dir=tmp_path / "absent")
+    assert r.runnable is True and r.reason.startswith("native")
+    r = foreign_exec(cfg.arch("armv7"), native="arm64", local_engine=True, binfmt_dir=tmp_path / "absent")
+    assert r.runnable is False
+
+
 def test_remote_engine_cannot_tell(tmp_path: Path) -> None:
     d = fake_binfmt(tmp_path, {"qemu-aarch64": QEMU_AARCH64_ENTRY})
     r = foreign_exec(ARM64, native="x86_64", local_engine=False, binfmt_dir=d)

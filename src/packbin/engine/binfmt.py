@@ -44,10 +44,18 @@ def host_arch_name() -> str:
     return _HOST.get(m, m)
 
 
+#: Architectures an engine of the key's architecture runs without emulation: an x86_64 Linux
+#: kernel runs i386 executables itself (IA32 emulation, enabled in every distribution kernel).
+#: arm64 is not listed for armv7: many arm64 CPUs (Apple's among them) have no AArch32 state.
+NATIVE_ALSO = {"x86_64": ("i686", "i386")}
+
+
 def foreign_exec(arch: Architecture, *, native: str, local_engine: bool, binfmt_dir: Path = BINFMT_DIR) -> ForeignExec:
     """Whether binaries of ``arch`` can run on an engine whose native arch is ``native``."""
     if arch.name == native:
         return ForeignExec(arch=arch.name, runnable=True, reason="native")
+    if arch.name in NATIVE_ALSO.get(native, ()):
+        return ForeignExec(arch=arch.name, runnable=True, reason=f"native (a {native} kernel runs {arch.name} itself)")
     if not local_engine:
         return ForeignExec(arch=arch.name, runnable=None, reason="remote engine: cannot inspect its binfmt_misc")
     if platform.system() == "Darwin":
@@ -65,7 +73,7 @@ def foreign_exec(arch: Architecture, *, native: str, local_engine: bool, binfmt_
             arch=arch.name,
             runnable=False,
             reason="binfmt_misc is not mounted",
-            hint=f"as root: mount -t binfmt_misc binfmt_misc {binfmt_dir}, then register {qemu} (apt-get install qemu-user-static; see README)",
+            hint=f"as root: mount -t binfmt_misc binfmt_misc {binfmt_dir}, then register {qemu} (apt-get install qemu-user-static; see docs/smoke.md)",
         )
     try:
         status = (binfmt_dir / "status").read_text().strip()
