@@ -41,9 +41,14 @@ def _source_volumes() -> set[str] | None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _remove_test_source_volumes() -> Iterator[None]:
+def _remove_test_source_volumes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every repository a test builds gets a sources volume (one per checkout); remove the ones
-    this session made, so test runs do not pile up copies of their workspaces on the engine."""
+    this session made, so test runs do not pile up copies of their workspaces on the engine.
+    Only volumes of checkouts under this session's temp dir: another pytest session on the same
+    engine may be building from a volume it made meanwhile."""
+    from packbin.source_volume import CHECKOUT_LABEL
+
+    base = str(tmp_path_factory.getbasetemp().resolve())
     before = _source_volumes()
     yield
     after = _source_volumes()
@@ -54,7 +59,11 @@ def _remove_test_source_volumes() -> Iterator[None]:
     client = docker.from_env(timeout=30)
     for name in sorted(after - before):
         try:
-            client.volumes.get(name).remove(force=True)
+            volume = client.volumes.get(name)
+            root = (volume.attrs.get("Labels") or {}).get(CHECKOUT_LABEL, "")
+            if root != base and not root.startswith(base + "/"):
+                continue
+            volume.remove(force=True)
         except docker.errors.APIError as e:  # still in use by a container another run owns
             print(f"could not remove {name}: {e}", file=sys.stderr)
 

@@ -22,10 +22,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 NAME = "hello-static"
 #: How each architecture's binary runs here, and what std::env::consts::ARCH it prints.
 RUNNERS = {"x86_64": ([], "x86_64"), "arm64": (["qemu-aarch64-static"], "aarch64")}
+#: Two presets beyond them, which no table in the written buildcfg.toml names.
+MORE_RUNNERS = {"armv7": (["qemu-arm-static"], "arm"), "riscv64": (["qemu-riscv64-static"], "riscv64")}
 
 
-def _check_binaries(root: Path) -> None:
-    for arch, (runner, rust_arch) in RUNNERS.items():
+def _check_binaries(root: Path, runners: dict[str, tuple[list[str], str]] = RUNNERS) -> None:
+    for arch, (runner, rust_arch) in runners.items():
         path = root / "dist" / "pack-binaries" / arch / "bin" / NAME
         assert path.is_file(), f"no {path}"
         assert (
@@ -63,3 +65,14 @@ def test_manifest_without_a_config(tmp_path: Path, builder_image: object) -> Non
     assert r.returncode == 0, r.stderr[-4000:]
     assert not (crate / "buildcfg.toml").exists()
     _check_binaries(crate)
+
+
+def test_init_then_build_two_presets_the_file_does_not_name(tmp_path: Path, builder_image: object) -> None:
+    """`--arch=armv7,riscv64` after `packbin init`: the written file has no architecture table."""
+    crate = std_crate(tmp_path / "hello")
+    assert packbin("init", cwd=crate).returncode == 0
+    assert "\n[architectures." not in (crate / "buildcfg.toml").read_text()
+    r = packbin("build-pack-binaries", "--arch=armv7,riscv64", "--deploy-arch=x86_64", "--json", cwd=crate)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert sorted(a["arch"] for a in json.loads(r.stdout)["built"]) == ["armv7", "riscv64"]
+    _check_binaries(crate, MORE_RUNNERS)
