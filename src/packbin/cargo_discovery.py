@@ -30,8 +30,8 @@ from typing import Any
 from packbin._compat import tomllib
 from packbin.errors import ConfigError
 from packbin.workspace.paths import _norm_rel as _norm
+from packbin.workspace.repo import _dependency_tables, _table
 from packbin.workspace.repo import _package_table as _package
-from packbin.workspace.repo import _table
 
 __all__ = ["MAX_MANIFEST_BYTES", "CargoBin", "Discovery", "Problem", "discover"]
 
@@ -289,10 +289,7 @@ class _Discoverer:
 
     def path_deps(self, d: str, data: Mapping[str, Any], ws: Mapping[str, Any], root_rel: str) -> list[str]:
         """Dirs of the path dependencies (all kinds, target-specific too) of the package in ``d``."""
-        tables = [_table(data, n) for n in _DEP_TABLES]
-        for t in _table(data, "target").values():
-            if isinstance(t, dict):
-                tables.extend(_table(t, n) for n in _DEP_TABLES)
+        tables = _dependency_tables(data, _DEP_TABLES)
         ws_deps = _table(ws, "dependencies")
         out: list[str] = []
         for table in tables:

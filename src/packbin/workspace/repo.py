@@ -155,6 +155,15 @@ def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
+def _dependency_tables(data: Mapping[str, Any], names: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """A manifest's dependency tables ``names``, top-level and under every ``[target.<cfg>]``."""
+    tables = [_table(data, n) for n in names]
+    for t in _table(data, "target").values():
+        if isinstance(t, dict):
+            tables.extend(_table(t, n) for n in names)
+    return tables
+
+
 def _package_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for key in ("package", "project"):  # [project] is the pre-1.0 spelling cargo still reads
         v = data.get(key)

@@ -14,7 +14,7 @@ from packbin.errors import ConfigError
 from packbin.toml_table import suggest
 from packbin.workspace.model import Member, Target, Workspace
 from packbin.workspace.paths import _join
-from packbin.workspace.repo import _package_table, _Repo, _table
+from packbin.workspace.repo import _dependency_tables, _package_table, _Repo, _table
 
 _DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies")
 _DEV_TABLES = ("dev-dependencies", "dev_dependencies")
@@ -41,10 +41,7 @@ class _PackageLoader:
         data = self._data(d)
         manifest = _join(d, "Cargo.toml")
         names = _DEP_TABLES + (_DEV_TABLES if dev else ())
-        tables = [_table(data, n) for n in names]
-        for t in _table(data, "target").values():
-            if isinstance(t, dict):
-                tables.extend(_table(t, n) for n in names)
+        tables = _dependency_tables(data, names)
         ws_deps = _table(self.ws, "dependencies")
         out: list[str] = []
         for table in tables:
