@@ -29,6 +29,7 @@ from typing import Any
 
 from packbin._compat import tomllib
 from packbin.errors import ConfigError
+from packbin.toml_table import NAME_RE
 from packbin.workspace.paths import _norm_rel as _norm
 from packbin.workspace.repo import _dependency_tables, _table
 from packbin.workspace.repo import _package_table as _package
@@ -417,6 +418,12 @@ class _Discoverer:
                     bins.extend(self.bins(d, self.manifest(man) or {}, ws_data, root_manifest))
                 except _Skip as e:
                     self.problem(man, str(e))
+        for b in [b for b in bins if not NAME_RE.match(b.name)]:
+            # Untrusted: a [[bin]] name becomes a file name under dist/ (buildcfg.toml refuses it too).
+            self.problem(
+                b.manifest, f"bin {b.name!r} is not a file name packbin builds (letters, digits, '.', '_', '-')"
+            )
+            bins.remove(b)
         return Discovery(
             root=self.root,
             bins=tuple(sorted(bins, key=lambda b: (b.manifest, b.name))),

@@ -228,3 +228,17 @@ def test_the_attune_shaped_repository(tmp_path: Path) -> None:
     assert d.workspaces == ("Cargo.toml", "crates/core-timer-sensor/Cargo.toml")
     assert d.problems == ()
     assert {(b.name, b.package, b.manifest, b.path) for b in d.bins} == cargo_bins(root, d.workspaces)
+
+
+def test_a_bin_name_that_is_no_file_name_is_a_problem_not_a_bin(tmp_path: Path) -> None:
+    """A hostile [[bin]] name (a path) is reported, never offered for buildcfg.toml."""
+    root = tmp_path / "repo"
+    write(
+        root,
+        "Cargo.toml",
+        pkg("a", '[[bin]]\nname = "../../x"\npath = "src/main.rs"\n[[bin]]\nname = "ok"\npath = "src/main.rs"\n'),
+    )
+    write(root, "src/main.rs", main_rs("a"))
+    found = discover(root)
+    assert [b.name for b in found.bins] == ["ok"]
+    assert [(p.path, "'../../x'" in p.problem) for p in found.problems] == [("Cargo.toml", True)]
