@@ -311,8 +311,8 @@ class Packbin:
         """The same build through packbin's Python API in a fresh interpreter (a CLI workaround)."""
         code = (
             "import json, sys\n"
-            "from packbin.build import BuildRequest, build_pack_binaries\n"
-            "from packbin.config import BuildConfig\n"
+            "from packbin.build.pipeline import BuildRequest, build_pack_binaries\n"
+            "from packbin.config.model import BuildConfig\n"
             "build_pack_binaries(BuildConfig.load(), BuildRequest(**json.loads(sys.argv[1])))\n"
         )
         return timed([sys.executable, "-c", code, json.dumps(request)], cwd=self.root, env=self.env)
@@ -342,10 +342,10 @@ def remove_cache_volumes(triples: Sequence[str]) -> list[str]:
     """
     import docker
 
-    from packbin.build_container import cache_volume, target_volume
-    from packbin.cache import cache_dir
+    from packbin.build.container import cache_volume, target_volume
     from packbin.engine import connect
-    from packbin.lock import file_lock
+    from packbin.util.dirs import cache_dir
+    from packbin.util.lock import file_lock
 
     engine = connect()
     key = hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
@@ -406,8 +406,8 @@ def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, 
     container's create/start/wait/remove round trip, and the toolchain version probe the build
     script prints first (three tool start-ups, one of them a Python interpreter).
     """
-    from packbin.builder_image import BUILD_ROOT, ensure_builder_image
-    from packbin.config import BuildConfig
+    from packbin.build.image import BUILD_ROOT, ensure_builder_image
+    from packbin.config.model import BuildConfig
     from packbin.engine import connect
 
     cfg = BuildConfig.load(cfg_path, env={})
@@ -435,7 +435,9 @@ def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, 
                 raise BenchError(f"{command} in {image_tag} exited with {status}")
     t_import = [
         timed(
-            [sys.executable, "-c", "import packbin.cli, packbin.build_container"], cwd=cfg.root, env=dict(os.environ)
+            [sys.executable, "-c", "import packbin.cli.program, packbin.build.container"],
+            cwd=cfg.root,
+            env=dict(os.environ),
         )[0]
         for _ in range(runs)
     ]
@@ -578,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from packbin.config import BuildConfig
+    from packbin.config.model import BuildConfig
     from packbin.elf.verify import verify_file
     from packbin.errors import PackbinError
 
@@ -663,10 +665,10 @@ def _main(args: argparse.Namespace) -> int:
             noop_pb.append(pb.run("--arch=all")[0])
             noop_inv.append(pb.run("--arch=all", via_invoke=True)[0])
         noop_load = loadavg()
-        t_import = timed([sys.executable, "-c", "import packbin.cli"], cwd=pb.root, env=pb.env)[0]
+        t_import = timed([sys.executable, "-c", "import packbin.cli.program"], cwd=pb.root, env=pb.env)[0]
         figs.row(f"no-op --arch=all, `packbin`, median of {args.noop_runs}", median(noop_pb), spread(noop_pb))
         figs.row(f"no-op --arch=all, `invoke`, median of {args.noop_runs}", median(noop_inv), spread(noop_inv))
-        figs.row("  (python + import packbin.cli alone)", t_import)
+        figs.row("  (python + import packbin.cli.program alone)", t_import)
         worst = max(median(noop_pb), median(noop_inv))
         figs.verdict(
             f"no-op --arch=all under {NOOP_GOAL_S} s",

@@ -37,7 +37,7 @@ CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
-from packbin.config import BuildConfig
+from packbin.config.model import BuildConfig
 from packbin.workspace import collect_all
 cfg = BuildConfig.load(Path(sys.argv[1]) / "buildcfg.toml", env={})
 t1, c1 = time.perf_counter(), time.process_time()

@@ -46,7 +46,7 @@ def _remove_test_source_volumes(tmp_path_factory: pytest.TempPathFactory) -> Ite
     this session made, so test runs do not pile up copies of their workspaces on the engine.
     Only volumes of checkouts under this session's temp dir: another pytest session on the same
     engine may be building from a volume it made meanwhile."""
-    from packbin.source_volume import CHECKOUT_LABEL
+    from packbin.build.sources import CHECKOUT_LABEL
 
     base = str(tmp_path_factory.getbasetemp().resolve())
     before = _source_volumes()
@@ -71,8 +71,8 @@ def _remove_test_source_volumes(tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.fixture(scope="session")
 def builder_image(engine: object) -> object:
     """The builder image for the repository's buildcfg.toml (built once; minutes when cold)."""
-    from packbin.builder_image import ensure_builder_image
-    from packbin.config import BuildConfig
+    from packbin.build.image import ensure_builder_image
+    from packbin.config.model import BuildConfig
 
     cfg = BuildConfig.load(REPO / "buildcfg.toml", env={})
     return ensure_builder_image(engine, cfg, echo=lambda line: print(line, file=sys.stderr))  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
 """``python -m packbin``: the same command line as the ``packbin`` script."""
 
-from packbin.cli import main
+from packbin.cli.program import main
 
 main()

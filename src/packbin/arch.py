@@ -2,7 +2,7 @@
 
 The ELF side (``ElfMachine`` and :func:`arch_name`) is a fixed table from the ELF specification,
 used by the verifier to name what it finds. The build side (:class:`Architecture`) comes from
-the built-in presets (:mod:`packbin.arch_presets`), completed or overridden by buildcfg.toml: name,
+the built-in presets (:mod:`packbin.config.presets`), completed or overridden by buildcfg.toml: name,
 aliases, Rust triple, Docker platform and what the ELF header must say, e_flags included.
 """
 

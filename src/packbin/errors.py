@@ -76,7 +76,7 @@ class Interrupted(PackbinError):
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
-        # Raised while handling a Terminated (see packbin.cli): exit as that signal says.
+        # Raised while handling a Terminated (see packbin.cli.program): exit as that signal says.
         self.exit_code = 128 + _last_signal if _last_signal else 130
 
 
@@ -94,7 +94,7 @@ _last_signal = 0
 
 
 def note_signal(signum: int) -> None:
-    """Record a terminating signal (called by the handlers in packbin.cli)."""
+    """Record a terminating signal (called by the handlers in packbin.cli.program)."""
     global _last_signal
     _last_signal = signum
 

@@ -106,7 +106,7 @@ def test_arm64_binary_runs_under_qemu(built: tuple[Path, dict[str, Any]]) -> Non
 
 
 def test_x86_64_binary_runs_in_empty_scratch_container(built: tuple[Path, dict[str, Any]], engine: Any) -> None:
-    from packbin.tarwriter import tar_bytes
+    from packbin.util.tarwriter import tar_bytes
 
     repo, _ = built
     data = (repo / f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}").read_bytes()

@@ -71,7 +71,7 @@ def _volume_file(engine: Any, volume: str, path: str) -> bytes:
 
 @pytest.mark.parametrize("target", [None, "aarch64-unknown-linux-musl"])
 def test_compose_up_deploys_static_binary_and_runs_sensor(deployed_repo: Path, engine: Any, target: str | None) -> None:
-    from packbin.config import BuildConfig
+    from packbin.config.model import BuildConfig
     from packbin.engine.binfmt import foreign_exec
 
     cfg = BuildConfig.load(deployed_repo / "buildcfg.toml", env={})

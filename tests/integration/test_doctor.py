@@ -38,8 +38,8 @@ def test_builder_image_shows_the_reused_image(builder_image: Any) -> None:
 
 
 def test_outdated_builder_images_are_untagged_but_the_current_one_kept(engine: Any, builder_image: Any) -> None:
-    from packbin.builder_image import IMAGE_REPO, _remove_stale_builders
-    from packbin.tarwriter import tar_bytes
+    from packbin.build.image import IMAGE_REPO, _remove_stale_builders
+    from packbin.util.tarwriter import tar_bytes
 
     stale = f"{IMAGE_REPO}:{builder_image.profile}-0000000000000000"
     ctx = tar_bytes({"Dockerfile": b"FROM scratch\nCOPY f /f\n", "f": b"stale recipe\n"})
@@ -58,8 +58,8 @@ def test_outdated_builder_images_are_untagged_but_the_current_one_kept(engine: A
 def test_a_failed_base_image_pull_is_not_retried_for_an_hour(
     engine: Any, builder_image: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from packbin.builder_image import resolve_profile
-    from packbin.config import BuildConfig
+    from packbin.build.image import resolve_profile
+    from packbin.config.model import BuildConfig
     from packbin.engine import Engine
 
     class CountingEngine(Engine):

@@ -19,7 +19,7 @@ from typing import Any
 import docker
 import pytest
 
-from packbin.cache_tar import check_cache_tar
+from packbin.ci.cache_tar import check_cache_tar
 from tests.support.repo import clone_built, copy_repo, interrupt_at, packbin
 from tests.support.second_engine import SecondEngineUnavailable, remove_packbin_volumes, second_engine
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from packbin.extract import extract_archive
+from packbin.build.extract import extract_archive
 
 pytestmark = pytest.mark.docker
 

@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from packbin.arch import Architecture
-from packbin.config import BuildConfig
+from packbin.config.model import BuildConfig
 from packbin.elf.verify import verify_file
 from tests.support import sensor_checks
 from tests.support.repo import REPO, SMALL_BUILDCFG, copy_repo, packbin

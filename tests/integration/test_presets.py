@@ -24,7 +24,7 @@ import docker
 import pytest
 
 from packbin.arch import Architecture
-from packbin.arch_presets import PRESETS, QEMU_USER, preset_named
+from packbin.config.presets import PRESETS, QEMU_USER, preset_named
 from tests.support import sensor_checks
 from tests.support.repo import clone_built, copy_repo, packbin, without_architecture_tables
 

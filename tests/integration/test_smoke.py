@@ -21,14 +21,14 @@ import docker
 import docker.errors
 import pytest
 
-import packbin.smoke
+import packbin.compose.smoke
 from packbin.arch import Architecture
-from packbin.config import BuildConfig
+from packbin.compose.smoke import SMOKE_KIND, SMOKE_REPO, run_smoke
+from packbin.config.model import BuildConfig
+from packbin.dist.manifest import Artifact, Manifest
 from packbin.engine import KIND_LABEL, Engine
 from packbin.engine.binfmt import ForeignExec, foreign_exec
 from packbin.errors import CheckFailed, UsageError
-from packbin.manifest import Artifact, Manifest
-from packbin.smoke import SMOKE_KIND, SMOKE_REPO, run_smoke
 from tests.support.repo import SMALL_BUILDCFG
 
 pytestmark = pytest.mark.docker
@@ -237,7 +237,7 @@ def test_foreign_arch_without_binfmt_is_skipped(
             hint="apt-get install qemu-user-static",
         )
 
-    monkeypatch.setattr(packbin.smoke, "foreign_exec", no_binfmt)
+    monkeypatch.setattr(packbin.compose.smoke, "foreign_exec", no_binfmt)
     out = io.StringIO()
     report = run_smoke(cfg, arch="all", out=out)  # skipped is not failure: no exception
     assert report.ok
@@ -282,7 +282,7 @@ def test_a_hanging_binary_is_killed(
     src = tmp_path_factory.mktemp("hang") / "hang.c"
     src.write_text(HANG_C)
     cfg = make_repo({"x86_64": compile_sensor("x86_64", source=src)})
-    monkeypatch.setattr(packbin.smoke, "RUN_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(packbin.compose.smoke, "RUN_TIMEOUT_S", 2.0)
     out = io.StringIO()
     with pytest.raises(CheckFailed, match=r"--version: did not exit within 2 s \(killed\)"):
         run_smoke(cfg, arch="x86_64", out=out)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from packbin.config import BuildConfig
-from packbin.source_volume import SRC_MOUNT, source_volume_name, sync_sources
+from packbin.build.sources import SRC_MOUNT, source_volume_name, sync_sources
+from packbin.config.model import BuildConfig
 from packbin.workspace import InputFile, Stub
 
 pytestmark = [pytest.mark.docker]

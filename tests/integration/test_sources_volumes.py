@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from packbin.cache_transfer import _carrier
+from packbin.build.sources import CHECKOUT_LABEL, VIEW_LABEL, remove_gone_checkouts
+from packbin.ci.cache_transfer import _carrier
 from packbin.engine import filesystem_view
-from packbin.source_volume import CHECKOUT_LABEL, VIEW_LABEL, remove_gone_checkouts
 
 pytestmark = pytest.mark.docker
 

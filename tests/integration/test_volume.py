@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from packbin.builder_image import bootstrap_base_tag
-from packbin.config import BuilderConfig, builtin_config
+from packbin.build.image import bootstrap_base_tag
+from packbin.compose.volume import MOUNT, _read_tar, init_packs_volume, volume_files
+from packbin.config.model import BuilderConfig, builtin_config
 from packbin.deploy import DeployReport, Entry
 from packbin.engine import OWNER_LABEL, Engine
 from packbin.errors import EngineError
-from packbin.volume import MOUNT, _read_tar, init_packs_volume, volume_files
 from tests.support import deploy_fixtures as fx
 
 pytestmark = pytest.mark.docker

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from packbin.apt_sources import DEFAULT_MIRROR, debian_mirror_from_sources, host_debian_mirror
-from packbin.config import BuildConfig
-from packbin.plan import builder_key
+from packbin.build.plan import builder_key
+from packbin.config.apt_sources import DEFAULT_MIRROR, debian_mirror_from_sources, host_debian_mirror
+from packbin.config.model import BuildConfig
 from tests.support.repo import REPO, copy_repo
 
 # This very host's /etc/apt/sources.list.d/debian.sources at the time of writing.
@@ -117,14 +117,14 @@ def _cfg(tmp_path: Path, mirror_line: str) -> BuildConfig:
 def test_auto_resolves_to_the_host_mirror_and_an_explicit_url_overrides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import packbin.apt_sources
+    import packbin.config.apt_sources
 
     etc = tmp_path / "apt"
     (etc / "sources.list.d").mkdir(parents=True)
     (etc / "sources.list.d" / "internal.sources").write_text(DEB822_INTERNAL)
-    real = packbin.apt_sources.host_debian_mirror
+    real = packbin.config.apt_sources.host_debian_mirror
     # The host's /etc/apt is not this test's to change: point the resolver at a sample tree.
-    monkeypatch.setattr(packbin.apt_sources, "host_debian_mirror", lambda etc_apt=etc: real(etc_apt))
+    monkeypatch.setattr(packbin.config.apt_sources, "host_debian_mirror", lambda etc_apt=etc: real(etc_apt))
     auto = _cfg(tmp_path, 'mirror = "auto"')
     assert auto.builder.debian_mirror == "https://apt.corp.example/debian"
     explicit = _cfg(tmp_path, 'mirror = "http://explicit.example/debian"')

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from packbin.arch_presets import (
+from packbin.config.model import BuildConfig, builtin_config
+from packbin.config.presets import (
     ARM_HARD_FLOAT,
     PRESETS,
     QEMU_USER,
@@ -24,7 +25,6 @@ from packbin.arch_presets import (
     preset_for_target,
     preset_named,
 )
-from packbin.config import BuildConfig, builtin_config
 from packbin.elf.parser import parse_elf
 from packbin.elf.policy import static_problems
 from packbin.errors import ConfigError

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from packbin.arch import Architecture
-from packbin.config import builtin_config
+from packbin.config.model import builtin_config
 from packbin.engine.binfmt import BINFMT_DIR, QEMU_NAMES, foreign_exec, host_arch_name, register_qemu
 
 # Verbatim from /proc/sys/fs/binfmt_misc/qemu-aarch64 (Debian 12, qemu-user-static, flags POF).

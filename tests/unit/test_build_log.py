@@ -1,9 +1,9 @@
-"""packbin.build_log: the paths a failed build's log names as missing, and cargo's lock waits in
+"""packbin.build.log: the paths a failed build's log names as missing, and cargo's lock waits in
 packbin's words (the lines are cargo's and rustc's own, copied from real builder logs)."""
 
 from __future__ import annotations
 
-from packbin.build_log import LOCK_WAIT, FailureClues, lock_wait_line, to_checkout
+from packbin.build.log import LOCK_WAIT, FailureClues, lock_wait_line, to_checkout
 
 BUILD_SCRIPT_FAILURE = """building probe for x86_64-unknown-linux-musl
    Compiling probe v0.1.0 (/build/src/crates/probe)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-import packbin.builder_recipe as bi
+import packbin.build.recipe as bi
 from packbin._compat import tomllib
 from packbin.arch import Architecture
-from packbin.builder_image import (
+from packbin.build.image import (
     BUILD_SCRIPT,
     SELF_CONTAINED_OFF,
     host_ca_files,
@@ -30,7 +30,7 @@ from packbin.builder_image import (
     target_cargo_config,
     target_rustflags_env,
 )
-from packbin.config import BuildConfig, BuilderConfig
+from packbin.config.model import BuildConfig, BuilderConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SH = shutil.which("sh")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import packbin.cache
-from packbin.cache import CACHEDIR_TAG, CACHEDIR_TAG_SIGNATURE, cache_dir, state_dir
+import packbin.util.dirs
 from packbin.errors import PackbinError
+from packbin.util.dirs import CACHEDIR_TAG, CACHEDIR_TAG_SIGNATURE, cache_dir, state_dir
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ def test_intact_tag_is_not_rewritten(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def no_writes(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(packbin.cache, "atomic_write_bytes", no_writes)
+    monkeypatch.setattr(packbin.util.dirs, "atomic_write_bytes", no_writes)
     assert cache_dir() == tmp_path / "c"
     (tmp_path / "c" / "CACHEDIR.TAG").unlink()
     with pytest.raises(PackbinError, match="Permission denied"):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from packbin.build_container import tool_volumes
-from packbin.cache_transfer import INDEX_NAME, cache_key, check_cache_tar, read_index
-from packbin.config import BuildConfig
+from packbin.build.container import tool_volumes
+from packbin.ci.cache_transfer import INDEX_NAME, cache_key, check_cache_tar, read_index
+from packbin.config.model import BuildConfig
 from packbin.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Finding every bin of a repository from its Cargo.toml files (packbin.cargo_discovery): no Docker.
+"""Finding every bin of a repository from its Cargo.toml files (packbin.workspace.discovery): no Docker.
 
 The trees are real Cargo layouts (std-only crates); where cargo is installed, its own
 `cargo metadata --offline --no-deps` on every workspace and standalone crate found is the oracle
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from packbin.cargo_discovery import MAX_MANIFEST_BYTES, discover
+from packbin.workspace.discovery import MAX_MANIFEST_BYTES, discover
 from tests.support.cargo_trees import ATTUNE_BINS, attune_repo, lock, main_rs, write
 
 

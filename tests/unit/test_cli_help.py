@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from packbin.tasks import ns
+from packbin.cli.tasks import ns
 from tests.support.repo import REPO
 
 EXPECTED = {

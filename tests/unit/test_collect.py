@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from packbin.collect import run_collect
-from packbin.config import BuildConfig
-from packbin.digest import sha256_file
+from packbin.ci.collect import run_collect
+from packbin.config.model import BuildConfig
+from packbin.dist.manifest import Artifact, Manifest, Toolchain
 from packbin.errors import CheckFailed, UsageError
-from packbin.manifest import Artifact, Manifest, Toolchain
+from packbin.util.digest import sha256_file
 from tests.support import deploy_fixtures
 from tests.support.repo import SMALL_BUILDCFG
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from packbin.apt_sources import host_debian_mirror
-from packbin.config import BuildConfig, builtin_config, find_config
+from packbin.config.apt_sources import host_debian_mirror
+from packbin.config.model import BuildConfig, builtin_config, find_config
 from packbin.errors import ConfigError, UsageError
 
 REPO = Path(__file__).resolve().parents[2]

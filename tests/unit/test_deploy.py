@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 import packbin.deploy.writer
 from packbin.arch import Architecture
-from packbin.config import builtin_config
+from packbin.config.model import builtin_config
 from packbin.deploy import DeployReport, init_packs_dir, main
 from packbin.errors import CheckFailed, UsageError
 from tests.support import deploy_fixtures as fx
@@ -398,7 +398,7 @@ def test_usage_errors(tree: tuple[Path, Path, Path], tmp_path: Path) -> None:
 
 
 def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
-    from packbin.initpacks import run_init_packs
+    from packbin.compose.init_packs import run_init_packs
 
     cfg = builtin_config(tmp_path)
     put(cfg.packs_dir / "core/pack.yaml", "name: core\n")

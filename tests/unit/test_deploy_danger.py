@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-from packbin.config import builtin_config
+from packbin.config.model import builtin_config
 from packbin.deploy import DeployPlan, DeployReport, init_packs_dir, plan_deploy, scan_source
 from packbin.deploy.writer import _apply_dir, _DirView
 from tests.support import deploy_fixtures as fx

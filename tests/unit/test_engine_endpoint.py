@@ -17,7 +17,7 @@ import pytest
 import packbin.engine.endpoint
 from packbin.engine import connect, resolve_endpoint
 from packbin.errors import EngineError
-from packbin.tarwriter import tar_bytes
+from packbin.util.tarwriter import tar_bytes
 
 COLIMA_SOCK = "unix:///Users/me/.colima/default/docker.sock"
 ROOTLESS_SOCK = "unix:///run/user/1000/docker.sock"

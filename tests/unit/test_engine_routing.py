@@ -11,8 +11,8 @@ import pytest
 from test_config import edited, write_repo
 from test_engine_endpoint import write_context
 
-from packbin.config import BuildConfig
-from packbin.config_engines import engine_env_var
+from packbin.config.engines import engine_env_var
+from packbin.config.model import BuildConfig
 from packbin.engine.routing import connect_routes, endpoint_hosts
 from packbin.errors import ConfigError, EngineError
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from packbin.config import builtin_config
+from packbin.config.model import builtin_config
 from packbin.elf.verify import verify_file
 from tests.support.elf_fixtures import compile_program, elf_fixture
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-import packbin.extract
+import packbin.build.extract
+from packbin.build.extract import ExtractedFile, extract_archive
 from packbin.errors import ArtifactRejected, InstallError
-from packbin.extract import ExtractedFile, extract_archive
 
 # (name, data or None for a directory, mode), or a ready TarInfo without data (links, devices)
 Entry = tuple[str, bytes | None, int] | tarfile.TarInfo
@@ -324,7 +324,7 @@ def test_never_follows_a_symlink_planted_in_staging(
     Without the data filter (Pythons before 3.10.12/3.11.4) the O_NOFOLLOW walk alone must hold.
     """
     if not with_data_filter:
-        monkeypatch.setattr(packbin.extract, "_DATA_FILTER", None)
+        monkeypatch.setattr(packbin.build.extract, "_DATA_FILTER", None)
     outside = tmp_path / "outside"
     outside.mkdir()
 
@@ -380,7 +380,7 @@ def test_over_long_member_names_are_a_rejected_artifact(staging: Path, name: str
 
 def test_volume_reads_through_the_bounded_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     """volume.py's archive reader stops at its cap, as extraction does (a real tar, a small cap)."""
-    from packbin import volume
+    from packbin.compose import volume
     from packbin.errors import EngineError
 
     data = make_tar([("packbin-dest/big", b"x" * 200_000, 0o644)])

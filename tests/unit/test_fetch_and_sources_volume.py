@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from packbin.fetch import fetch_network, is_loopback
-from packbin.source_volume import wanted_state, write_delta_tar
+from packbin.build.fetch import fetch_network, is_loopback
+from packbin.build.sources import wanted_state, write_delta_tar
 from packbin.workspace import InputFile, Stub
 
 

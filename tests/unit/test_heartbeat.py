@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from packbin.builder_image import _run_with_heartbeat
+from packbin.build.image import _run_with_heartbeat
 
 
 def test_heartbeat_echoes_progress_and_returns_tail() -> None:

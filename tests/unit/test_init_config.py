@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from packbin.config import BuildConfig
+from packbin.config.model import BuildConfig
 from tests.support.cargo_trees import ATTUNE_BINS, attune_repo, main_rs, std_crate, write
 from tests.support.repo import REPO, packbin
 

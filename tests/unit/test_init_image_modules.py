@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from packbin.init_image import _DEPLOY_MODULES
+from packbin.compose.init_image import _DEPLOY_MODULES
 from tests.support.repo import REPO
 
 
@@ -20,7 +20,7 @@ def test_deploy_modules_are_import_closed(tmp_path: Path) -> None:
     code = (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
         "import packbin.deploy, packbin.deploy.cli, packbin.deploy.__main__\n"
-        "from packbin.config import BuildConfig\n"
+        "from packbin.config.model import BuildConfig\n"
         f"cfg = BuildConfig.load({str(REPO / 'buildcfg.toml')!r}, env={{}})\n"
         "print(cfg.builder.debian_mirror)\n"
     )

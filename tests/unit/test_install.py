@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from packbin.build.install import safe_destination
 from packbin.errors import InstallError
-from packbin.install import safe_destination
 
 
 def test_plain_path_is_accepted(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from packbin.config import builtin_config
+from packbin.config.model import builtin_config
 from packbin.elf.loaders import KERNEL_LOADERS
 from packbin.elf.parser import parse_elf
 from packbin.elf.policy import loader_problems, static_problems

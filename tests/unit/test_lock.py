@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from packbin.errors import PackbinError
-from packbin.lock import file_lock
+from packbin.util.lock import file_lock
 
 WHAT = "the x86_64 build cache"
 

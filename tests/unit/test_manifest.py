@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from packbin.digest import sha256_file
+from packbin.dist.manifest import Artifact, Manifest, Toolchain
 from packbin.errors import UsageError
-from packbin.manifest import Artifact, Manifest, Toolchain
+from packbin.util.digest import sha256_file
 
 SHA_A = "a" * 64
 SHA_B = "0123456789abcdef" * 4

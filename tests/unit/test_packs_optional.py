@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from packbin.collect import run_collect
-from packbin.config import BuildConfig
+from packbin.build.plan import BuildPlan, make_plan
+from packbin.ci.collect import run_collect
+from packbin.compose.init_packs import run_init_packs
+from packbin.config.model import BuildConfig
+from packbin.dist.manifest import Artifact, Manifest, Toolchain
 from packbin.errors import ConfigError, UsageError
-from packbin.initpacks import run_init_packs
-from packbin.manifest import Artifact, Manifest, Toolchain
-from packbin.plan import BuildPlan, make_plan
 from tests.support import deploy_fixtures
 from tests.support.repo import SMALL_BUILDCFG, copy_repo, packbin
 
@@ -224,7 +224,7 @@ def test_init_packs_leaves_a_packless_binary_out_and_says_so(tmp_path: Path) -> 
 def test_init_image_context_holds_pack_binaries_only(tmp_path: Path) -> None:
     import tarfile
 
-    from packbin.init_image import _init_context, packless_binaries, verified_binaries
+    from packbin.compose.init_image import _init_context, packless_binaries, verified_binaries
 
     cfg = load(tmp_path, ARCHES + SENSOR_BINARY + PACKLESS)
     (cfg.root / "packs/core").mkdir(parents=True)
@@ -312,7 +312,7 @@ def test_a_no_copy_binary_is_up_to_date_without_a_packs_copy(tmp_path: Path) -> 
 
 
 def test_dry_run_rows_and_json_name_the_packs_copy(tmp_path: Path) -> None:
-    from packbin.report import write_plan
+    from packbin.build.report import write_plan
 
     cfg = load(tmp_path, TWO_PACK_BINARIES.replace('pack = "extra"', 'pack = "extra"\ncopy_to_packs = false'))
     plan = plan_of(cfg)
@@ -332,7 +332,7 @@ def test_dry_run_rows_and_json_name_the_packs_copy(tmp_path: Path) -> None:
 
 
 def test_build_report_lists_the_packs_copies(tmp_path: Path) -> None:
-    from packbin.report import BuildReport, write_report
+    from packbin.build.report import BuildReport, write_report
 
     cfg = load(tmp_path, ARCHES + SENSOR_BINARY + PACKLESS)
     plan = plan_of(cfg)
@@ -362,7 +362,7 @@ def test_build_report_lists_the_packs_copies(tmp_path: Path) -> None:
 
 
 def test_install_path_that_is_a_directory_is_refused_before_any_build(tmp_path: Path) -> None:
-    from packbin.install import check_install_paths
+    from packbin.build.install import check_install_paths
 
     cfg = load(tmp_path, ARCHES + SENSOR_BINARY.replace("sensors/attune-core-timer-sensor", "sensors/timer-sensor"))
     (cfg.root / "packs/core/sensors/timer-sensor/src").mkdir(parents=True)
@@ -377,7 +377,7 @@ def test_install_path_that_is_a_directory_is_refused_before_any_build(tmp_path: 
 
 
 def test_a_file_where_a_directory_of_the_install_path_goes_is_refused(tmp_path: Path) -> None:
-    from packbin.install import check_install_paths
+    from packbin.build.install import check_install_paths
 
     cfg = load(tmp_path, ARCHES + SENSOR_BINARY)
     (cfg.root / "packs/core").mkdir(parents=True)
@@ -480,7 +480,7 @@ def test_init_image_context_without_a_packs_tree_still_has_the_packs_directory(t
     """Pack binaries whose packs live elsewhere (no packs_dir here): the Dockerfile's COPY packs/ needs it."""
     import tarfile
 
-    from packbin.init_image import _init_context, verified_binaries
+    from packbin.compose.init_image import _init_context, verified_binaries
 
     cfg = load(tmp_path, "copy_to_packs = false\n" + ARCHES + SENSOR_BINARY)
     built_dist(cfg, deploy_fixtures.static_x86_64())

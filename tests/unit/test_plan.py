@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from packbin.config import BuildConfig
-from packbin.dist import manifest_relpath
-from packbin.manifest import Artifact, Manifest
-from packbin.plan import BuildPlan, Target, builder_key, make_plan
+from packbin.build.plan import BuildPlan, Target, builder_key, make_plan
+from packbin.config.model import BuildConfig
+from packbin.dist.layout import manifest_relpath
+from packbin.dist.manifest import Artifact, Manifest
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_TEXT = (REPO / "buildcfg.toml").read_text(encoding="utf-8")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from packbin.manifest import Artifact, Toolchain
-from packbin.report import SUMMARY_ENV, append_step_summary
+from packbin.build.report import SUMMARY_ENV, append_step_summary
+from packbin.dist.manifest import Artifact, Toolchain
 
 SHA_X = "1f" * 32
 SHA_A = "ab" * 32

@@ -12,7 +12,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
-from packbin.tasks import ns
+from packbin.cli.tasks import ns
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 

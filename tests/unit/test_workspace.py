@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from packbin import workspace as wsmod
-from packbin.config import BuildConfig, PackBinary
+from packbin.config.model import BuildConfig, PackBinary
 from packbin.errors import ConfigError
 from packbin.workspace import (
     BinaryInputs,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from packbin import zig_cache
-from packbin.zig_cache import parse, rebase, rebase_manifest, zig_dirs
+from packbin.build.resources import zig_cache
+from packbin.build.resources.zig_cache import parse, rebase, rebase_manifest, zig_dirs
 
 NS = 1_000_000_000
 

@@ -1,7 +1,7 @@
 """init-packs: copy the pack tree into a destination without ever losing a static binary.
 
 The rules (issue 4), in one planner shared by the directory destination (here) and the Docker
-named volume (:mod:`packbin.volume`):
+named volume (:mod:`packbin.compose.volume`):
 
 - An ELF file already at DEST that is a static executable of ARCH is never replaced by a file that
   is not one (a dynamic ELF, another architecture, a non-ELF file, a symlink): it is kept and
@@ -26,7 +26,7 @@ The package, in the order a run flows through it:
 - :mod:`~packbin.deploy.verdicts`: the verifier's word on one file (ELF + static policy);
 - :mod:`~packbin.deploy.entries`: what a tree holds (entries, source items, path helpers);
 - :mod:`~packbin.deploy.scan`: the source scan and the binaries overlay;
-- :mod:`~packbin.deploy.planner`: the planner shared with :mod:`packbin.volume`;
+- :mod:`~packbin.deploy.planner`: the planner shared with :mod:`packbin.compose.volume`;
 - :mod:`~packbin.deploy.writer`: the directory writer (descriptor-relative, ``O_NOFOLLOW``);
 - :mod:`~packbin.deploy.directory`: :func:`init_packs_dir`, one run into a directory;
 - :mod:`~packbin.deploy.report`: the report and its text form;
@@ -34,7 +34,7 @@ The package, in the order a run flows through it:
 
 This package runs inside the small init image too (``python3 -m packbin.deploy``), which has no
 docker, invoke or platformdirs: it imports the standard library and packbin.{arch, elf, policy,
-errors} only (packbin.config, for ``--arch NAME``, lazily in :func:`main`).
+errors} only (packbin.config.model, for ``--arch NAME``, lazily in :func:`main`).
 """
 
 from __future__ import annotations

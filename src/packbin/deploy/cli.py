@@ -1,4 +1,4 @@
-"""The init image's command line, ``python3 -m packbin.deploy`` (standard library + packbin.config only)."""
+"""The init image's command line, ``python3 -m packbin.deploy`` (standard library + packbin.config.model only)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _arch_from_args(ns: argparse.Namespace) -> Architecture:
     if ns.arch and any(v is not None for v in explicit):
         raise UsageError("give either --arch NAME or --arch-name/--elf-machine/--elf-class/--byte-order, not both")
     if ns.arch:
-        from packbin.config import builtin_config  # stdlib + tomllib only: no docker in the init image
+        from packbin.config.model import builtin_config  # stdlib + tomllib only: no docker in the init image
 
         arch: Architecture = builtin_config().arch(ns.arch)
         return arch

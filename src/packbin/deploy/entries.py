@@ -1,7 +1,7 @@
 """What a tree holds, as every part of init-packs sees it: entries, source items, path helpers.
 
 Shared by the source scan, the planner and both writers (this package's directory writer and
-:mod:`packbin.volume`).
+:mod:`packbin.compose.volume`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from packbin.deploy.verdicts import Verdict
 Kind = Literal["file", "dir", "symlink", "other"]
 Origin = Literal["source", "binaries"]
 
-#: Suffix of temp files (the same as packbin.atomic's), skipped in the source and left to --delete at DEST.
+#: Suffix of temp files (the same as packbin.util.atomic's), skipped in the source and left to --delete at DEST.
 TMP_SUFFIX = ".packbin-tmp"
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -20,7 +20,7 @@ from packbin.deploy.entries import (
     _special_name,
 )
 from packbin.deploy.verdicts import _judge_path
-from packbin.dist import PACKLESS_DIR
+from packbin.dist.layout import PACKLESS_DIR
 from packbin.errors import UsageError
 
 

@@ -18,7 +18,7 @@ loader. So a file passes when
   PT_GNU_RELRO, PT_DYNAMIC, ...) describe bytes of that image (:func:`segment_problems`);
 - when an architecture is given, it has that architecture's machine, class and byte order, and
   the e_flags its preset says matter (:attr:`~packbin.arch.Architecture.e_flags`: ARM EABI
-  version and float ABI, RISC-V float ABI, ppc64 ELFv2; why each, in packbin.arch_presets).
+  version and float ABI, RISC-V float ABI, ppc64 ELFv2; why each, in packbin.config.presets).
 
 tests/unit/test_exec_oracle.py holds these rules to the kernel: every header mutant of a real
 program that passes here must run alone in an empty root.

@@ -20,7 +20,7 @@ from packbin.elf.parser import parse_elf
 from packbin.elf.policy import describe_linkage, is_static, static_problems
 from packbin.elf.record import ElfError, ElfInfo, NotElfError
 from packbin.errors import CheckFailed, UsageError, display_path
-from packbin.sizes import human_size
+from packbin.util.sizes import human_size
 
 NOT_ELF = "not an ELF file"
 

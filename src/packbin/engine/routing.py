@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packbin.arch import Architecture
-from packbin.config import BuildConfig
+from packbin.config.model import BuildConfig
 from packbin.engine.client import Engine
 from packbin.engine.connect import connect
 from packbin.engine.endpoint import Endpoint, resolve_endpoint

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from packbin.atomic import atomic_write_bytes
-from packbin.cache import cache_dir
-from packbin.digest import sha256_file
 from packbin.errors import ConfigError, PackbinError
+from packbin.util.atomic import atomic_write_bytes
+from packbin.util.digest import sha256_file
+from packbin.util.dirs import cache_dir
 from packbin.workspace.model import InputFile
 
 #: A file changed this recently is hashed but not cached: a second write in the same timestamp

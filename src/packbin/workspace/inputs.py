@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from packbin.config import BuildConfig, PackBinary
+from packbin.config.model import BuildConfig, PackBinary
 from packbin.errors import ConfigError
 from packbin.workspace.hashcache import _HashCache
 from packbin.workspace.layout import read_workspace

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from packbin._compat import tomllib
-from packbin.config import BuildConfig
+from packbin.config.model import BuildConfig
 from packbin.errors import ConfigError
 from packbin.workspace.hashcache import _HashCache
 from packbin.workspace.model import InputFile

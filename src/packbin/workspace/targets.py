@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from packbin.config import PackBinary
+from packbin.config.model import PackBinary
+from packbin.config.table import suggest
 from packbin.errors import ConfigError
-from packbin.toml_table import suggest
 from packbin.workspace.model import Member, Target, Workspace
 from packbin.workspace.paths import _join
 from packbin.workspace.repo import _dependency_tables, _package_table, _Repo, _table

@@ -1,0 +1,289 @@
+"""The builder image's recipe: the Dockerfile rendered from buildcfg.toml, the build script that
+runs in every build container, the target rustflags, and the recipe's tag (a hash of all of it).
+
+Pure text: nothing here talks to an engine (builder_image.py builds and finds the image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from packbin import __version__
+from packbin.arch import Architecture
+from packbin.config.model import BuildConfig, BuilderConfig
+from packbin.util.tarwriter import tar_bytes
+
+IMAGE_REPO = "packbin/builder"
+BASE_REPO = "packbin/debian-base"
+HOST_CA_DIR = Path("/usr/local/share/ca-certificates")
+#: Where sources, outputs and the cargo config live inside the builder.
+BUILD_ROOT = "/build"
+CACHE_ROOT = "/cache"  # XDG_CACHE_HOME: zig's and cargo-zigbuild's caches (a volume per target)
+CARGO_HOME = "/usr/local/cargo"
+RECIPE_LABEL = "io.packbin.recipe"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderRecipe:
+    """Everything that determines the builder image: its Dockerfile and context files."""
+
+    profile: str  # "rustup" | "debian"
+    base_image: str
+    dockerfile: str
+    context_files: tuple[tuple[str, bytes], ...]
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the Dockerfile and every context file: the recipe's identity."""
+        h = hashlib.sha256()
+        h.update(self.dockerfile.encode())
+        for name, data in self.context_files:
+            h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        return h.hexdigest()
+
+    @property
+    def tag(self) -> str:
+        """``packbin/builder:<profile>-<digest prefix>``: a changed recipe is a new tag."""
+        return f"{IMAGE_REPO}:{self.profile}-{self.digest[:16]}"
+
+    def context_tar(self) -> bytes:
+        """The build context: the Dockerfile plus the context files, as a deterministic tar."""
+        files: dict[str, bytes | tuple[bytes, int]] = {"Dockerfile": self.dockerfile.encode()}
+        files.update(dict(self.context_files))
+        return tar_bytes(files)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderImage:
+    """A built (or reused) builder image."""
+
+    tag: str
+    image_id: str
+    profile: str
+    built: bool  # False: reused
+
+
+def host_ca_files(enabled: bool, ca_dir: Path = HOST_CA_DIR) -> tuple[tuple[str, bytes], ...]:
+    """The host's locally added CA certificates, as context files (empty when off or none)."""
+    if not enabled or not ca_dir.is_dir():
+        return ()
+    out: list[tuple[str, bytes]] = []
+    for p in sorted(ca_dir.rglob("*.crt")):
+        if p.is_file():
+            rel = p.relative_to(ca_dir).as_posix().replace("/", "_")
+            out.append((f"ca/{rel}", p.read_bytes()))
+    return tuple(out)
+
+
+#: In the debian profile, where the musl std is built (once per engine, toolchain and target) and
+#: linked from: a volume per target mounted here, used as ``--sysroot`` for target crates only.
+SYSROOT = "/sysroot"
+
+
+def std_volume(triple: str) -> str:
+    return f"packbin-std-{triple}"
+
+
+#: Debian ships no musl self-contained crt objects (``failed to open object rcrt1.o``);
+#: zig supplies musl's crt and libc instead.
+SELF_CONTAINED_OFF = "-C link-self-contained=no"
+
+
+def target_rustflags(triple: str, *, profile: str) -> list[str]:
+    """The flags every target crate gets: in the debian profile, the prebuilt std's sysroot (so
+    crates build without -Zbuild-std and their own source replacement never meets std's) and
+    zig's crt instead of the missing self-contained one."""
+    if profile == "debian" and "musl" in triple:
+        return ["--sysroot", SYSROOT, *SELF_CONTAINED_OFF.split()]
+    return []
+
+
+def target_cargo_config(triples: list[str] | tuple[str, ...], *, profile: str) -> str:
+    """Per-build cargo config, shipped with each build as /build/.cargo/config.toml.
+
+    A config file, not a CARGO_TARGET_<T>_RUSTFLAGS variable: cargo joins the rustflags arrays
+    of all config files, so a crate's own ``.cargo/config.toml`` still applies (an environment
+    variable would silently override it). With ``--target`` given, target rustflags reach
+    target crates only: build scripts and proc macros keep the host's std.
+    """
+    lines = ["# packbin: per-target flags for this build"]
+    for triple in triples:
+        flags = target_rustflags(triple, profile=profile)
+        if flags:
+            lines += [f"[target.{triple}]", "rustflags = [" + ", ".join(f'"{f}"' for f in flags) + "]"]
+    return "\n".join(lines) + "\n"
+
+
+def target_rustflags_env(triple: str, *, profile: str, env: dict[str, str]) -> dict[str, str]:
+    """Environment changes needed when the user's [builder.env] sets flags that beat config files.
+
+    RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS and CARGO_TARGET_<T>_RUSTFLAGS replace the config
+    files' rustflags, so the profile's flags are appended to them; otherwise nothing.
+    """
+    flags = target_rustflags(triple, profile=profile)
+    if not flags:
+        return {}
+    if "CARGO_ENCODED_RUSTFLAGS" in env:  # overrides every other source of flags; \x1f-separated
+        return {"CARGO_ENCODED_RUSTFLAGS": "\x1f".join(x for x in (env["CARGO_ENCODED_RUSTFLAGS"], *flags) if x)}
+    if "RUSTFLAGS" in env:
+        return {"RUSTFLAGS": " ".join(x for x in (env["RUSTFLAGS"], *flags) if x)}
+    var = "CARGO_TARGET_" + triple.upper().replace("-", "_").replace(".", "_") + "_RUSTFLAGS"
+    return {var: " ".join(x for x in (env[var], *flags) if x)} if var in env else {}
+
+
+_PIP = (
+    "python3 -m venv /opt/zigbuild && "
+    "/opt/zigbuild/bin/pip install --no-cache-dir --disable-pip-version-check "
+    "ziglang=={zig} cargo-zigbuild=={czb}"
+)
+
+_COMMON_TAIL = """\
+ENV PATH=/opt/zigbuild/bin:{cargo_home}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+    CARGO_HOME={cargo_home} \\
+    XDG_CACHE_HOME={cache_root} \\
+    CARGO_TERM_COLOR=never
+RUN mkdir -p {build_root}/src {build_root}/out {cache_root} \\
+ && rustc --version && cargo --version && cargo-zigbuild --version && python3 -m ziglang version
+WORKDIR {build_root}
+"""
+
+
+def render_dockerfile(
+    builder: BuilderConfig, profile: str, base_image: str, arches: tuple[Architecture, ...], *, has_ca: bool
+) -> str:
+    """The builder Dockerfile (classic-builder compatible: no ``RUN --mount``)."""
+    suite = builder.debian_suite
+    security = builder.debian_mirror.rstrip("/")
+    security = (
+        security[: -len("/debian")] + "/debian-security" if security.endswith("/debian") else security + "-security"
+    )
+    ca = ""
+    pip_env = ""
+    if has_ca:
+        ca = "COPY ca/ /usr/local/share/ca-certificates/packbin/\n"
+        pip_env = "export PIP_CERT=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt && "
+    pip = pip_env + _PIP.format(zig=builder.ziglang_version, czb=builder.cargo_zigbuild_version)
+    head = f"# packbin builder image, profile {profile} (generated by packbin {__version__}; do not edit)\nFROM {base_image}\nENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8\n"
+    if profile == "debian":
+        body = (
+            ca
+            + "RUN printf 'deb %s %s main\\ndeb %s %s-updates main\\ndeb %s %s-security main\\n' "
+            + f"'{builder.debian_mirror}' '{suite}' '{builder.debian_mirror}' '{suite}' '{security}' '{suite}' > /etc/apt/sources.list \\\n"
+            + " && rm -f /etc/apt/sources.list.d/debian.sources \\\n"
+            + " && apt-get update \\\n"
+            + " && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv binutils-multiarch \\\n"
+            + "      rustc-web cargo-web rust-web-src \\\n"
+            + " && update-ca-certificates \\\n"
+            # rust-web-src does not depend on rustc-web: a mismatch breaks -Zbuild-std, so check it.
+            + " && v1=$(dpkg-query -W -f='${Version}' rustc-web) && v2=$(dpkg-query -W -f='${Version}' cargo-web) \\\n"
+            + " && v3=$(dpkg-query -W -f='${Version}' rust-web-src) \\\n"
+            + ' && if [ "$v1" != "$v2" ] || [ "$v1" != "$v3" ] || [ -z "$v1" ]; then echo "rustc-web $v1, cargo-web $v2, rust-web-src $v3 differ" >&2; exit 1; fi \\\n'
+            + " && rm -rf /var/lib/apt/lists/*\n"
+            + f"RUN {pip}\n"
+            + "ENV RUSTC_BOOTSTRAP=1 PACKBIN_OFFLINE_STD=1\n"
+        )
+    else:
+        targets = " ".join(a.rust_target for a in arches)
+        body = (
+            ca
+            + "RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv binutils-multiarch \\\n"
+            + " && update-ca-certificates && rm -rf /var/lib/apt/lists/*\n"
+            + f"RUN rustup target add {targets}\n"
+            + f"RUN {pip}\n"
+            + "ENV PACKBIN_OFFLINE_STD=0\n"
+        )
+    tail = _COMMON_TAIL.format(cargo_home=CARGO_HOME, cache_root=CACHE_ROOT, build_root=BUILD_ROOT)
+    return head + body + tail
+
+
+BUILD_SCRIPT = r"""#!/bin/sh
+# packbin-build TARGET STRIP BIN:PACKAGE:MANIFEST...  (generated by packbin; runs inside the builder,
+# with no network). Builds each bin for TARGET with cargo zigbuild --offline --locked into
+# /build/out/TARGET/, then strips it. In the debian profile, first makes sure the musl std for
+# TARGET is built in /sysroot (a volume: once per engine, toolchain and target).
+set -eu
+target="$1"; strip="$2"; shift 2
+zig_version=$(python3 -m ziglang version)  # a Python start-up: once per build
+echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$zig_version"
+# zig keys its cache by inode too: after a cache import or a new image, point it at the new copies.
+python3 /build/packbin-zig-cache.py "${XDG_CACHE_HOME:-/cache}" \
+  || echo "::packbin-warning could not check zig's cache against this engine's files: zig may compile musl again"
+profile="${PACKBIN_CARGO_PROFILE:-release}"
+
+std_sysroot() {
+  stamp="std-v2 $(rustc -vV | tr '\n' ' ') zig=$zig_version"
+  if [ -f /sysroot/.packbin-std ] && [ "$(cat /sysroot/.packbin-std)" = "$stamp" ]; then return 0; fi
+  echo "::packbin-step building the musl std for $target (once per engine and toolchain; kept in a volume)"
+  rm -rf /sysroot/lib /sysroot/.packbin-std
+  w=/tmp/packbin-std; rm -rf "$w"; mkdir -p "$w"
+  # A library crate: cargo compiles std for it and links nothing.
+  printf '[package]\nname = "packbin-std"\nversion = "0.0.0"\nedition = "2021"\n[lib]\npath = "lib.rs"\n' > "$w/Cargo.toml"
+  : > "$w/lib.rs"
+  # std's own dependencies come vendored with rust-web-src.
+  printf '[source.crates-io]\nreplace-with = "rust-std-vendor"\n[source.rust-std-vendor]\ndirectory = "/usr/lib/rustlib/src/rust/library/vendor"\n' > "$w/config.toml"
+  # As rustc's own bootstrap does: std unwinds, panic_abort is compiled with panic=abort (so
+  # crates with either panic strategy link against this one std), and every crate carries
+  # bitcode as well as object code (so crates with and without LTO can use it).
+  printf '#!/bin/sh\nr="$1"; shift\ncase " $* " in\n  *" --crate-name panic_abort "*) exec "$r" "$@" -C panic=abort -C embed-bitcode=yes ;;\n  *" --crate-name "*) exec "$r" "$@" -C embed-bitcode=yes ;;\nesac\nexec "$r" "$@"\n' > "$w/wrap"
+  chmod +x "$w/wrap"
+  (cd "$w" && env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER="$w/wrap" CARGO_TARGET_DIR="$w/target" \
+     cargo zigbuild --offline --config "$w/config.toml" -Zbuild-std=std,panic_abort --release --target "$target")
+  mkdir -p "/sysroot/lib/rustlib/$target/lib"
+  for f in "$w/target/$target/release/deps/"*.rlib; do
+    case "$(basename "$f")" in libpackbin_std-*) ;; *) cp "$f" "/sysroot/lib/rustlib/$target/lib/" ;; esac
+  done
+  rm -rf "$w"
+  printf '%s' "$stamp" > /sysroot/.packbin-std
+}
+# Other targets (a glibc triple, say) use the toolchain's own std, as without packbin.
+case "${PACKBIN_OFFLINE_STD:-0}:$target" in 1:*-musl*) std_sysroot ;; esac
+
+# The target directory is shared by every checkout on this engine, and cargo judges path
+# packages by mtime: when the sources come from another checkout than the last build here,
+# the local packages are recompiled (dependencies are judged by version, and stay).
+dir="$profile"; [ "$profile" = "dev" ] && dir="debug"
+marker="/build/target/.packbin-sources-$target-$dir"
+if [ "$(cat "$marker" 2>/dev/null || true)" != "${PACKBIN_SOURCES_ID:-}" ]; then
+  for spec in "$@"; do
+    rest="${spec#*:}"; manifest="${rest#*:}"
+    for p in ${PACKBIN_LOCAL_PACKAGES:-}; do
+      # Of cargo's words only a lock wait is shown: a clean that waits without a word reads like a hang.
+      (cd "$(dirname "$manifest")" && cargo clean --offline --manifest-path "$manifest" --target "$target" --profile "$profile" --package "$p" 2>&1 | grep --line-buffered -F 'Blocking waiting for file lock') || true
+    done
+  done
+  printf '%s' "${PACKBIN_SOURCES_ID:-}" > "$marker"
+fi
+
+mkdir -p "/build/out/$target"
+for spec in "$@"; do
+  bin="${spec%%:*}"; rest="${spec#*:}"; package="${rest%%:*}"; manifest="${rest#*:}"
+  echo "::packbin-step building $bin for $target"
+  # From the package's directory, so its own .cargo/config.toml applies, as it does for cargo users.
+  # A crate's [build] rustflags, as target rustflags (see build_container.py), when it has any.
+  flags=""; if [ -f "/build/packbin-flags/$bin.toml" ]; then flags="/build/packbin-flags/$bin.toml"; fi
+  (cd "$(dirname "$manifest")" && cargo zigbuild --offline --locked ${flags:+--config "$flags"} --profile "$profile" --target "$target" --manifest-path "$manifest" --package "$package" --bin "$bin")
+  cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
+  if [ "$strip" = "1" ]; then
+    if strip "/build/out/$target/$bin" 2>/tmp/strip.err; then
+      echo "::packbin-stripped $bin"
+    else
+      echo "::packbin-warning strip failed for $bin, keeping the unstripped binary: $(cat /tmp/strip.err)"
+    fi
+  fi
+done
+"""
+
+
+#: zig_cache.py, sent into every build container beside the build script.
+ZIG_CACHE_SCRIPT = (resources.files("packbin.build.resources") / "zig_cache.py").read_bytes()
+
+
+def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:
+    """The builder image recipe for ``cfg`` with ``profile`` on ``base_image`` (host CAs included when trusted)."""
+    ca = host_ca_files(cfg.builder.trust_host_ca)
+    dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
+    context = tuple(ca)
+    return BuilderRecipe(profile=profile, base_image=base_image, dockerfile=dockerfile, context_files=context)

@@ -1,0 +1,9 @@
+"""buildcfg.toml, read into frozen dataclasses; nothing here starts a container.
+
+- ``table``: the file's bytes (bounded, a regular file) and its tables, checked key by key;
+- ``presets``: the architectures packbin knows from the Rust triple alone;
+- ``engines``: which engine builds an architecture;
+- ``apt_sources``: the Debian mirror this host's apt uses (``mirror = "auto"``);
+- ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated;
+- ``deploy_arch``: which architecture is deployed when none is named.
+"""

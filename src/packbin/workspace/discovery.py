@@ -1,0 +1,433 @@
+"""Every ``[[bin]]`` cargo would build in a repository, found from the Cargo.toml files alone.
+
+Pure Python (tomllib): no cargo on the host. It finds packages the way cargo does:
+
+- workspace roots are the manifests with a ``[workspace]`` table; their members are the
+  ``members`` globs minus ``exclude``, the root package, and path dependencies inside the root
+  (cargo's ``find_path_deps``);
+- a package that is no member finds its root as cargo's ``find_workspace_root`` does (walking up,
+  or following ``package.workspace``); a package with no workspace above it (or excluded from the
+  one above, with a Cargo.lock or a ``[workspace]`` of its own) is a standalone crate;
+- bin targets are inferred with packbin.workspace's copy of cargo's rules (``[[bin]]`` name and
+  path, ``src/main.rs`` named after the package, ``src/bin/*.rs``, ``src/bin/*/main.rs``,
+  ``autobins = false``, edition 2015's legacy paths, ``edition.workspace = true``).
+
+The tree is untrusted input: ``vendor/``, ``target/``, hidden directories and build outputs are not
+walked; symlinks are never followed (one leading out of the repository is reported and ignored);
+every manifest is read with a size bound; a malformed Cargo.toml is reported with its path and the
+rest of the repository is still discovered.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packbin._compat import tomllib
+from packbin.config.table import NAME_RE
+from packbin.errors import ConfigError
+from packbin.workspace.paths import _norm_rel as _norm
+from packbin.workspace.repo import _dependency_tables, _table
+from packbin.workspace.repo import _package_table as _package
+
+__all__ = ["MAX_MANIFEST_BYTES", "CargoBin", "Discovery", "Problem", "discover"]
+
+#: A Cargo.toml is a few kilobytes; past this it is not one.
+MAX_MANIFEST_BYTES = 1 << 20
+#: How deep the walk goes below the repository root (a real repository needs a handful of levels).
+MAX_DEPTH = 24
+#: Directories never walked: dependencies (vendor/), build outputs (target/), package managers'.
+SKIP_NAMES = frozenset({"vendor", "target", "node_modules", "__pycache__"})
+
+_DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies", "dev-dependencies", "dev_dependencies")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CargoBin:
+    """One bin target of one package."""
+
+    name: str  # the bin's name: the executable's file name
+    package: str  # the cargo package that owns it
+    manifest: str  # the package's Cargo.toml, POSIX, relative to the repository root
+    path: str  # the bin's root source file, relative to the repository root
+    workspace: str  # the Cargo.toml of its workspace root (the package's own for a standalone crate)
+
+    @property
+    def standalone(self) -> bool:
+        """The package is its own workspace root (not a member of a larger workspace)."""
+        return self.workspace == self.manifest
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """A Cargo.toml (or a path) discovery skipped, and why."""
+
+    path: str  # relative to the repository root
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Discovery:
+    """What :func:`discover` found in one repository."""
+
+    root: Path  # the repository root (resolved)
+    bins: tuple[CargoBin, ...]  # sorted by (manifest, name)
+    workspaces: tuple[str, ...]  # root Cargo.toml of every workspace and standalone crate found, sorted
+    manifests: int  # how many Cargo.toml files the walk found
+    problems: tuple[Problem, ...] = ()
+
+    def named(self, name: str) -> tuple[CargoBin, ...]:
+        """The bins called ``name`` (several packages may have one each)."""
+        return tuple(b for b in self.bins if b.name == name)
+
+    def ambiguous(self, name: str) -> bool:
+        """More than one package has a bin called ``name``: its manifest alone must say which."""
+        return len({b.package for b in self.named(name)}) > 1
+
+    def in_manifest(self, manifest: str) -> tuple[CargoBin, ...]:
+        """The bins of the package whose Cargo.toml is ``manifest`` (repo-relative)."""
+        return tuple(b for b in self.bins if b.manifest == manifest)
+
+
+def discover(root: Path) -> Discovery:
+    """Every bin cargo would build in the repository at ``root``.
+
+    Raises ConfigError (exit 2) only when ``root`` is not a directory; manifests that cannot be
+    used are listed in :attr:`Discovery.problems` instead, so one broken fixture does not hide
+    the rest of the repository.
+    """
+    return _Discoverer(root).run()
+
+
+# -- implementation ----------------------------------------------------------------------------
+def _join(*parts: str) -> str:
+    p = "/".join(x for x in parts if x)
+    n = os.path.normpath(p) if p else ""
+    return "" if n == "." else n
+
+
+def _parent(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == "" or path == prefix or path.startswith(prefix + "/")
+
+
+class _Skip(Exception):
+    """A manifest discovery cannot use (becomes a Problem)."""
+
+
+class _Discoverer:
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise ConfigError(f"{root}: not a directory")
+        self.root = root.resolve()
+        self.root_str = str(self.root)
+        self.problems: dict[str, str] = {}
+        self._toml: dict[str, dict[str, Any] | None] = {}
+
+    # -- reading -----------------------------------------------------------------------
+    def abs(self, rel: str) -> Path:
+        return self.root / rel if rel else self.root
+
+    def problem(self, rel: str, text: str) -> None:
+        self.problems.setdefault(rel, text)
+
+    def symlinked(self, rel: str) -> str | None:
+        """Why ``rel`` cannot be used when a component of it is a symlink (None: no symlink)."""
+        parts = rel.split("/") if rel else []
+        for i in range(1, len(parts) + 1):
+            sub = "/".join(parts[:i])
+            p = self.abs(sub)
+            if p.is_symlink():
+                real = os.path.realpath(p)
+                if not Path(real).is_relative_to(self.root):
+                    return f"{sub} is a symlink leading out of the repository (to {real}); ignored"
+                return f"{sub} is a symlink; ignored (packbin sends no symlinks to builds)"
+        return None
+
+    def manifest(self, rel: str) -> dict[str, Any] | None:
+        """The parsed Cargo.toml at ``rel`` (None when it is missing or unusable, with a Problem)."""
+        if rel in self._toml:
+            return self._toml[rel]
+        data: dict[str, Any] | None = None
+        why = self.symlinked(rel)
+        if why is not None:
+            self.problem(rel, why)
+        else:
+            try:
+                data = self._parse(rel)
+            except _Skip as e:
+                self.problem(rel, str(e))
+        self._toml[rel] = data
+        return data
+
+    def _parse(self, rel: str) -> dict[str, Any] | None:
+        path = self.abs(rel)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise _Skip(f"cannot read: {e.strerror}") from e
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _Skip("not a regular file")
+            raw = b""
+            while len(raw) <= MAX_MANIFEST_BYTES:
+                chunk = os.read(fd, MAX_MANIFEST_BYTES + 1 - len(raw))
+                if not chunk:
+                    break
+                raw += chunk
+        except OSError as e:
+            raise _Skip(f"cannot read: {e.strerror}") from e
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise _Skip(f"larger than {MAX_MANIFEST_BYTES >> 20} MiB, not a Cargo manifest")
+        try:
+            data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+            return data
+        except UnicodeDecodeError as e:
+            raise _Skip(f"not UTF-8 text (byte {e.start})") from e
+        except tomllib.TOMLDecodeError as e:
+            raise _Skip(f"invalid TOML: {e}") from e
+        except RecursionError:
+            raise _Skip("invalid TOML: arrays or tables nested too deeply") from None
+
+    # -- the walk ----------------------------------------------------------------------
+    def walk(self) -> list[str]:
+        """Repo-relative paths of every Cargo.toml outside vendor/, target/ and hidden directories."""
+        found: list[str] = []
+        stack: list[tuple[str, int]] = [("", 0)]
+        while stack:
+            d, depth = stack.pop()
+            try:
+                it = os.scandir(os.path.join(self.root_str, d) if d else self.root_str)
+            except OSError as e:
+                self.problem(d or ".", f"cannot read: {e.strerror}; not searched")
+                continue
+            with it:
+                entries = sorted(it, key=lambda x: x.name)
+            if any(x.name == "CACHEDIR.TAG" for x in entries) and d:
+                continue  # a build output directory (cargo writes CACHEDIR.TAG into every target dir)
+            for entry in entries:
+                rel = f"{d}/{entry.name}" if d else entry.name
+                if entry.is_symlink():
+                    if entry.name == "Cargo.toml" or (
+                        os.path.isdir(entry.path) and (Path(entry.path) / "Cargo.toml").exists()
+                    ):
+                        why = self.symlinked(rel)
+                        self.problem(rel, why or "a symlink; ignored")
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name.startswith(".") or entry.name in SKIP_NAMES:
+                        continue
+                    if depth + 1 > MAX_DEPTH:
+                        self.problem(rel, f"deeper than {MAX_DEPTH} levels; not searched")
+                        continue
+                    stack.append((rel, depth + 1))
+                elif entry.name == "Cargo.toml":
+                    found.append(rel)
+        return sorted(found)
+
+    # -- workspaces --------------------------------------------------------------------
+    def members(self, root_manifest: str, data: Mapping[str, Any]) -> list[str]:
+        """Package dirs of the workspace whose root manifest is ``root_manifest``."""
+        from packbin.workspace.layout import _glob, _is_excluded
+
+        root_rel = _parent(root_manifest)
+        ws = _table(data, "workspace")
+        out: list[str] = []
+
+        def add(d: str) -> None:
+            if d in out or _is_excluded(ws, root_rel, _join(d, "Cargo.toml")):
+                return
+            man = _join(d, "Cargo.toml")
+            mdata = self.manifest(man)
+            if mdata is None:
+                self.problem(man, self.problems.get(man, f"listed by {root_manifest} as a member, but missing"))
+                return
+            if _package(mdata) is None:
+                self.problem(man, f"a member of {root_manifest} without a [package] table; ignored")
+                return
+            out.append(d)
+            for dep in self.path_deps(d, mdata, ws, root_rel):
+                if _under(dep, root_rel):
+                    add(dep)
+
+        entries = ws.get("members", [])
+        if not isinstance(entries, list) or not all(isinstance(m, str) for m in entries):
+            self.problem(root_manifest, "workspace.members must be a list of strings; members ignored")
+            entries = []
+        for entry in entries:
+            if any(c in entry for c in "*?["):
+                hits = [h for h in _glob(self.abs(root_rel), entry) if (self.abs(root_rel) / h).is_dir()]
+                dirs = [n for h in hits if (n := _norm(root_rel, h)) is not None]
+            else:
+                n = _norm(root_rel, entry)
+                if n is None:
+                    self.problem(root_manifest, f"workspace member {entry!r} is outside the repository; ignored")
+                    continue
+                dirs = [n]
+            for d in dirs:
+                if not self.abs(_join(d, "Cargo.toml")).exists() and not self.abs(_join(d, "Cargo.toml")).is_symlink():
+                    if not _is_excluded(ws, root_rel, _join(d, "Cargo.toml")):
+                        self.problem(root_manifest, f"workspace member {d or '.'} has no Cargo.toml")
+                    continue
+                add(d)
+        if _package(data) is not None:
+            add(root_rel)
+        return out
+
+    def path_deps(self, d: str, data: Mapping[str, Any], ws: Mapping[str, Any], root_rel: str) -> list[str]:
+        """Dirs of the path dependencies (all kinds, target-specific too) of the package in ``d``."""
+        tables = _dependency_tables(data, _DEP_TABLES)
+        ws_deps = _table(ws, "dependencies")
+        out: list[str] = []
+        for table in tables:
+            for name, spec in table.items():
+                if not isinstance(spec, dict):
+                    continue
+                if isinstance(spec.get("path"), str):
+                    rel = _norm(d, spec["path"])
+                elif spec.get("workspace") is True and isinstance(_table(ws_deps, name).get("path"), str):
+                    rel = _norm(root_rel, _table(ws_deps, name)["path"])
+                else:
+                    continue
+                if rel is not None and rel not in out:
+                    out.append(rel)
+        return out
+
+    def find_root(self, manifest_rel: str, data: Mapping[str, Any]) -> tuple[str | None, bool]:
+        """cargo's find_workspace_root, bounded by the repository root: (root manifest or None,
+        whether a workspace above excluded this package on the way)."""
+        from packbin.workspace.layout import _is_excluded
+
+        pointer = _table(data, "package").get("workspace")
+        if isinstance(pointer, str):
+            d = _norm(_parent(manifest_rel), pointer)
+            if d is None:
+                raise _Skip(f"package.workspace = {pointer!r} leads outside the repository")
+            cand = _join(d, "Cargo.toml")
+            cdata = self.manifest(cand)
+            if cdata is None or not isinstance(cdata.get("workspace"), dict):
+                raise _Skip(f"package.workspace = {pointer!r} does not name a directory with a [workspace] Cargo.toml")
+            return cand, False
+        excluded = False
+        d = _parent(manifest_rel)
+        while d:
+            d = _parent(d)
+            cand = _join(d, "Cargo.toml")
+            if not self.abs(cand).is_file():
+                continue
+            cdata = self.manifest(cand)
+            if cdata is None:
+                raise _Skip(f"its workspace would be found in {cand}, which cannot be read")
+            cws = cdata.get("workspace")
+            if isinstance(cws, dict):
+                if not _is_excluded(cws, d, manifest_rel):
+                    return cand, excluded
+                excluded = True
+                continue
+            cpointer = _table(cdata, "package").get("workspace")
+            if isinstance(cpointer, str):
+                return self.find_root(cand, cdata)[0], excluded
+        return None, excluded
+
+    # -- targets -----------------------------------------------------------------------
+    def bins(self, d: str, data: Mapping[str, Any], ws_data: Mapping[str, Any], ws_manifest: str) -> list[CargoBin]:
+        from packbin.config.model import builtin_config
+        from packbin.workspace.repo import _Repo
+        from packbin.workspace.targets import _targets
+
+        manifest = _join(d, "Cargo.toml")
+        pkg = _package(data) or {}
+        name = pkg.get("name")
+        if not isinstance(name, str) or not name:
+            raise _Skip("[package] has no name (cargo requires one; it cannot be inherited from the workspace)")
+        edition = pkg.get("edition", "2015")
+        if isinstance(edition, dict) and edition.get("workspace") is True:
+            edition = _table(_table(ws_data, "workspace"), "package").get("edition", "2015")
+        repo = _Repo(builtin_config(self.root))
+        try:
+            targets = _targets(repo, d, name, data, edition if isinstance(edition, str) else "2015")
+        except ConfigError as e:
+            raise _Skip(e.message) from None
+        out = []
+        for t in targets:
+            if t.kind != "bin":
+                continue
+            why = self.symlinked(t.rel)
+            if why is not None:
+                self.problem(t.rel, why)
+                continue
+            out.append(CargoBin(name=t.name, package=name, manifest=manifest, path=t.rel, workspace=ws_manifest))
+        return out
+
+    # -- the whole -----------------------------------------------------------------------
+    def run(self) -> Discovery:
+        found = self.walk()
+        roots: dict[str, list[str]] = {}  # root manifest -> member dirs
+        for rel in found:
+            data = self.manifest(rel)
+            if data is not None and isinstance(data.get("workspace"), dict):
+                roots[rel] = self.members(rel, data)
+        for r, dirs in roots.items():
+            # A workspace inside another's members is cargo's error too; each root lists its own.
+            for d in [d for d in dirs if _join(d, "Cargo.toml") in roots and _join(d, "Cargo.toml") != r]:
+                self.problem(_join(d, "Cargo.toml"), f"a workspace root of its own, also matched by {r}'s members")
+                dirs.remove(d)
+        member_of = {_join(d, "Cargo.toml"): r for r, dirs in roots.items() for d in dirs}
+        for rel in found:
+            data = self.manifest(rel)
+            if data is None or rel in roots or rel in member_of or _package(data) is None:
+                continue
+            try:
+                root, excluded = self.find_root(rel, data)
+            except _Skip as e:
+                self.problem(rel, str(e))
+                continue
+            if root is not None:
+                self.problem(
+                    rel, f"inside the workspace of {root}, which does not list it as a member (cargo refuses it)"
+                )
+            elif excluded and not self.abs(_join(_parent(rel), "Cargo.lock")).is_file():
+                self.problem(
+                    rel,
+                    "excluded from the workspace above it and without a Cargo.lock of its own; not a standalone crate"
+                    + f" (run `cargo generate-lockfile --manifest-path {rel}` to make it one)",
+                )
+            else:
+                roots[rel] = [_parent(rel)]
+                member_of[rel] = rel
+        bins: list[CargoBin] = []
+        for root_manifest, dirs in roots.items():
+            ws_data = self.manifest(root_manifest) or {}
+            for d in dirs:
+                man = _join(d, "Cargo.toml")
+                try:
+                    bins.extend(self.bins(d, self.manifest(man) or {}, ws_data, root_manifest))
+                except _Skip as e:
+                    self.problem(man, str(e))
+        for b in [b for b in bins if not NAME_RE.match(b.name)]:
+            # Untrusted: a [[bin]] name becomes a file name under dist/ (buildcfg.toml refuses it too).
+            self.problem(
+                b.manifest, f"bin {b.name!r} is not a file name packbin builds (letters, digits, '.', '_', '-')"
+            )
+            bins.remove(b)
+        return Discovery(
+            root=self.root,
+            bins=tuple(sorted(bins, key=lambda b: (b.manifest, b.name))),
+            workspaces=tuple(sorted(roots)),
+            manifests=len(found),
+            problems=tuple(Problem(path=p, problem=t) for p, t in sorted(self.problems.items())),
+        )
