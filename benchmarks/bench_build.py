@@ -52,7 +52,6 @@ every measured goal is met, 1 when one is missed, 2 when it could not run.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -342,16 +341,14 @@ def remove_cache_volumes(triples: Sequence[str]) -> list[str]:
     """
     import docker
 
-    from packbin.build.container import cache_volume, target_volume
+    from packbin.build.volumes import WARM, cache_volume, target_volume
     from packbin.engine import connect
-    from packbin.util.dirs import cache_dir
     from packbin.util.lock import file_lock
 
     engine = connect()
-    key = hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
     removed: list[str] = []
     for triple in triples:
-        with file_lock(cache_dir() / "locks" / f"{key}-{triple}.lock", what=f"the {triple} build cache", on_wait=say):
+        with file_lock(WARM.lock_path(engine, triple), what=f"the {triple} build cache", on_wait=say):
             for name in (target_volume(triple), cache_volume(triple)):
                 deadline = time.monotonic() + 180
                 while True:

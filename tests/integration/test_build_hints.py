@@ -126,7 +126,8 @@ def test_a_missing_file_that_is_not_in_the_checkout_gets_no_inputs_hint(tmp_path
 def _hold_package_cache(engine: Any, image: str) -> Any:
     """A container of this test that holds cargo's package cache lock in the shared cargo home
     volume (flock on the file cargo locks) until it is removed."""
-    from packbin.build.fetch import CARGO_HOME_MOUNT, CARGO_HOME_VOLUME
+    from packbin.build.fetch import CARGO_HOME_MOUNT
+    from packbin.build.volumes import CARGO_HOME_VOLUME
 
     engine.ensure_volume(CARGO_HOME_VOLUME, kind="cache")
     holder = docker.from_env().containers.run(

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from packbin.build.sources import SRC_MOUNT, source_volume_name, sync_sources
+from packbin.build.sources import SRC_MOUNT, sync_sources
+from packbin.build.volumes import source_volume_name
 from packbin.config.model import BuildConfig
 from packbin.workspace import InputFile, Stub
 
@@ -28,7 +29,7 @@ def cfg(tmp_path: Path, builder_image: Any, engine: Any, monkeypatch: pytest.Mon
     (repo / "buildcfg.toml").write_text('default_arch = "x86_64"\n' + SMALL_BUILDCFG)
     cfg = BuildConfig.load(repo / "buildcfg.toml", env={})
     yield cfg
-    engine.remove_volume(source_volume_name(cfg))
+    engine.remove_volume(source_volume_name(cfg.root))
 
 
 def _files(root: Path, tree: dict[str, bytes], executable: frozenset[str] = frozenset()) -> list[InputFile]:

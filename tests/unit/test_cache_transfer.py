@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from packbin.build.container import tool_volumes
+from packbin.build.volumes import tool_volumes
 from packbin.ci.cache_transfer import INDEX_NAME, cache_key, check_cache_tar, read_index
 from packbin.config.model import BuildConfig
 from packbin.errors import UsageError

@@ -16,13 +16,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packbin.arch import Architecture
 from packbin.build.extract import ExtractedFile, extract_archive
-from packbin.build.fetch import CARGO_HOME_MOUNT, CARGO_HOME_VOLUME
+from packbin.build.fetch import CARGO_HOME_MOUNT
 from packbin.build.image import (
     BUILD_ROOT,
     BUILD_SCRIPT,
@@ -30,20 +29,19 @@ from packbin.build.image import (
     SYSROOT,
     ZIG_CACHE_SCRIPT,
     BuilderImage,
-    std_volume,
     target_cargo_config,
     target_rustflags,
     target_rustflags_env,
 )
 from packbin.build.log import LOCK_WAIT, FailureClues, lock_wait_line
 from packbin.build.plan import BuildStep
-from packbin.build.sources import SRC_MOUNT, endpoint_key
+from packbin.build.sources import SRC_MOUNT
+from packbin.build.volumes import CARGO_HOME_VOLUME, WARM, CacheSet, endpoint_key
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import logs_dir as dist_logs_dir
 from packbin.dist.manifest import Toolchain
 from packbin.engine import Engine
 from packbin.errors import BuildError
-from packbin.util.dirs import cache_dir
 from packbin.util.lock import file_lock
 from packbin.util.tarwriter import tar_bytes
 from packbin.workspace import BinaryInputs
@@ -71,29 +69,6 @@ def _set_running(key: str, arch: str, running: bool) -> None:
             names.add(arch)
         else:
             names.discard(arch)
-
-
-def target_volume(triple: str) -> str:
-    """The cargo target directory's volume for ``triple`` (kept between builds: incremental)."""
-    return f"packbin-target-{triple}"
-
-
-def cache_volume(triple: str) -> str:
-    """zig's and cargo-zigbuild's cache volume for ``triple``."""
-    return f"packbin-zigcache-{triple}"
-
-
-def fresh_volumes(triple: str, token: str) -> dict[str, str]:
-    """A reproducibility check's own target, zig cache and std volumes (what a build produces;
-    the cargo home and sources volume hold inputs and are shared): kind -> name."""
-    return {kind: f"packbin-repro-{token}-{kind}-{triple}" for kind in ("target", "zigcache", "std")}
-
-
-def tool_volumes(arches: Sequence[Architecture]) -> tuple[str, ...]:
-    """The cache volumes a build of ``arches`` warms: the shared cargo home, then per target its
-    target dir, zig cache and std (what cache-export carries)."""
-    per_target = (f(a.rust_target) for a in arches for f in (target_volume, cache_volume, std_volume))
-    return (CARGO_HOME_VOLUME, *per_target)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,32 +106,28 @@ def run_build(
     staging: Path,
     on_line: Callable[[str], None],
     cancelled: threading.Event | None = None,
-    fresh: str = "",
+    caches: CacheSet = WARM,
 ) -> BuildOutcome:
     """Build every target of ``step`` in one container and extract the binaries into ``staging``.
 
-    ``fresh``: build in the empty volumes of ``fresh_volumes(triple, fresh)`` instead of the
-    warm caches (``--check-reproducible``); the caller removes them.
+    ``caches``: the warm caches, or a reproducibility check's empty set (``--check-reproducible``;
+    the caller removes those).
     """
     arch = step.arch
     triple = arch.rust_target
     logs_dir = dist_logs_dir(cfg)
     logs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = logs_dir / (f"build-{arch.name}-fresh.log" if fresh else f"build-{arch.name}.log")
+    log_path = logs_dir / (f"build-{arch.name}-fresh.log" if caches.is_fresh else f"build-{arch.name}.log")
     state = _LogState()
-    names = (
-        fresh_volumes(triple, fresh)
-        if fresh
-        else {"target": target_volume(triple), "zigcache": cache_volume(triple), "std": std_volume(triple)}
-    )
+    names = caches.for_target(triple)
     volumes = {
         CARGO_HOME_VOLUME: CARGO_HOME_MOUNT,
-        names["target"]: f"{BUILD_ROOT}/target",
-        names["zigcache"]: CACHE_ROOT,
+        names.target: f"{BUILD_ROOT}/target",
+        names.zigcache: CACHE_ROOT,
         source_volume: f"{SRC_MOUNT}:ro",
     }
     if target_rustflags(triple, profile=image.profile):  # the prebuilt std's sysroot
-        volumes[names["std"]] = SYSROOT
+        volumes[names.std] = SYSROOT
     for vol in volumes:
         if vol != source_volume:
             engine.ensure_volume(vol, kind="cache")
@@ -193,7 +164,7 @@ def run_build(
                 payload_files[f"packbin-flags/{t.binary.name}.toml"] = (toml.encode(), 0o644)
     payload = tar_bytes(payload_files)
     key = endpoint_key(engine)
-    lock_path = cache_dir() / "locks" / f"{key}-{triple}{'-' + fresh if fresh else ''}.lock"
+    lock_path = caches.lock_path(engine, triple)
 
     def emit(line: str) -> None:
         lf.write(line + "\n")
@@ -232,7 +203,7 @@ def run_build(
             raise KeyboardInterrupt
         # Holding the lock, no live packbin of this host builds this target: a container still
         # mounting its cache is an orphan (its packbin was killed) that would hold cargo's lock.
-        for name in engine.remove_stale_containers(kind="build", volume=names["target"]):
+        for name in engine.remove_stale_containers(kind="build", volume=names.target):
             on_line(f"removed stale build container {name} (its packbin process is gone)")
         with engine.container(
             image=image.tag,

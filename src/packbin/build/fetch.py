@@ -15,18 +15,17 @@ import hashlib
 import ipaddress
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from packbin.build.sources import SRC_MOUNT, endpoint_key
+from packbin.build.sources import SRC_MOUNT
+from packbin.build.volumes import CARGO_HOME_VOLUME, fetch_record_path
 from packbin.config.model import BuildConfig
 from packbin.engine import Engine
 from packbin.errors import BuildError
 from packbin.util.atomic import atomic_write_bytes
-from packbin.util.dirs import cache_dir, read_record
+from packbin.util.dirs import read_record
 from packbin.workspace import BinaryInputs
 
 #: The cargo home (registry index and crate cache, git checkouts) shared by fetch and compile.
-CARGO_HOME_VOLUME = "packbin-cargo-home"
 CARGO_HOME_MOUNT = "/cargo-home"
 
 
@@ -44,10 +43,6 @@ def fetch_network(hosts: Sequence[str]) -> str | None:
     """The fetch container's network: the host's for a registry on the loopback address (only the
     host's own network reaches it), else the engine's default bridge."""
     return "host" if hosts and all(is_loopback(h) for h in hosts) else None
-
-
-def _record_path(engine: Engine) -> Path:
-    return cache_dir() / "fetch" / f"{endpoint_key(engine)}.json"
 
 
 def workspaces_to_fetch(inputs: Sequence[BinaryInputs]) -> dict[str, BinaryInputs]:
@@ -71,7 +66,7 @@ def fetch_dependencies(
     """Run ``cargo fetch --locked`` for every workspace whose fetch key changed; the roots fetched."""
     wanted = workspaces_to_fetch(inputs)
     home_created = engine.ensure_volume(CARGO_HOME_VOLUME, kind="cache")
-    path = _record_path(engine)
+    path = fetch_record_path(engine)
     record = read_record(path)
 
     def key(root_rel: str) -> str:
@@ -125,7 +120,6 @@ def fetch_dependencies(
 
 __all__ = [
     "CARGO_HOME_MOUNT",
-    "CARGO_HOME_VOLUME",
     "fetch_dependencies",
     "fetch_network",
     "is_loopback",

@@ -22,6 +22,7 @@ from packbin.arch import Architecture
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
 from packbin.build.plan import BuildStep, make_plan
 from packbin.build.report import BuildReport, ReproCheck, write_report
+from packbin.build.volumes import WARM, CacheSet
 from packbin.config.deploy_arch import resolve_deploy_arch
 from packbin.config.model import BuildConfig, PackBinary
 from packbin.dist.layout import manifest_relpath
@@ -29,7 +30,6 @@ from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
 from packbin.errors import ArtifactRejected, BuildError, CheckFailed, Interrupted, PackbinError, UsageError
 from packbin.util.digest import sha256_file
-from packbin.util.dirs import cache_dir
 from packbin.util.lock import file_lock
 from packbin.workspace import BinaryInputs, collect_all, merge_payload
 
@@ -186,7 +186,7 @@ def _check_reproducible(
     compare the bytes with the artifact in dist/. The fresh volumes are removed afterwards."""
     import uuid
 
-    from packbin.build.container import fresh_volumes
+    from packbin.build.volumes import CacheSet
 
     everything = make_plan(
         cfg,
@@ -199,13 +199,14 @@ def _check_reproducible(
         force=True,
     )
     token = uuid.uuid4().hex[:10]
+    caches = CacheSet.fresh(token)
     console(
         f"check-reproducible: rebuilding {len(everything.steps)} architecture(s) in fresh volumes (packbin-repro-{token}-*)"
     )
     try:
         with tempfile.TemporaryDirectory(prefix=".staging-repro-", dir=cfg.dist_dir) as staging_root:
             lanes = _lanes(routes, everything.steps)
-            results = _run_lanes(lanes, cfg, req, inputs, Path(staging_root), console, fresh=token)
+            results = _run_lanes(lanes, cfg, req, inputs, Path(staging_root), console, caches=caches)
             checks: list[ReproCheck] = []
             for lane, result in zip(lanes, results):
                 for o in result.outcomes:
@@ -224,7 +225,7 @@ def _check_reproducible(
     finally:
         for r in routes:
             for a in r.arches:
-                for volume in fresh_volumes(a.rust_target, token).values():
+                for volume in caches.for_target(a.rust_target).names():
                     r.engine.remove_volume(volume)
     return tuple(checks)
 
@@ -263,7 +264,7 @@ def _run_lanes(
     staging_root: Path,
     console: Callable[[str], None],
     *,
-    fresh: str = "",
+    caches: CacheSet = WARM,
 ) -> list[_LaneResult]:
     """Run every engine's lane at once; the first failure cancels the others.
 
@@ -284,7 +285,7 @@ def _run_lanes(
 
     def main(i: int) -> None:
         try:
-            results[i] = _run_lane(lanes[i], cfg, req, inputs, staging_root, console, cancelled, slots, fresh)
+            results[i] = _run_lane(lanes[i], cfg, req, inputs, staging_root, console, cancelled, slots, caches)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread, which raises it
             # The first error is the cause; lanes failing after stop_all() only report its effect.
             with errors_lock:
@@ -318,11 +319,12 @@ def _run_lane(
     console: Callable[[str], None],
     cancelled: threading.Event,
     slots: threading.Semaphore,
-    fresh: str,
+    caches: CacheSet,
 ) -> _LaneResult:
     from packbin.build.fetch import fetch_dependencies
     from packbin.build.image import ensure_builder_image
-    from packbin.build.sources import endpoint_key, source_volume_name, sync_sources
+    from packbin.build.sources import sync_sources
+    from packbin.build.volumes import source_volume_name, sources_lock_path
 
     engine = lane.route.engine
     prefix = lane.prefix()
@@ -330,14 +332,12 @@ def _run_lane(
     def echo(line: str) -> None:
         console(prefix + line)
 
-    image = ensure_builder_image(engine, cfg, rebuild=req.rebuild_image and not fresh, echo=echo)
+    image = ensure_builder_image(engine, cfg, rebuild=req.rebuild_image and not caches.is_fresh, echo=echo)
     needed = [inputs[t.binary.name] for step in lane.steps for t in step.targets]
     files, stubs = merge_payload(needed)
-    volume = source_volume_name(cfg)
+    volume = source_volume_name(cfg.root)
     # One run at a time per engine and sources volume: its content must not change under a build.
-    with file_lock(
-        cache_dir() / "locks" / f"{endpoint_key(engine)}-{volume}.lock", what="the sources volume", on_wait=echo
-    ):
+    with file_lock(sources_lock_path(engine, volume), what="the sources volume", on_wait=echo):
         if cancelled.is_set():
             raise Interrupted("cancelled")
         sync = sync_sources(engine, image.tag, cfg, files, stubs, echo=echo)
@@ -345,7 +345,7 @@ def _run_lane(
             engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: echo(f"[fetch] {line}")
         )
         outcomes = _run_steps(
-            engine, image, cfg, lane.steps, inputs, sync, staging_root, console, cancelled, slots, fresh
+            engine, image, cfg, lane.steps, inputs, sync, staging_root, console, cancelled, slots, caches
         )
     return _LaneResult(
         image=image, outcomes=tuple(outcomes), bytes_sent=sync.bytes_sent + sum(o.bytes_sent for o in outcomes)
@@ -363,7 +363,7 @@ def _run_steps(
     console: Callable[[str], None],
     cancelled: threading.Event,
     slots: threading.Semaphore,
-    fresh: str,
+    caches: CacheSet,
 ) -> list[BuildOutcome]:
     """One engine's build steps, in parallel up to the run's free slots (``--jobs``)."""
     from packbin.build.container import run_build
@@ -375,7 +375,7 @@ def _run_steps(
             if cancelled.is_set():
                 raise Interrupted("cancelled")
             # The container says "building BIN for TARGET" as it starts each binary.
-            prefix = f"[{step.arch.name:<{width}}{' fresh' if fresh else ''}] "
+            prefix = f"[{step.arch.name:<{width}}{' fresh' if caches.is_fresh else ''}] "
             staging = staging_root / step.arch.name
             staging.mkdir()
             t0 = time.monotonic()
@@ -390,7 +390,7 @@ def _run_steps(
                 staging=staging,
                 on_line=lambda line: console(prefix + line),
                 cancelled=cancelled,
-                fresh=fresh,
+                caches=caches,
             )
             console(f"{prefix}done in {time.monotonic() - t0:.1f}s")
             return outcome

@@ -83,10 +83,6 @@ def host_ca_files(enabled: bool, ca_dir: Path = HOST_CA_DIR) -> tuple[tuple[str,
 SYSROOT = "/sysroot"
 
 
-def std_volume(triple: str) -> str:
-    return f"packbin-std-{triple}"
-
-
 #: Debian ships no musl self-contained crt objects (``failed to open object rcrt1.o``);
 #: zig supplies musl's crt and libc instead.
 SELF_CONTAINED_OFF = "-C link-self-contained=no"

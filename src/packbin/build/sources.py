@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from packbin.build.volumes import source_volume_name, sources_record_path
 from packbin.config.model import BuildConfig
 from packbin.engine import Engine, filesystem_view
 from packbin.errors import BuildError
 from packbin.util.atomic import atomic_write_bytes
-from packbin.util.dirs import cache_dir, read_record
+from packbin.util.dirs import read_record
 from packbin.util.sizes import human_size
 from packbin.util.tarwriter import add_file
 from packbin.workspace import InputFile, Stub
@@ -63,11 +64,6 @@ class SyncResult:
     full: bool
 
 
-def source_volume_name(cfg: BuildConfig) -> str:
-    """One sources volume per repository checkout (two checkouts never share one)."""
-    return "packbin-src-" + hashlib.sha256(str(cfg.root).encode()).hexdigest()[:12]
-
-
 #: Labels of a sources volume: the checkout it holds, and the file system view that path is in.
 CHECKOUT_LABEL = "io.packbin.checkout"
 VIEW_LABEL = "io.packbin.view"
@@ -83,18 +79,10 @@ def remove_gone_checkouts(engine: Engine, *, echo: Callable[[str], None]) -> lis
         if labels.get(VIEW_LABEL) != view or not root or os.path.isdir(root):
             continue
         if engine.remove_volume(name) is None:
-            _record_path(engine, name).unlink(missing_ok=True)
+            sources_record_path(engine, name).unlink(missing_ok=True)
             echo(f"sources: removed volume {name} (its checkout {root} is gone)")
             removed.append(name)
     return removed
-
-
-def endpoint_key(engine: Engine) -> str:
-    return hashlib.sha256(engine.endpoint.host.encode()).hexdigest()[:12]
-
-
-def _record_path(engine: Engine, volume: str) -> Path:
-    return cache_dir() / "sources" / f"{endpoint_key(engine)}-{volume}.json"
 
 
 def _load_record(path: Path) -> dict[str, Any]:
@@ -147,11 +135,11 @@ def sync_sources(
 
     The caller holds the volume's lock (two runs must not upload into one volume at once).
     """
-    volume = source_volume_name(cfg)
+    volume = source_volume_name(cfg.root)
     remove_gone_checkouts(engine, echo=echo)
     labels = {CHECKOUT_LABEL: str(cfg.root), VIEW_LABEL: filesystem_view()}
     volume_id = engine.ensure_volume(volume, kind="sources", labels=labels)  # a recreated volume is a new one
-    path = _record_path(engine, volume)
+    path = sources_record_path(engine, volume)
     record = _load_record(path)
     want = wanted_state(files, stubs)
     trusted = bool(volume_id) and record.get("volume_id") == volume_id and not record.get("dirty")
@@ -232,4 +220,4 @@ def _upload(
     )
 
 
-__all__ = ["SRC_MOUNT", "SyncResult", "source_volume_name", "sync_sources", "wanted_state", "write_delta_tar"]
+__all__ = ["SRC_MOUNT", "SyncResult", "sync_sources", "wanted_state", "write_delta_tar"]

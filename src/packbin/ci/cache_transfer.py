@@ -36,8 +36,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from packbin import __version__
 from packbin.arch import Architecture
-from packbin.build.container import tool_volumes
 from packbin.build.image import BUILD_SCRIPT, ZIG_CACHE_SCRIPT
+from packbin.build.volumes import tool_volumes
 from packbin.ci.cache_tar import check_cache_tar
 from packbin.config.model import BuildConfig
 from packbin.errors import EngineError, UsageError
