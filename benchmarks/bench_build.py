@@ -426,7 +426,7 @@ def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, 
         for command, into in ((["/bin/true"], t_empty), (["/bin/sh", "-c", PROBE], t_probe)):
             t0 = time.perf_counter()
             with engine.container(image=image_tag, command=command, kind="build", working_dir=BUILD_ROOT) as c:
-                status = engine.run_streaming(c, on_line=lambda _line: None)
+                status = c.run_streaming(on_line=lambda _line: None)
             into.append(time.perf_counter() - t0)
             if status != 0:
                 raise BenchError(f"{command} in {image_tag} exited with {status}")

@@ -112,9 +112,9 @@ def plain_cold(engine: Any, image: str, crate: Path, triple: str) -> float:
         volumes={std_volume(triple): SYSROOT},
         network_mode="none",
     ) as c:
-        engine.put_tar(c, "/build/src", tar_dir(crate))
+        c.put_tar("/build/src", tar_dir(crate))
         t0 = time.monotonic()
-        status = engine.run_streaming(c, on_line=lambda _line: None)
+        status = c.run_streaming(on_line=lambda _line: None)
         dt = time.monotonic() - t0
     if status != 0:
         raise SystemExit(f"plain cargo zigbuild for {triple} failed ({status})")

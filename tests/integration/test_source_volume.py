@@ -13,6 +13,7 @@ import pytest
 from packbin.build.sources import SRC_MOUNT, sync_sources
 from packbin.build.volumes import source_volume_name
 from packbin.config.model import BuildConfig
+from packbin.engine import Container
 from packbin.workspace import InputFile, Stub
 
 pytestmark = [pytest.mark.docker]
@@ -75,7 +76,7 @@ def _volume_listing(engine: Any, image: str, volume: str) -> dict[str, str]:
     with engine.container(
         image=image, command=["/bin/sh", "-c", script], kind="test", volumes={volume: SRC_MOUNT}, network_mode="none"
     ) as c:
-        assert engine.run_streaming(c, on_line=lines.append) == 0, lines
+        assert c.run_streaming(on_line=lines.append) == 0, lines
     return {ln.split()[0][2:]: " ".join(ln.split()[1:]) for ln in lines if ln.strip()}
 
 
@@ -150,7 +151,7 @@ def test_a_recreated_volume_gets_everything_again(
 
 
 def test_an_interrupted_upload_is_followed_by_a_full_one(
-    cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path
+    cfg: BuildConfig, engine: Any, builder_image: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = builder_image.tag
     files = _files(tmp_path / "src", {"Cargo.toml": b"[workspace]\n", "src/main.rs": b"fn main() {}\n"})
@@ -164,12 +165,9 @@ def test_an_interrupted_upload_is_followed_by_a_full_one(
     def dying_put(c: Any, path: str, data: Any) -> None:
         raise KeyboardInterrupt
 
-    engine.put_tar = dying_put  # shadows the method on this (session-wide) instance
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            sync_sources(engine, image, cfg, files2, [], echo=lambda _: None)
-    finally:
-        del engine.put_tar
+    with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
+        m.setattr(Container, "put_tar", dying_put)  # every container's, for this one upload
+        sync_sources(engine, image, cfg, files2, [], echo=lambda _: None)
     after = sync_sources(engine, image, cfg, files2, [], echo=lambda _: None)
     assert after.full and after.files_sent == 3
     assert set(_volume_listing(engine, image, after.volume)) == {"Cargo.toml", "src/main.rs", "src/new.rs"}

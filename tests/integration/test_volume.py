@@ -78,7 +78,7 @@ def deploy(engine: Engine, image: str, volume: str, src: Path, bins: Path | None
 
 def read_back(engine: Engine, image: str, volume: str) -> dict[str, tuple[Entry, bytes | None]]:
     with engine.container(image=image, kind="test-readback", volumes={volume: MOUNT}) as c:
-        return volume_files(engine, c)
+        return volume_files(c)
 
 
 def seed_volume(
@@ -96,7 +96,7 @@ def seed_volume(
             ti.size, ti.mode, ti.mtime = len(data), mode, T0
             tar.addfile(ti, io.BytesIO(data))
     with engine.container(image=image, kind="test-seed", volumes={volume: MOUNT}) as c:
-        engine.put_tar(c, MOUNT, buf.getvalue())
+        c.put_tar(MOUNT, buf.getvalue())
 
 
 def test_fills_the_volume_then_a_rerun_changes_nothing(

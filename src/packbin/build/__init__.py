@@ -2,12 +2,14 @@
 
 - ``plan``: (config, architectures, binaries, input digests, old manifest) -> frozen build steps;
   pure, no engine;
-- ``recipe``: the builder image's Dockerfile, build script and their hash (the image tag);
+- ``recipe``: the builder image's Dockerfile and its hash (the image tag), the build script;
 - ``image``: the builder image on the engine: found by tag, or built through the Engine API;
 - ``sources``: the checkout's build inputs into a named volume, incrementally;
 - ``fetch``: registry and git dependencies into the shared cargo home (the one networked step);
+- ``job``: what one build container gets (volumes, environment, command, payload); pure;
 - ``container``: one build container per architecture: no network, sources read-only, the log
-  streamed out (``log`` reads it), the artifacts out as a tar stream;
+  streamed out (``script_log`` reads its markers, ``log`` its lock waits and missing files), the
+  artifacts out as a tar stream;
 - ``extract``: that tar stream into a staging directory, refusing anything odd;
 - verification: :mod:`packbin.elf` (static, the right machine) before anything is installed;
 - ``install``: verified artifacts into dist/ and the pack tree, atomically; the manifest
@@ -15,5 +17,5 @@
 - ``report``: the table, the --json document, the GitHub step summary.
 
 ``pipeline`` runs them in that order; ``resources/`` holds the files that run inside the build
-container (``zig_cache.py``).
+container (``build.sh``, ``zig_cache.py``).
 """

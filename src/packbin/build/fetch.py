@@ -106,7 +106,7 @@ def fetch_dependencies(
         volumes={CARGO_HOME_VOLUME: CARGO_HOME_MOUNT, source_volume: f"{SRC_MOUNT}:ro"},
         network_mode=network,
     ) as c:
-        status = engine.run_streaming(c, on_line=emit)
+        status = c.run_streaming(on_line=emit)
     if status != 0:
         raise BuildError(
             f"fetching dependencies failed (exit {status}):\n" + "\n".join(tail[-15:]),

@@ -206,9 +206,9 @@ def _upload(
             volumes={volume: SRC_MOUNT},
             network_mode="none",
         ) as c:
-            engine.put_tar(c, target, upload)
+            c.put_tar(target, upload)
             if start:
-                status = engine.run_streaming(c, on_line=lines.append)
+                status = c.run_streaming(on_line=lines.append)
     if status != 0:
         raise BuildError(
             f"could not update the sources volume {volume} (exit {status}): " + " / ".join(lines[-5:]),

@@ -161,7 +161,7 @@ def export_caches(
             with engine.container(
                 image=carrier, command=["/none"], kind="cache", volumes={volume: f"{_MOUNT}:ro"}
             ) as c:
-                stream, _ = engine.get_tar(c, _MOUNT)
+                stream = c.get_tar(_MOUNT)
                 size, digest = _write_stream(dest / name, stream, echo=echo, what=volume)
             files.append(CacheFile(volume=volume, file=name, size=size, sha256=digest))
         name = image_file(engine.native_platform)
@@ -351,7 +351,7 @@ def import_caches(
                 with engine.container(
                     image=carrier, command=["/none"], kind="cache", volumes={entry.volume: _MOUNT}
                 ) as c:
-                    engine.put_tar(c, "/", f)
+                    c.put_tar("/", f)
             except BaseException:
                 # Half a target directory is worse than none: the next build would trust it.
                 engine.remove_volume(entry.volume)

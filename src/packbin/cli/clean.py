@@ -56,7 +56,7 @@ def clean(cfg: BuildConfig, *, images: bool, out: TextIO = sys.stdout) -> None:
         on = f" on {engine.endpoint.host}" if len(engines) > 1 else ""
         for c in engine.owned_containers():
             out.write(f"removing container {c.name}{on}\n")
-            engine.remove(c)
+            c.remove()
         for name in engine.owned_volumes():
             out.write(f"removing volume {name}{on}\n")
             problem = engine.remove_volume(name)

@@ -284,13 +284,13 @@ def _run_case(engine: Engine, arch: Architecture, art: Artifact, tag: str, case:
 
         def kill() -> None:
             timed_out.set()
-            engine.kill(c)
+            c.kill()
 
         watchdog = threading.Timer(RUN_TIMEOUT_S, kill)
         watchdog.daemon = True
         watchdog.start()
         try:
-            exit_code = engine.run_streaming(c, on_line=on_line)
+            exit_code = c.run_streaming(on_line=on_line)
         except EngineError as e:
             # The engine refused to start the process: for a file that is there, that means the
             # kernel could not execute it (a missing ELF interpreter reads "no such file").

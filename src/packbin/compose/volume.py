@@ -42,7 +42,7 @@ from packbin.arch import Architecture
 from packbin.deploy import DeployPlan, DeployReport, Entry, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
 from packbin.deploy.entries import Kind, _ancestors, _Refuse
 from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF
-from packbin.engine import Engine
+from packbin.engine import Container, Engine
 from packbin.errors import EngineError, InstallError
 from packbin.util.digest import sha256_file
 from packbin.util.stream import BoundedChunkReader, StreamRejected
@@ -163,9 +163,9 @@ def _read_tar(
         reader.close()
 
 
-def read_volume(engine: Engine, container: Any, arch: Architecture, *, checksum: bool) -> _VolumeView:
+def read_volume(container: Container, arch: Architecture, *, checksum: bool) -> _VolumeView:
     """List the volume mounted at MOUNT in ``container``, judging its ELF files as they stream by."""
-    chunks, _ = engine.get_tar(container, MOUNT)
+    chunks = container.get_tar(MOUNT)
     view = _VolumeView(arch=arch)
     by_name: dict[str, str] = {}  # member name -> rel, to resolve hard links
     too_big: set[str] = set()
@@ -244,10 +244,10 @@ def _rebuild_dirs(plan: DeployPlan, view: _VolumeView) -> tuple[tuple[str, ...],
     return tuple(sorted(minimal)), refused
 
 
-def _add_rebuild(engine: Engine, container: Any, tar: tarfile.TarFile, d: str, gone: set[str]) -> None:
+def _add_rebuild(container: Container, tar: tarfile.TarFile, d: str, gone: set[str]) -> None:
     """Append to ``tar``: an empty file replacing directory ``d``, then ``d`` and its kept content as read back now."""
     top = posixpath.basename(d)
-    chunks, _ = engine.get_tar(container, f"{MOUNT}/{d}")
+    chunks = container.get_tar(f"{MOUNT}/{d}")
     parent = _parent(d)
     first = True
     for rel_in, m, data, _digest in _read_tar(chunks, top, keep=lambda rel, m, head: "all"):
@@ -325,7 +325,7 @@ def init_packs_volume(
         return plan_deploy(tree, _VolumeView(arch=arch), arch, delete=delete, checksum=checksum).report
     log.info("init-packs: reading volume %s through a created container of %s", volume, image)
     with engine.container(image=image, kind="init-packs", volumes={volume: MOUNT}) as c:
-        view = read_volume(engine, c, arch, checksum=checksum)
+        view = read_volume(c, arch, checksum=checksum)
         plan = plan_deploy(tree, view, arch, delete=delete, checksum=checksum)
         rebuild, undeletable = _rebuild_dirs(plan, view) if delete else ((), {})
         failed: dict[str, str] = dict(undeletable)
@@ -335,7 +335,7 @@ def init_packs_volume(
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
             gone = {a.rel for a in plan.actions if a.op == "delete"} - set(undeletable)
             for d in rebuild:
-                _add_rebuild(engine, c, tar, d, gone)
+                _add_rebuild(c, tar, d, gone)
             # Changes after the re-created directories: a later member replaces an earlier one.
             for a in plan.actions:
                 if a.op == "delete" or a.item is None:
@@ -347,13 +347,13 @@ def init_packs_volume(
         payload = buf.getvalue()
         if rebuild or any(a.op != "delete" for a in plan.actions):
             log.info("init-packs: putting %d bytes into volume %s", len(payload), volume)
-            engine.put_tar(c, MOUNT, payload)
+            c.put_tar(MOUNT, payload)
         return plan.report.with_failures(failed)
 
 
-def volume_files(engine: Engine, container: Any, path: str = MOUNT) -> dict[str, tuple[Entry, bytes | None]]:
+def volume_files(container: Container, path: str = MOUNT) -> dict[str, tuple[Entry, bytes | None]]:
     """Everything below ``path`` in ``container``, with file bytes: for tests and checks, not for big volumes."""
-    chunks, _ = engine.get_tar(container, path)
+    chunks = container.get_tar(path)
     out: dict[str, tuple[Entry, bytes | None]] = {}
     for rel, m, data, _ in _read_tar(chunks, posixpath.basename(path), keep=lambda rel, m, head: "all"):
         if rel:

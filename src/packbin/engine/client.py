@@ -8,29 +8,23 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import docker
 import docker.errors
 import requests.exceptions
-from docker.models.containers import Container
 
 from packbin.arch import MACHINE_TO_PLATFORM
+from packbin.engine.container import Container, ContainerSpec, LiveContainers, find_containers
 from packbin.engine.endpoint import Endpoint
 from packbin.engine.labels import (
     HOST_LABEL,
-    KEEP_ENV,
     KIND_LABEL,
     OWNER_LABEL,
-    PID_LABEL,
     VOLUME_ID_LABEL,
     maker_gone,
     process_host,
@@ -64,8 +58,7 @@ class Engine:
         self.client = client
         self.endpoint = endpoint
         self._info: EngineInfo | None = None
-        self._live: dict[str, Container] = {}
-        self._live_lock = threading.Lock()
+        self._live = LiveContainers()
 
     # -- facts ---------------------------------------------------------------------------
     def info(self) -> EngineInfo:
@@ -301,13 +294,12 @@ class Engine:
         return str(((v.attrs or {}).get("Labels") or {}).get(VOLUME_ID_LABEL, ""))
 
     # -- containers ----------------------------------------------------------------------
-    @contextmanager
     def container(
         self,
         *,
         image: str,
-        command: list[str] | None = None,
         kind: str,
+        command: list[str] | None = None,
         name: str | None = None,
         environment: Mapping[str, str] | None = None,
         volumes: Mapping[str, str] | None = None,
@@ -316,51 +308,23 @@ class Engine:
         entrypoint: list[str] | None = None,
         user: str | None = None,
         network_mode: str | None = None,
-    ) -> Iterator[Container]:
-        """Create (not start) a labelled container; always removed with force on exit.
-
-        Removal also runs on KeyboardInterrupt. With PACKBIN_KEEP_CONTAINERS=1 the container is
-        kept for debugging and its name is logged.
-        """
-        binds = {
-            src: {"bind": dst.split(":")[0], "mode": dst.split(":")[1] if ":" in dst else "rw"}
-            for src, dst in (volumes or {}).items()
-        }
-        try:
-            c = self.client.containers.create(
-                image,
-                command=command,
-                name=name,
-                environment=dict(environment or {}),
-                volumes=binds or None,
-                working_dir=working_dir,
-                labels={
-                    OWNER_LABEL: "packbin",
-                    KIND_LABEL: kind,
-                    HOST_LABEL: process_host(),
-                    PID_LABEL: str(os.getpid()),
-                },
-                detach=True,
-                platform=platform,
-                entrypoint=entrypoint,
-                user=user,
-                network_mode=network_mode,
-            )
-        except docker.errors.ImageNotFound as e:
-            raise EngineError(f"image {image} is not present on the engine: {e.explanation}") from e
-        except docker.errors.APIError as e:
-            raise EngineError(f"cannot create a container from {image}: {e.explanation}") from e
-        with self._live_lock:
-            self._live[str(c.id)] = c
-        try:
-            yield c
-        finally:
-            with self._live_lock:
-                self._live.pop(str(c.id), None)
-            if os.environ.get(KEEP_ENV) == "1":
-                log.warning("keeping container %s (%s=1)", c.name, KEEP_ENV)
-            else:
-                _remove_container(c)
+    ) -> Container:
+        """A labelled container, created (not started) on entering its ``with`` block and removed
+        with force on leaving it, on KeyboardInterrupt too (see :mod:`packbin.engine.container`)."""
+        spec = ContainerSpec(
+            image=image,
+            kind=kind,
+            command=command,
+            name=name,
+            environment=environment,
+            volumes=volumes,
+            working_dir=working_dir,
+            platform=platform,
+            entrypoint=entrypoint,
+            user=user,
+            network_mode=network_mode,
+        )
+        return Container(self.client, host=self.endpoint.host, spec=spec, live=self._live)
 
     def remove_stale_containers(self, *, kind: str | None = None, volume: str | None = None) -> list[str]:
         """Force-remove packbin containers (of ``kind``, mounting ``volume``, when given) made by a
@@ -373,112 +337,23 @@ class Engine:
         labels_filter = [f"{OWNER_LABEL}=packbin", f"{HOST_LABEL}={host}"]
         if kind is not None:
             labels_filter.append(f"{KIND_LABEL}={kind}")
-        for c in self._containers({"label": labels_filter}):
-            mounts = {str(m.get("Name", "")) for m in c.attrs.get("Mounts", []) if isinstance(m, dict)}
-            if (volume is not None and volume not in mounts) or str(c.id) in self._live:
+        live = self._live.ids()
+        for c in find_containers(self.client, {"label": labels_filter}, host=self.endpoint.host):
+            if (volume is not None and volume not in c.mounted_volumes) or c.id in live:
                 continue
-            if not maker_gone(dict(c.labels or {}), host):
+            if not maker_gone(c.labels, host):
                 continue
-            _remove_container(c)
-            removed.append(str(c.name))
+            c.remove()
+            removed.append(c.name)
         return removed
 
     def remove_live_containers(self) -> int:
         """Force-remove every container this process has open (Ctrl-C from another thread)."""
-        with self._live_lock:
-            live = list(self._live.values())
+        live = self._live.snapshot()
         for c in live:
-            _remove_container(c)
+            c.remove()
         return len(live)
-
-    def run_streaming(self, c: Container, *, on_line: Callable[[str], None]) -> int:
-        """Start ``c``, stream its combined output line by line, and return its exit status."""
-        try:
-            c.start()
-            buf = b""
-            for chunk in c.logs(stream=True, follow=True, stdout=True, stderr=True):
-                buf += chunk
-                *done, buf = buf.split(b"\n")
-                for line in done:
-                    on_line(line.decode("utf-8", "replace").rstrip("\r"))
-            if buf:
-                on_line(buf.decode("utf-8", "replace"))
-            result = c.wait()
-        except docker.errors.APIError as e:
-            raise EngineError(f"container {c.name} failed to run: {e.explanation}") from e
-        except requests.exceptions.ConnectionError as e:
-            raise EngineError(f"lost the engine at {self.endpoint.host} while {c.name} ran: {e}") from e
-        return int(result.get("StatusCode", -1))
-
-    def put_tar(self, c: Container, path: str, data: bytes | IO[bytes]) -> None:
-        """Unpack a tar into ``c`` at ``path``; ``data`` may be a file, streamed rather than held in memory."""
-        try:
-            ok = c.put_archive(path, data)
-        except docker.errors.APIError as e:
-            raise EngineError(f"cannot copy files into {c.name}:{path}: {e.explanation}") from e
-        if not ok:
-            raise EngineError(f"the engine refused files for {c.name}:{path}")
-
-    def get_tar(self, c: Container, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
-        """Stream ``path`` out of ``c`` as a tar; raises EngineError when it is missing."""
-        try:
-            stream, stat = c.get_archive(path)
-        except docker.errors.NotFound as e:
-            raise EngineError(f"{path} does not exist in container {c.name}") from e
-        except docker.errors.APIError as e:
-            raise EngineError(f"cannot read {c.name}:{path}: {e.explanation}") from e
-        return iter(stream), dict(stat or {})
 
     def owned_containers(self) -> list[Container]:
         """Every container labelled as packbin's, running or not."""
-        return self._containers({"label": f"{OWNER_LABEL}=packbin"})
-
-    def _containers(self, filters: dict[str, Any]) -> list[Container]:
-        """The containers matching ``filters``, inspected; one removed meanwhile (another packbin's,
-        finishing) is left out, where docker-py's own list fails whole."""
-        try:
-            found = self.client.containers.list(all=True, sparse=True, filters=filters)
-        except docker.errors.APIError as e:
-            raise EngineError(f"cannot list containers: {e.explanation}") from e
-        out = []
-        for c in found:
-            try:
-                c.reload()
-            except docker.errors.NotFound:
-                continue
-            except docker.errors.APIError as e:
-                raise EngineError(f"cannot inspect container {c.id}: {e.explanation}") from e
-            out.append(c)
-        return out
-
-    def kill(self, c: Container) -> None:
-        """Kill a running container; one that has exited meanwhile is not an error."""
-        try:
-            c.kill()
-        except (docker.errors.APIError, requests.exceptions.RequestException) as e:
-            log.debug("killing %s: %s", c.name, e)
-
-    def remove(self, c: Container) -> None:
-        """Force-remove a container (also one created elsewhere, e.g. found by owned_containers)."""
-        _remove_container(c)
-
-
-def _remove_container(c: Container) -> None:
-    # A second Ctrl-C while removing must not leave the container behind: retry once.
-    for attempt in range(3):
-        try:
-            c.remove(force=True, v=False)
-            return
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as e:
-            if e.status_code == 409 and "already in progress" in str(e.explanation):
-                return  # another thread (Ctrl-C cleanup) is removing it
-            log.warning("could not remove container %s: %s", c.name, e.explanation)
-            time.sleep(0.2)
-        except KeyboardInterrupt:
-            if attempt == 2:
-                raise
-        except requests.exceptions.RequestException as e:
-            log.warning("could not remove container %s: %s", c.name, e)
-            time.sleep(0.2)
+        return find_containers(self.client, {"label": f"{OWNER_LABEL}=packbin"}, host=self.endpoint.host)
