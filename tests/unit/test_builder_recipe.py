@@ -433,6 +433,14 @@ def test_build_script_is_valid_sh(tmp_path: Path) -> None:
     assert "set -eu" in BUILD_SCRIPT
 
 
+def test_build_script_is_a_resource_file_the_wheel_carries() -> None:
+    # It runs in the container as it is: a file in the package, listed as package data.
+    resource = Path(bi.__file__).parent / "resources" / "build.sh"
+    assert resource.read_bytes() == BUILD_SCRIPT.encode()
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "build.sh" in pyproject["tool"]["setuptools"]["package-data"]["packbin.build.resources"]
+
+
 @needs_sh
 def test_sh_n_catches_a_broken_script(tmp_path: Path) -> None:
     # The syntax check above can fail: a script with an unclosed `if` is refused.
