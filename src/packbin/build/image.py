@@ -49,12 +49,12 @@ from packbin.build.recipe import (  # the recipe's names, re-exported beside the
     target_rustflags,
     target_rustflags_env,
 )
+from packbin.build.volumes import pull_failures_path
 from packbin.config.model import BuildConfig, BuilderConfig
 from packbin.dist.layout import logs_dir
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
 from packbin.errors import BuildError
 from packbin.util.atomic import atomic_write_bytes
-from packbin.util.dirs import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,12 @@ log = logging.getLogger(__name__)
 PULL_RETRY_SECONDS = 3600.0
 
 
-def _pull_failures_path() -> Path:
-    return cache_dir() / "pull-failures.json"
-
-
 def _present_or_pullable(engine: Engine, ref: str, *, pull: bool, retry_failed: bool = False) -> bool:
     if engine.image_id(ref) is not None:
         return True
     if not pull:
         return False
-    path = _pull_failures_path()
+    path = pull_failures_path()
     key = f"{engine.endpoint.host} {ref}"
     try:
         failures = json.loads(path.read_text())

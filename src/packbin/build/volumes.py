@@ -16,7 +16,9 @@ On the host, below packbin's cache directory, keyed by the engine's identity (``
   (``locks/<engine>-<triple>-<token>.lock`` for a reproducibility check's set);
 - ``locks/<engine>-<volume>.lock``: one upload into a sources volume at a time;
 - ``sources/<engine>-<volume>.json`` and ``fetch/<engine>.json``: what the engine holds (the
-  records of :mod:`packbin.build.sources` and :mod:`packbin.build.fetch`).
+  records of :mod:`packbin.build.sources` and :mod:`packbin.build.fetch`);
+- ``pull-failures.json``: when a base image's pull last failed, per engine endpoint and image
+  (:mod:`packbin.build.image` does not ask again for an hour).
 """
 
 from __future__ import annotations
@@ -126,3 +128,8 @@ def sources_record_path(engine: Engine, volume: str) -> Path:
 def fetch_record_path(engine: Engine) -> Path:
     """Which workspaces' dependencies ``engine``'s cargo home holds."""
     return cache_dir() / "fetch" / f"{endpoint_key(engine)}.json"
+
+
+def pull_failures_path() -> Path:
+    """When each (engine endpoint, base image) pull last failed."""
+    return cache_dir() / "pull-failures.json"
