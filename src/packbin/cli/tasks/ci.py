@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from invoke.context import Context
@@ -56,18 +58,13 @@ def _cache_arches(arch: str | None) -> tuple[Any, Any]:
     return cfg, cfg.select_arches(arch or "all")
 
 
-def _transfer(kind: str, dir: str, arch: str | None, json: bool, **options: bool) -> None:
-    from pathlib import Path
-
-    from packbin.ci import cache_transfer
-
+def _cache_dir(task: str, dir: str, arch: str | None, json: bool) -> tuple[Any, Any, Path, Callable[[str], None]]:
+    """(config, architectures, DIR, progress printer) of a cache-export or cache-import run."""
     if not dir:
-        raise UsageError(f"cache-{kind} needs --dir DIR")
+        raise UsageError(f"{task} needs --dir DIR")
     cfg, arches = _cache_arches(arch)
     out = sys.stderr if json else sys.stdout
-    echo = lambda line: print(line, file=out, flush=True)
-    reports = cache_transfer.transfer(kind, cfg, arches, Path(dir), echo=echo, **options)
-    print(cache_transfer.render(kind, dir, reports, as_json=json))
+    return cfg, arches, Path(dir), lambda line: print(line, file=out, flush=True)
 
 
 @packbin_task(help={k: _CACHE_HELP[k] for k in ("dir", "arch", "with_image", "json")})
@@ -81,7 +78,11 @@ def cache_export(
     engines, each architecture's caches come from its own engine. Files of an earlier export that
     this one did not write are removed, so DIR holds one consistent cache.
     """
-    _transfer("export", dir, arch, json, with_image=with_image)
+    from packbin.ci.cache_transfer import export_all, render
+
+    cfg, arches, path, echo = _cache_dir("cache-export", dir, arch, json)
+    report = export_all(cfg, arches, path, with_image=with_image, echo=echo)
+    print(render("exported", dir, [report], as_json=json))
 
 
 @packbin_task(
@@ -105,7 +106,11 @@ def cache_import(
     DIR is checked before the engine sees it: only this configuration's cache volumes, files that
     match packbin-cache.json's sizes and sha256, tar members that stay inside their volume.
     """
-    _transfer("import", dir, arch, json, with_image=not no_image, replace=replace)
+    from packbin.ci.cache_transfer import import_all, render
+
+    cfg, arches, path, echo = _cache_dir("cache-import", dir, arch, json)
+    reports = import_all(cfg, arches, path, with_image=not no_image, replace=replace, echo=echo)
+    print(render("imported", dir, reports, as_json=json))
 
 
 @packbin_task(help={"arch": _CACHE_HELP["arch"]})
