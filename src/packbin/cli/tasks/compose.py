@@ -62,18 +62,20 @@ def init_packs(
     file; anything else is kept and reported as preserved. Unchanged files are skipped; each file is
     written atomically with its mode and mtime. Exit 0: done; 1: something was refused; 2: bad arguments.
     """
-    from packbin.compose.init_packs import run_init_packs
+    from packbin.compose.init_packs import InitPacksRequest, run_init_packs
 
     run_init_packs(
         load_config(),
-        dest=dest,
-        volume=volume,
-        source=source,
-        binaries=binaries,
-        arch=arch,
-        delete=delete,
-        dry_run=dry_run,
-        checksum=checksum,
-        as_json=json,
+        InitPacksRequest(
+            dest=dest,
+            volume=volume,
+            source=source,
+            binaries=binaries,
+            arch=arch,
+            delete=delete,
+            dry_run=dry_run,
+            checksum=checksum,
+            as_json=json,
+        ),
         out=sys.stdout,
     )
