@@ -13,7 +13,8 @@
 - verification: :mod:`packbin.elf` (static, the right machine) before anything is installed;
 - ``install``: verified artifacts into dist/ and the pack tree, atomically; the manifest
   (:mod:`packbin.dist.manifest`) last;
-- ``report``: the table, the --json document, the GitHub step summary.
+- ``report``: the build report: the table, the --json document, the dry run's plan, the GitHub
+  step summary (``packbin.deploy.report`` is init-packs' own);
 
 ``pipeline`` runs them in that order; ``lanes`` runs the engine steps (image, sources, fetch,
 containers) on each engine at once, with the run's shared state in one frozen ``RunContext``;
