@@ -71,6 +71,31 @@ class RunContext:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BuildJob:
+    """The engine side of one build-pack-binaries run: what every engine run of it (the build,
+    then the --check-reproducible rebuild) shares."""
+
+    cfg: BuildConfig
+    req: BuildRequest
+    routes: list[Route]  # every engine of the run, reached before anything started
+    inputs: dict[str, BinaryInputs]
+    console: Callable[[str], None]
+
+    def run(self, steps: tuple[BuildStep, ...], staging_root: Path, *, caches: CacheSet = WARM) -> list[LaneResult]:
+        """Run ``steps`` on their engines, staging artifacts under ``staging_root``; one result per lane."""
+        run = RunContext.start(
+            cfg=self.cfg,
+            req=self.req,
+            inputs=self.inputs,
+            steps=steps,
+            staging_root=staging_root,
+            console=self.console,
+            caches=caches,
+        )
+        return run_on_engines(self.routes, steps, run)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Lane:
     """One engine's share of the run: its builder image, sources volume, fetch and build steps."""
 

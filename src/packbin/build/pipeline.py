@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import Architecture
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
+from packbin.build.lanes import BuildJob
 from packbin.build.plan import BuildPlan, make_plan
 from packbin.build.report import BuildReport, ReproCheck, write_report
 from packbin.build.request import BuildRequest
@@ -29,7 +30,7 @@ from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
 from packbin.errors import ArtifactRejected, BuildError, PackbinError
 from packbin.util.digest import sha256_file
-from packbin.workspace import BinaryInputs, collect_all
+from packbin.workspace import collect_all
 
 if TYPE_CHECKING:
     from packbin.build.container import BuildOutcome
@@ -104,15 +105,13 @@ def build_pack_binaries(
         return None
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
     check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
-    routes = _connect(cfg, req, plan, arches)
-    done = _build_and_install(cfg, req, plan, routes, inputs, manifest, console)
+    job = BuildJob(cfg=cfg, req=req, routes=_connect(cfg, req, plan, arches), inputs=inputs, console=console)
+    done = _build_and_install(job, plan, manifest)
     repro: tuple[ReproCheck, ...] = ()
     if req.check_reproducible:
         from packbin.build.repro import check_reproducible
 
-        repro = check_reproducible(
-            cfg=cfg, req=req, plan=plan, routes=routes, inputs=inputs, manifest=done.manifest, console=console
-        )
+        repro = check_reproducible(job, plan, done.manifest)
     report = BuildReport.make(
         cfg=cfg,
         plan=plan,
@@ -146,32 +145,20 @@ def _connect(cfg: BuildConfig, req: BuildRequest, plan: BuildPlan, arches: tuple
     return connect_routes(cfg, wanted)
 
 
-def _build_and_install(
-    cfg: BuildConfig,
-    req: BuildRequest,
-    plan: BuildPlan,
-    routes: list[Route],
-    inputs: dict[str, BinaryInputs],
-    manifest: Manifest,
-    console: Callable[[str], None],
-) -> _Installed:
+def _build_and_install(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> _Installed:
     """Build the plan's steps on their engines, verify every artifact, then install them all
     (and the plan's reinstalls)."""
+    cfg = job.cfg
     if not plan.steps:
         if not plan.reinstall:
             return _Installed(manifest=manifest)
         manifest, written = install(cfg, [], plan.reinstall, manifest)
         return _Installed(manifest=manifest, written=tuple(written))
-    from packbin.build.lanes import RunContext, run_on_engines
-
     cfg.dist_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
-        run = RunContext.start(
-            cfg=cfg, req=req, inputs=inputs, steps=plan.steps, staging_root=Path(staging_root), console=console
-        )
-        results = run_on_engines(routes, plan.steps, run)
+        results = job.run(plan.steps, Path(staging_root))
         outcomes = [o for r in results for o in r.outcomes]
-        verified = _verify(outcomes, {o.step.arch.name: r.image for r in results for o in r.outcomes}, console)
+        verified = _verify(outcomes, {o.step.arch.name: r.image for r in results for o in r.outcomes}, job.console)
         manifest, written = install(cfg, verified, plan.reinstall, manifest)
     return _Installed(
         manifest=manifest,

@@ -5,55 +5,32 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from packbin.build.lanes import LaneResult, RunContext, run_on_engines
+from packbin.build.lanes import BuildJob, LaneResult
 from packbin.build.plan import BuildPlan
 from packbin.build.report import ReproCheck
-from packbin.build.request import BuildRequest
 from packbin.build.volumes import CacheSet
 from packbin.config.model import BuildConfig
 from packbin.dist.manifest import Manifest
 from packbin.errors import CheckFailed
 from packbin.util.digest import sha256_file
-from packbin.workspace import BinaryInputs
-
-if TYPE_CHECKING:
-    from packbin.engine.routing import Route
 
 
-def check_reproducible(
-    *,
-    cfg: BuildConfig,
-    req: BuildRequest,
-    plan: BuildPlan,
-    routes: list[Route],
-    inputs: dict[str, BinaryInputs],
-    manifest: Manifest,
-    console: Callable[[str], None],
-) -> tuple[ReproCheck, ...]:
+def check_reproducible(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> tuple[ReproCheck, ...]:
     """Rebuild every target of ``plan`` in fresh target, zig-cache and std volumes and compare
     the bytes with ``manifest`` (the one just installed)."""
     steps = plan.rebuild_steps()
     token = uuid.uuid4().hex[:10]
     caches = CacheSet.fresh(token)
-    console(f"check-reproducible: rebuilding {len(steps)} architecture(s) in fresh volumes (packbin-repro-{token}-*)")
+    job.console(
+        f"check-reproducible: rebuilding {len(steps)} architecture(s) in fresh volumes (packbin-repro-{token}-*)"
+    )
     try:
-        with tempfile.TemporaryDirectory(prefix=".staging-repro-", dir=cfg.dist_dir) as staging_root:
-            fresh = RunContext.start(
-                cfg=cfg,
-                req=req,
-                inputs=inputs,
-                steps=steps,
-                staging_root=Path(staging_root),
-                console=console,
-                caches=caches,
-            )
-            return _compare(run_on_engines(routes, steps, fresh), manifest)
+        with tempfile.TemporaryDirectory(prefix=".staging-repro-", dir=job.cfg.dist_dir) as staging_root:
+            return _compare(job.run(steps, Path(staging_root), caches=caches), manifest)
     finally:
-        for r in routes:
+        for r in job.routes:
             for a in r.arches:
                 for volume in caches.for_target(a.rust_target).names():
                     r.engine.remove_volume(volume)
