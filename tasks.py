@@ -1,7 +1,7 @@
 """packbin's tasks for `invoke` in this repository (the `packbin` command offers the same).
 
 `invoke --list` shows them; `invoke TASK --help` shows each flag. The tasks live in the
-package (src/packbin/cli/tasks.py) so that the installed `packbin` command and this file agree.
+package (src/packbin/cli/tasks/) so that the installed `packbin` command and this file agree.
 """
 
 from __future__ import annotations

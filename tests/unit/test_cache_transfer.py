@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from packbin.build.volumes import tool_volumes
-from packbin.ci.cache_transfer import INDEX_NAME, cache_key, check_cache_tar, read_index
+from packbin.ci.cache_index import INDEX_NAME, read_index
+from packbin.ci.cache_tar import check_cache_tar
+from packbin.ci.cache_transfer import cache_key
 from packbin.config.model import BuildConfig
 from packbin.errors import UsageError
 

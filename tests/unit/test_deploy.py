@@ -398,7 +398,7 @@ def test_usage_errors(tree: tuple[Path, Path, Path], tmp_path: Path) -> None:
 
 
 def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
-    from packbin.compose.init_packs import run_init_packs
+    from packbin.compose.init_packs import InitPacksRequest, run_init_packs
 
     cfg = builtin_config(tmp_path)
     put(cfg.packs_dir / "core/pack.yaml", "name: core\n")
@@ -407,23 +407,8 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
     out = io.StringIO()
     report = run_init_packs(
         cfg,
-        dest=str(tmp_path / "deployed"),
-        volume=None,
-        source=None,
-        binaries=None,
-        arch="x86_64",
-        delete=False,
-        dry_run=False,
-        checksum=False,
-        as_json=True,
-        out=out,
-    )
-    assert json.loads(out.getvalue())["copied"] == ["core/pack.yaml", SENSOR]
-    assert report.ok and (tmp_path / "deployed" / SENSOR).read_bytes() == static
-    with pytest.raises(UsageError, match="exactly one"):
-        run_init_packs(
-            cfg,
-            dest=None,
+        InitPacksRequest(
+            dest=str(tmp_path / "deployed"),
             volume=None,
             source=None,
             binaries=None,
@@ -431,21 +416,42 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
             delete=False,
             dry_run=False,
             checksum=False,
-            as_json=False,
+            as_json=True,
+        ),
+        out=out,
+    )
+    assert json.loads(out.getvalue())["copied"] == ["core/pack.yaml", SENSOR]
+    assert report.ok and (tmp_path / "deployed" / SENSOR).read_bytes() == static
+    with pytest.raises(UsageError, match="exactly one"):
+        run_init_packs(
+            cfg,
+            InitPacksRequest(
+                dest=None,
+                volume=None,
+                source=None,
+                binaries=None,
+                arch="x86_64",
+                delete=False,
+                dry_run=False,
+                checksum=False,
+                as_json=False,
+            ),
             out=io.StringIO(),
         )
     with pytest.raises(UsageError, match="exactly one"):
         run_init_packs(
             cfg,
-            dest="a",
-            volume="b",
-            source=None,
-            binaries=None,
-            arch="x86_64",
-            delete=False,
-            dry_run=False,
-            checksum=False,
-            as_json=False,
+            InitPacksRequest(
+                dest="a",
+                volume="b",
+                source=None,
+                binaries=None,
+                arch="x86_64",
+                delete=False,
+                dry_run=False,
+                checksum=False,
+                as_json=False,
+            ),
             out=io.StringIO(),
         )
     put(cfg.packs_dir / "core/fifo-stand-in", "")
@@ -455,15 +461,17 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
     with pytest.raises(CheckFailed) as e:
         run_init_packs(
             cfg,
-            dest=str(tmp_path / "deployed"),
-            volume=None,
-            source=None,
-            binaries=None,
-            arch="amd64",
-            delete=False,
-            dry_run=False,
-            checksum=False,
-            as_json=False,
+            InitPacksRequest(
+                dest=str(tmp_path / "deployed"),
+                volume=None,
+                source=None,
+                binaries=None,
+                arch="amd64",
+                delete=False,
+                dry_run=False,
+                checksum=False,
+                as_json=False,
+            ),
             out=human,
         )
     assert e.value.exit_code == 1

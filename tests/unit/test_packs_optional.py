@@ -16,7 +16,7 @@ import pytest
 
 from packbin.build.plan import BuildPlan, make_plan
 from packbin.ci.collect import run_collect
-from packbin.compose.init_packs import run_init_packs
+from packbin.compose.init_packs import InitPacksRequest, run_init_packs
 from packbin.config.model import BuildConfig
 from packbin.dist.manifest import Artifact, Manifest, Toolchain
 from packbin.errors import ConfigError, UsageError
@@ -207,16 +207,16 @@ def test_init_packs_leaves_a_packless_binary_out_and_says_so(tmp_path: Path) -> 
     dest = tmp_path / "dest"
     out = io.StringIO()
     report = run_init_packs(
-        cfg, dest=str(dest), volume=None, source=None, binaries=None, arch=None,
-        delete=False, dry_run=False, checksum=False, as_json=False, out=out,
+        cfg, InitPacksRequest(dest=str(dest), volume=None, source=None, binaries=None, arch=None,
+        delete=False, dry_run=False, checksum=False, as_json=False), out=out,
     )  # fmt: skip
     assert report.ok and f"core/sensors/{SENSOR}" in report.copied
     assert not (dest / "bin").exists() and not any(TOOL in p for p in report.copied)
     assert f"  skipped    {cfg.root}/dist/pack-binaries/x86_64/bin/{TOOL}: no pack, not deployed" in out.getvalue()
     out = io.StringIO()
     run_init_packs(
-        cfg, dest=str(dest), volume=None, source=None, binaries=None, arch=None,
-        delete=False, dry_run=True, checksum=False, as_json=True, out=out,
+        cfg, InitPacksRequest(dest=str(dest), volume=None, source=None, binaries=None, arch=None,
+        delete=False, dry_run=True, checksum=False, as_json=True), out=out,
     )  # fmt: skip
     assert json.loads(out.getvalue())["packless"] == [f"{cfg.root}/dist/pack-binaries/x86_64/bin/{TOOL}"]
 
@@ -436,8 +436,8 @@ def test_init_packs_with_source_does_not_need_packs_dir(tmp_path: Path) -> None:
     elsewhere.mkdir(parents=True)
     (elsewhere / "pack.yaml").write_text("name: core\n")
     report = run_init_packs(
-        cfg, dest=str(tmp_path / "dest"), volume=None, source=str(elsewhere.parent), binaries=None, arch="x86_64",
-        delete=False, dry_run=False, checksum=False, as_json=False, out=io.StringIO(),
+        cfg, InitPacksRequest(dest=str(tmp_path / "dest"), volume=None, source=str(elsewhere.parent), binaries=None, arch="x86_64",
+        delete=False, dry_run=False, checksum=False, as_json=False), out=io.StringIO(),
     )  # fmt: skip
     assert "core/pack.yaml" in report.copied and (tmp_path / "dest/core/pack.yaml").is_file()
 
@@ -458,8 +458,8 @@ def test_init_packs_dry_run_rows_say_would(tmp_path: Path) -> None:
     def run(*, dry_run: bool, as_json: bool) -> str:
         out = io.StringIO()
         run_init_packs(
-            cfg, dest=str(dest), volume=None, source=None, binaries=None, arch="x86_64",
-            delete=True, dry_run=dry_run, checksum=False, as_json=as_json, out=out,
+            cfg, InitPacksRequest(dest=str(dest), volume=None, source=None, binaries=None, arch="x86_64",
+            delete=True, dry_run=dry_run, checksum=False, as_json=as_json), out=out,
         )  # fmt: skip
         return out.getvalue()
 

@@ -317,3 +317,15 @@ def test_all_targets_covers_every_pair_once(cfg: BuildConfig) -> None:
     del files.files[f"packs/core/sensors/{SENSOR}"]
     p = plan(cfg, manifest=manifest, files=files, sources={**SOURCES, OTHER: sha("v2")})
     assert sorted(t.key for t in p.all_targets) == sorted(ALL)
+
+
+def test_rebuild_steps_are_every_target_as_force_plans_them(cfg: BuildConfig) -> None:
+    # --check-reproducible rebuilds from the run's one plan: the steps a forced plan would have.
+    manifest, files = after_build(plan(cfg))
+    del files.files[f"packs/core/sensors/{SENSOR}"]
+    p = plan(cfg, manifest=manifest, files=files, sources={**SOURCES, OTHER: sha("v2")})
+    assert p.up_to_date and p.reinstall  # a mixed plan
+    assert (
+        p.rebuild_steps()
+        == plan(cfg, manifest=manifest, files=files, sources={**SOURCES, OTHER: sha("v2")}, force=True).steps
+    )

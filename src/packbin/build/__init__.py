@@ -1,5 +1,6 @@
 """build-pack-binaries, step by step: the modules in the order the data flows through them.
 
+- ``request``: the task's flags, parsed and checked once (``BuildRequest``);
 - ``plan``: (config, architectures, binaries, input digests, old manifest) -> frozen build steps;
   pure, no engine;
 - ``recipe``: the builder image's Dockerfile and its hash (the image tag), the build script;
@@ -14,8 +15,12 @@
 - verification: :mod:`packbin.elf` (static, the right machine) before anything is installed;
 - ``install``: verified artifacts into dist/ and the pack tree, atomically; the manifest
   (:mod:`packbin.dist.manifest`) last;
-- ``report``: the table, the --json document, the GitHub step summary.
+- ``report``: the build report: the table, the --json document, the dry run's plan, the GitHub
+  step summary (``packbin.deploy.report`` is init-packs' own);
 
-``pipeline`` runs them in that order; ``resources/`` holds the files that run inside the build
-container (``build.sh``, ``zig_cache.py``).
+``pipeline`` runs them in that order; ``lanes`` runs the engine steps (image, sources, fetch,
+containers) on each engine at once, with the run's shared state in one frozen ``RunContext``;
+``repro`` (``--check-reproducible``) runs the plan again in fresh cache volumes (``volumes``) and
+compares the bytes. ``resources/`` holds the files that run inside the build container
+(``build.sh``, ``zig_cache.py``).
 """

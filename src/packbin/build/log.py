@@ -1,7 +1,7 @@
 """Reading a build container's log as it streams: cargo's lock waits in packbin's words, and the
 paths a failed build could not find (for the missing-input hint).
 
-Pure text: build_container.py feeds it the lines; nothing here talks to an engine or reads files.
+Pure text: the build container (build/container.py) feeds it the lines; nothing here talks to an engine or reads files.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ class BuildPlan:
     up_to_date: tuple[Target, ...]  # manifest and installed files match: nothing to do
     reinstall: tuple[Target, ...]  # built artifact is current, only packs/ copy is stale
     deploy_arch: str
+    targets: tuple[Target, ...] = ()  # every target, in (architecture, binary) order
 
     @property
     def needs_engine(self) -> bool:
@@ -66,6 +67,14 @@ class BuildPlan:
     def all_targets(self) -> tuple[Target, ...]:
         """Every target of the plan: built, reinstalled and up to date."""
         return tuple(t for s in self.steps for t in s.targets) + self.reinstall + self.up_to_date
+
+    def rebuild_steps(self) -> tuple[BuildStep, ...]:
+        """Every target as a build step, one per architecture, up to date or not: what
+        --check-reproducible rebuilds (the plan ``force`` would have made)."""
+        by_arch: dict[str, list[Target]] = {}
+        for t in self.targets:
+            by_arch.setdefault(t.arch.name, []).append(t)
+        return tuple(BuildStep(arch=ts[0].arch, targets=tuple(ts)) for ts in by_arch.values())
 
 
 def builder_key(cfg: BuildConfig) -> str:
@@ -132,6 +141,7 @@ def make_plan(
     steps: list[BuildStep] = []
     fresh: list[Target] = []
     reinstall: list[Target] = []
+    every: list[Target] = []
     for arch in arches:
         todo: list[Target] = []
         for binary in binaries:
@@ -146,6 +156,7 @@ def make_plan(
                 pack_path=None if skip else f"{packs}/{binary.pack}/{binary.install_path}",
                 packs_skip=skip,
             )
+            every.append(t)
             state = _state(t, manifest.find(arch.name, binary.name), file_sha256)
             if force or state == "build":
                 todo.append(t)
@@ -155,7 +166,13 @@ def make_plan(
                 fresh.append(t)
         if todo:
             steps.append(BuildStep(arch=arch, targets=tuple(todo)))
-    return BuildPlan(steps=tuple(steps), up_to_date=tuple(fresh), reinstall=tuple(reinstall), deploy_arch=deploy_arch)
+    return BuildPlan(
+        steps=tuple(steps),
+        up_to_date=tuple(fresh),
+        reinstall=tuple(reinstall),
+        deploy_arch=deploy_arch,
+        targets=tuple(every),
+    )
 
 
 def _state(t: Target, recorded: Artifact | None, file_sha256: Callable[[str], str | None]) -> str:

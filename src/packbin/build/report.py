@@ -1,4 +1,5 @@
-"""Reports: the human table, the --json document, and the GitHub step summary."""
+"""The build report (build-pack-binaries; init-packs has :mod:`packbin.deploy.report`): the human
+table, the --json document, the dry run's plan, and the GitHub step summary."""
 
 from __future__ import annotations
 

@@ -31,29 +31,26 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from packbin import __version__
 from packbin.arch import Architecture
 from packbin.build.image import BUILD_SCRIPT, ZIG_CACHE_SCRIPT
 from packbin.build.volumes import tool_volumes
+from packbin.ci.cache_index import FORMAT, INDEX_NAME, CacheFile, CheckedFile, read_index, write_index
 from packbin.ci.cache_tar import check_cache_tar
 from packbin.config.model import BuildConfig
-from packbin.errors import EngineError, UsageError
-from packbin.util.atomic import atomic_write_bytes
+from packbin.errors import EngineError
 
 if TYPE_CHECKING:
     from packbin.engine import Engine
 
-INDEX_NAME = "packbin-cache.json"
-FORMAT = 1
 #: Where a volume is mounted in the carrier container; tar members are ``v/...``.
 _MOUNT = "/v"
 #: A carrier image: one empty layer, imported through the API (works on a fresh engine with no
 #: registry), so volumes can be read and written by a container that is created and never started.
 CARRIER_IMAGE = "packbin/carrier:empty"
-_MAX_INDEX = 1 << 20
 
 
 def cache_key(cfg: BuildConfig, arches: Sequence[Architecture]) -> str:
@@ -71,16 +68,6 @@ def cache_key(cfg: BuildConfig, arches: Sequence[Architecture]) -> str:
     for fetch_key in sorted({i.fetch_key for i in collect_all(cfg, cfg.binaries)}):
         h.update(f"\0lock {fetch_key}".encode())
     return h.hexdigest()[:24]
-
-
-@dataclass(frozen=True, kw_only=True)
-class CacheFile:
-    """One volume in the cache directory."""
-
-    volume: str
-    file: str
-    size: int
-    sha256: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,21 +161,7 @@ def export_caches(
             size, digest = _write_stream(dest / name, engine.save_image(tag), echo=echo, what="the image")
             files.append(CacheFile(volume="", file=name, size=size, sha256=digest))
             images.append(tag)
-    index = {
-        "format": FORMAT,
-        "key": key,
-        "packbin": __version__,
-        "arches": [a.name for a in all_arches],
-        "files": [asdict(f) for f in files],
-    }
-    # Files of an earlier export that this one did not write would be restored next time: remove
-    # them first, then write the index last (a partial export has no index naming missing files).
-    (dest / INDEX_NAME).unlink(missing_ok=True)
-    keep = {f.file for f in files}
-    for p in dest.iterdir():
-        if p.is_file() and p.name.endswith(".tar") and p.name not in keep:
-            p.unlink()
-    atomic_write_bytes(dest / INDEX_NAME, (json.dumps(index, indent=2) + "\n").encode())
+    write_index(dest, key=key, arches=all_arches, files=files)
     return TransferReport(
         key=key,
         files=tuple(files),
@@ -235,67 +208,6 @@ def _write_stream(path: Path, chunks: Iterable[bytes], *, echo: Callable[[str], 
 
 # -- import --------------------------------------------------------------------------------
 
-_VOLUME_RE = re.compile(r"^packbin-[a-z0-9][a-z0-9._-]*$")
-
-
-def read_index(src: Path, cfg: BuildConfig) -> tuple[str, tuple[CacheFile, ...], tuple[CacheFile, ...]]:
-    """The cache directory's index, checked: (key, volume files, image file or None).
-
-    Only this configuration's cache volumes, each once; file names directly in ``src``. Returns
-    (key, volume files, builder image files).
-    """
-    path = src / INDEX_NAME
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(_MAX_INDEX + 1)
-    except FileNotFoundError:
-        raise UsageError(
-            f"{src} holds no packbin cache ({INDEX_NAME} is missing)",
-            hint="make one with `invoke cache-export --dir DIR`; on a first CI run there is none yet, and the build is cold",
-        ) from None
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from e
-    if len(raw) > _MAX_INDEX:
-        raise UsageError(f"{path} is larger than {_MAX_INDEX} bytes; not a packbin cache index")
-    try:
-        doc = json.loads(raw)
-    except ValueError as e:
-        raise UsageError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("files"), list):
-        raise UsageError(
-            f"{path} is not a packbin cache index of format {FORMAT}",
-            hint="export it again with this packbin version",
-        )
-    allowed = set(tool_volumes(cfg.architectures))
-    files: list[CacheFile] = []
-    images: list[CacheFile] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(doc["files"]):
-        where = f"{path}: files[{i}]"
-        if not isinstance(entry, dict):
-            raise UsageError(f"{where} is not an object")
-        volume, name, size, digest = (entry.get(k) for k in ("volume", "file", "size", "sha256"))
-        if not (
-            isinstance(volume, str) and isinstance(name, str) and isinstance(size, int) and isinstance(digest, str)
-        ):
-            raise UsageError(f"{where} needs volume, file (strings), size (integer) and sha256")
-        if name != PurePosixPath(name).name or name in ("", ".", "..") or "\\" in name or not name.endswith(".tar"):
-            raise UsageError(f"{where}: file {name!r} must be a .tar file name directly in {src}")
-        if name in seen:
-            raise UsageError(f"{where}: {name!r} is listed twice")
-        seen.add(name)
-        if volume == "" and re.fullmatch(r"builder-image-[A-Za-z0-9-]+\.tar", name):
-            images.append(CacheFile(volume="", file=name, size=size, sha256=digest))
-            continue
-        if not _VOLUME_RE.match(volume) or volume not in allowed:
-            raise UsageError(
-                f"{where}: {volume!r} is not one of this configuration's cache volumes",
-                hint="expected one of: " + ", ".join(sorted(allowed)),
-            )
-        files.append(CacheFile(volume=volume, file=name, size=size, sha256=digest))
-    key = doc.get("key")
-    return (key if isinstance(key, str) else "", tuple(files), tuple(images))
-
 
 def import_caches(
     engine: Engine,
@@ -323,7 +235,7 @@ def import_caches(
     if with_image and mine is not None:
         path = src / mine.file
         echo(f"cache-import: loading the builder image from {path} ({mine.size / 1e6:.0f} MB)")
-        with _Checked(path, mine) as f:
+        with CheckedFile(path, mine) as f:
             image = ", ".join(engine.load_images(f)) or None
     carrier = _carrier(engine) if any(f.volume in want for f in files) else ""
     todo: list[CacheFile] = []
@@ -343,7 +255,7 @@ def import_caches(
     def restore(entry: CacheFile) -> CacheFile:
         path = src / entry.file
         echo(f"cache-import: {path} -> {entry.volume} ({entry.size / 1e6:.1f} MB)")
-        with _Checked(path, entry) as f:
+        with CheckedFile(path, entry) as f:
             check_cache_tar(f, where=str(path))
             f.seek(0)
             engine.ensure_volume(entry.volume, kind="cache")
@@ -382,66 +294,50 @@ def import_caches(
 # -- the tasks' entry points ----------------------------------------------------------------
 
 
-def transfer(
-    kind: str,
+def export_all(
     cfg: BuildConfig,
     arches: Sequence[Architecture],
     directory: Path,
     *,
-    echo: Callable[[str], None],
-    **options: bool,
-) -> list[TransferReport]:
-    """``cache-export`` (``kind`` "export") or ``cache-import`` ("import") of ``arches``, each on
-    the engine that builds it (every engine is reached before anything moves)."""
+    with_image: bool = False,
+    echo: Callable[[str], None] = print,
+) -> TransferReport:
+    """``cache-export`` of ``arches``, each from the engine that builds it (every engine is reached
+    before anything moves)."""
     from packbin.engine.routing import connect_routes
 
     routes = connect_routes(cfg, arches)
-    if kind == "export":
-        return [export_caches([(r.engine, r.arches) for r in routes], cfg, directory, echo=echo, **options)]
-    return [import_caches(r.engine, cfg, r.arches, directory, echo=echo, **options) for r in routes]
+    return export_caches([(r.engine, r.arches) for r in routes], cfg, directory, with_image=with_image, echo=echo)
 
 
-def render(kind: str, directory: str, reports: Sequence[TransferReport], *, as_json: bool) -> str:
-    """The closing output: one summary line, or the ``--json`` document."""
+def import_all(
+    cfg: BuildConfig,
+    arches: Sequence[Architecture],
+    directory: Path,
+    *,
+    with_image: bool = True,
+    replace: bool = False,
+    echo: Callable[[str], None] = print,
+) -> list[TransferReport]:
+    """``cache-import`` of ``arches``, each into the engine that builds it (every engine is reached
+    before anything moves): one report per engine."""
+    from packbin.engine.routing import connect_routes
+
+    routes = connect_routes(cfg, arches)
+    return [
+        import_caches(r.engine, cfg, r.arches, directory, with_image=with_image, replace=replace, echo=echo)
+        for r in routes
+    ]
+
+
+def render(verb: str, directory: str, reports: Sequence[TransferReport], *, as_json: bool) -> str:
+    """The closing output: one summary line (``verb``: "exported", "imported"), or the ``--json`` document."""
     if as_json:
         return json.dumps({"dir": directory, "reports": [r.to_json() for r in reports]}, indent=2)
     files = sum(len(r.files) for r in reports)
     total = sum(r.total_bytes for r in reports)
     secs = sum(r.seconds for r in reports)
-    verb = "exported" if kind == "export" else "imported"
     return f"{verb} {files} file(s), {total / 1e6:.1f} MB, in {secs:.1f}s; key {reports[0].key if reports else '-'}"
-
-
-class _Checked:
-    """A cache file opened for reading, whose size (and, once read, sha256) match the index."""
-
-    def __init__(self, path: Path, entry: CacheFile | None) -> None:
-        self.path, self.entry = path, entry
-
-    def __enter__(self) -> IO[bytes]:
-        try:
-            self.f = open(self.path, "rb")
-        except OSError as e:
-            raise UsageError(f"cannot read {self.path}: {e.strerror}", hint="export the cache again") from e
-        if not os.path.isfile(self.path) or os.path.islink(self.path):
-            self.f.close()
-            raise UsageError(f"{self.path} is not a regular file")
-        if self.entry is not None:
-            size = os.fstat(self.f.fileno()).st_size
-            h = hashlib.sha256()
-            for chunk in iter(lambda: self.f.read(1 << 20), b""):
-                h.update(chunk)
-            if size != self.entry.size or h.hexdigest() != self.entry.sha256:
-                self.f.close()
-                raise UsageError(
-                    f"{self.path} does not match {INDEX_NAME} (size or sha256 differ): a partial or altered cache",
-                    hint="delete the cache directory; the next build is cold and a new export replaces it",
-                )
-            self.f.seek(0)
-        return self.f
-
-    def __exit__(self, *exc: object) -> None:
-        self.f.close()
 
 
 __all__ = [
@@ -451,9 +347,10 @@ __all__ = [
     "TransferReport",
     "cache_key",
     "check_cache_tar",
+    "export_all",
     "export_caches",
+    "import_all",
     "import_caches",
     "read_index",
     "render",
-    "transfer",
 ]

@@ -2,7 +2,8 @@
 
 - ``support``: how every task behaves alike: short flags, help, signals, the one error funnel and
   the ``--json`` error document;
-- ``tasks``: the invoke tasks, each a docstring, flag help and one call into the package;
+- ``tasks/``: the invoke tasks, each a docstring, flag help and one call into the package; a
+  module per topic (build, check, compose, ci, setup), joined into one Collection;
 - ``program``: the ``packbin`` console script (invoke's Program over the same collection);
 - ``init``, ``doctor``, ``clean``: the commands that are not a pipeline of their own.
 """

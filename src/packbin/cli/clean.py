@@ -18,7 +18,8 @@ from packbin.dist.layout import LOGS_NAME, TREE_NAME
 from packbin.engine.routing import connect_routes
 from packbin.errors import EngineError
 
-#: What packbin writes directly under dist/ (build.py, build_container.py, builder_image.py).
+#: What packbin writes directly under dist/ (build/install.py, build/container.py, build/image.py; the
+#: staging directories of build/pipeline.py and build/repro.py).
 DIST_ENTRIES = (TREE_NAME, LOGS_NAME)
 STAGING_PREFIX = ".staging-"
 

@@ -49,20 +49,8 @@ def findings() -> list[Finding]:
     (foreign-arch execution on this host, disk space) still run."""
     from packbin.engine import DOCTOR_HINT, Engine, connect, resolve_endpoint
 
-    out: list[Finding] = []
-    try:
-        cfg: BuildConfig | None = BuildConfig.load()
-        assert cfg is not None
-        out.append(
-            Finding(
-                level="ok",
-                what="config",
-                detail=f"{cfg.source} ({_plural(len(cfg.architectures), 'architecture')}, {_plural(len(cfg.binaries), 'binary', 'binaries')}, default {cfg.default_arch} from {cfg.default_arch_source})",
-            )
-        )
-    except ConfigError as e:
-        cfg = None
-        out.append(Finding(level="FAIL", what="config", detail=e.message, hint=e.hint or ""))
+    cfg, config_finding = _config()
+    out: list[Finding] = [config_finding]
     engine: Engine | None = None
     try:
         for warning in resolve_endpoint().warnings:
@@ -96,17 +84,7 @@ def findings() -> list[Finding]:
         platform = host_platform()
         local = True
     if cfg is not None:
-        native = cfg.arch_for_platform(platform)
-        for arch in cfg.architectures:
-            fe = foreign_exec(arch, native=native.name if native else "", local_engine=local)
-            level = "ok" if fe.runnable else "warn"
-            what = f"run {arch.name} binaries" + ("" if engine is not None else " (on this host)")
-            detail = (
-                fe.reason
-                if fe.runnable is not False
-                else f"no: {fe.reason} (builds still work; smoke runs of {arch.name} are skipped)"
-            )
-            out.append(Finding(level=level, what=what, detail=detail, hint=fe.hint))
+        out.extend(_foreign_exec(cfg, platform, local=local, on_host=engine is None))
         if engine is not None:
             from packbin.build.image import BASE_REPO, IMAGE_REPO
 
@@ -137,6 +115,37 @@ def findings() -> list[Finding]:
         info = engine.info()
         if local and info.root_dir and Path(info.root_dir).exists():
             out.append(_disk(Path(info.root_dir), "disk (engine)"))
+    return out
+
+
+def _config() -> tuple[BuildConfig | None, Finding]:
+    """buildcfg.toml loaded (None when it cannot be) and what doctor says about it."""
+    try:
+        cfg = BuildConfig.load()
+    except ConfigError as e:
+        return None, Finding(level="FAIL", what="config", detail=e.message, hint=e.hint or "")
+    return cfg, Finding(
+        level="ok",
+        what="config",
+        detail=f"{cfg.source} ({_plural(len(cfg.architectures), 'architecture')}, {_plural(len(cfg.binaries), 'binary', 'binaries')}, default {cfg.default_arch} from {cfg.default_arch_source})",
+    )
+
+
+def _foreign_exec(cfg: BuildConfig, platform: str, *, local: bool, on_host: bool) -> list[Finding]:
+    """Whether each architecture's binaries can run where the smoke runs go (``on_host``: no engine
+    was reached, so this host)."""
+    native = cfg.arch_for_platform(platform)
+    out: list[Finding] = []
+    for arch in cfg.architectures:
+        fe = foreign_exec(arch, native=native.name if native else "", local_engine=local)
+        level = "ok" if fe.runnable else "warn"
+        what = f"run {arch.name} binaries" + (" (on this host)" if on_host else "")
+        detail = (
+            fe.reason
+            if fe.runnable is not False
+            else f"no: {fe.reason} (builds still work; smoke runs of {arch.name} are skipped)"
+        )
+        out.append(Finding(level=level, what=what, detail=detail, hint=fe.hint))
     return out
 
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 import os
 import re
 import shlex
-import signal
 import sys
-import threading
-from types import FrameType
 
 from invoke.exceptions import Exit, ParseError
 from invoke.parser.argument import Argument
@@ -18,9 +14,8 @@ from invoke.parser.context import ParserContext
 from invoke.program import Program
 
 from packbin import __version__
-from packbin.cli.support import print_json_error
+from packbin.cli.support import install_signal_handlers, print_json_error, print_task_help
 from packbin.cli.tasks import ns
-from packbin.errors import Terminated, note_signal
 
 #: Exit code for bad arguments ("could not run"), as for packbin's own UsageError.
 USAGE_EXIT = 2
@@ -232,28 +227,7 @@ class PackbinProgram(Program):
 
     def print_task_help(self, name: str) -> None:
         """invoke's per-task help, with positional arguments shown as positional."""
-        task = ns[name]
-        args = task.get_arguments()
-        positional = [a for a in args if a.positional]
-        flags = [a for a in args if not a.positional]
-        usage = " ".join(
-            ["Usage:", self.binary, name, *(["[--options]"] if flags else []), *(a.name.upper() for a in positional)]
-        )
-        print(usage)
-        print()
-        doc = inspect.getdoc(task)
-        for line in (doc or "").splitlines():
-            print(self.leading_indent + line if line.strip() else "")
-        print()
-        if positional:
-            print("Arguments:")
-            self.print_columns([(a.name.upper(), a.help) for a in positional])
-        print("Options:")
-        if flags:
-            self.print_columns(ParserContext(args=flags).help_tuples())
-        else:
-            print(self.leading_indent + "none")
-            print()
+        print_task_help(self.collection[name], name, self)
 
 
 def _long_flags(names: tuple[str, ...]) -> list[str]:
@@ -358,32 +332,7 @@ def _help_target(argv: list[str], tasks: list[str]) -> str | None:
     return None
 
 
-def print_task_help(name: str, binary: str) -> None:
-    """Print ``name``'s help as ``binary TASK --help`` would (for the ``invoke`` command too)."""
-    PackbinProgram(namespace=ns, version=__version__, name="packbin", binary=binary).print_task_help(name)
-
-
 program = PackbinProgram(namespace=ns, version=__version__, name="packbin", binary="packbin")
-
-
-def install_signal_handlers() -> None:
-    """Make SIGTERM and SIGHUP unwind like Ctrl-C: a :class:`Terminated` (a KeyboardInterrupt)
-    raised in the main thread, so every ``finally`` and ``except KeyboardInterrupt`` runs
-    (containers removed, temp files unlinked, nothing installed); the exit code is 128 + N.
-
-    CI cancellation, ``timeout`` and process managers send SIGTERM; a closed terminal sends SIGHUP.
-    A signal that was ignored when packbin started (``nohup``) stays ignored.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        note_signal(signum)
-        raise Terminated(signum, signal.Signals(signum).name)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is not signal.SIG_IGN:
-            signal.signal(sig, handler)
 
 
 def main() -> None:

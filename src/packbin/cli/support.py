@@ -1,19 +1,38 @@
-"""How packbin's invoke tasks behave alike: one meaning per short flag, help for a positional
-argument, and user errors (and Ctrl-C, SIGTERM, SIGHUP) turned into one line and an exit code."""
+"""How packbin's invoke tasks behave alike: one meaning per short flag, each task's help, signals
+(SIGTERM and SIGHUP unwind like Ctrl-C), and user errors turned into one line and an exit code,
+under ``--json`` also the one error document.
+
+The tasks (packbin.cli.tasks) and the ``packbin`` program (packbin.cli.program) both import it; it
+imports neither."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
+from invoke.parser.context import ParserContext
+from invoke.program import Program
 from invoke.tasks import Task, task
 
-from packbin.errors import CheckFailed, PackbinError, UsageError, display_path, interrupt_exit_code, interrupt_words
+from packbin.errors import (
+    CheckFailed,
+    PackbinError,
+    Terminated,
+    UsageError,
+    display_path,
+    interrupt_exit_code,
+    interrupt_words,
+    note_signal,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,18 +63,67 @@ def packbin_task(*args: Any, **kwargs: Any) -> Callable[..., Any]:
     return task(*args, klass=PackbinTask, **kwargs)
 
 
-def help_asked(value: str, name: str) -> bool:
+def help_asked(value: str, the_task: Task[Any]) -> bool:
     """`invoke TASK --help` on a task with a positional argument: invoke hands `--help` over as the
     argument (the `packbin` command catches it before); print the task's help instead."""
     if value not in ("-h", "--help"):
         return False
-    from packbin.cli.program import print_task_help
-
     argv0 = os.path.basename(sys.argv[0])
-    print_task_help(
-        name, binary=os.path.basename(os.path.dirname(sys.argv[0])) if argv0 == "__main__.py" else argv0 or "packbin"
-    )
+    binary = os.path.basename(os.path.dirname(sys.argv[0])) if argv0 == "__main__.py" else argv0 or "packbin"
+    print_task_help(the_task, the_task.name.replace("_", "-"), Program(name="packbin", binary=binary))
     return True
+
+
+def print_task_help(the_task: Task[Any], name: str, program: Program) -> None:
+    """invoke's per-task help as ``program.binary name --help`` prints it, with positional
+    arguments shown as positional (for the ``packbin`` command and the ``invoke`` one)."""
+    args = the_task.get_arguments()
+    positional = [a for a in args if a.positional]
+    flags = [a for a in args if not a.positional]
+    usage = " ".join(
+        [
+            "Usage:",
+            program.binary,
+            name,
+            *(["[--options]"] if flags else []),
+            *((a.name or "").upper() for a in positional),
+        ]
+    )
+    print(usage)
+    print()
+    doc = inspect.getdoc(the_task)
+    for line in (doc or "").splitlines():
+        print(program.leading_indent + line if line.strip() else "")
+    print()
+    if positional:
+        print("Arguments:")
+        program.print_columns([((a.name or "").upper(), a.help) for a in positional])
+    print("Options:")
+    if flags:
+        program.print_columns(ParserContext(args=flags).help_tuples())
+    else:
+        print(program.leading_indent + "none")
+        print()
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C: a :class:`Terminated` (a KeyboardInterrupt)
+    raised in the main thread, so every ``finally`` and ``except KeyboardInterrupt`` runs
+    (containers removed, temp files unlinked, nothing installed); the exit code is 128 + N.
+
+    CI cancellation, ``timeout`` and process managers send SIGTERM; a closed terminal sends SIGHUP.
+    A signal that was ignored when packbin started (``nohup``) stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        note_signal(signum)
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, handler)
 
 
 def user_errors(fn: F) -> F:
@@ -68,8 +136,6 @@ def user_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from packbin.cli.program import install_signal_handlers
-
         logging.basicConfig(
             level=logging.DEBUG if os.environ.get("PACKBIN_DEBUG") else logging.WARNING,
             format="%(levelname)s %(name)s: %(message)s",
