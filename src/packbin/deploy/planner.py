@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from packbin.arch import Architecture
-from packbin.deploy.entries import Entry, SourceItem, SourceTree, _add_reason, _ancestors, _kind_words, _parts
+from packbin.deploy.entries import Entry, SourceItem, SourceTree, add_reason, ancestors, kind_words, rel_parts
 from packbin.deploy.report import DeployReport
-from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF, Verdict, _judge_path
+from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF, Verdict, judge_path
 
 
 class DestView(Protocol):
@@ -73,7 +73,7 @@ def plan_deploy(
     ``checksum``, and for ``delete`` candidates; the unchanged path reads nothing.
     """
     entries = dest.entries
-    judge_source = source_verdict or (lambda item: _judge_path(item.path, arch))
+    judge_source = source_verdict or (lambda item: judge_path(item.path, arch))
     refused: dict[str, str] = dict(source.refused)
     blocked: set[str] = set()  # source directories that DEST holds as something else
     actions: list[Action] = []
@@ -85,7 +85,7 @@ def plan_deploy(
     gran = max(1, dest.mtime_granularity_ns)
 
     for rel in source.order:
-        if blocked and any(a in blocked for a in _ancestors(rel)):
+        if blocked and any(a in blocked for a in ancestors(rel)):
             continue
         item = source.items[rel]
         src = item.entry
@@ -99,10 +99,10 @@ def plan_deploy(
                     chmods.append(Action(op="chmod", rel=rel, item=item, expect=have))
             else:
                 blocked.add(rel)
-                _add_reason(
+                add_reason(
                     refused,
                     rel,
-                    f"DEST has {_kind_words(have.kind)} where the source has a directory; left alone, nothing below it copied",
+                    f"DEST has {kind_words(have.kind)} where the source has a directory; left alone, nothing below it copied",
                 )
             continue
         if have is None:
@@ -110,10 +110,10 @@ def plan_deploy(
             copied.append(rel)
             continue
         if have.kind in ("dir", "other"):
-            _add_reason(
+            add_reason(
                 refused,
                 rel,
-                f"DEST has {_kind_words(have.kind)} where the source has {_kind_words(src.kind)}; left alone",
+                f"DEST has {kind_words(have.kind)} where the source has {kind_words(src.kind)}; left alone",
             )
             continue
         if _unchanged(item, have, dest, gran, checksum):
@@ -124,14 +124,14 @@ def plan_deploy(
             # DEST holds a static executable of ARCH (or maybe one): only a verified one may replace it.
             cand = item.verdict if item.verdict is not None else (judge_source(item) if src.kind == "file" else None)
             if cand is not None and cand.undecided and not held.undecided:
-                _add_reason(
+                add_reason(
                     refused,
                     rel,
                     f"the source's file cannot be judged ({cand.undecided}); DEST's static executable kept",
                 )
                 continue
             if held.undecided and (cand is None or not cand.ok):
-                _add_reason(
+                add_reason(
                     refused,
                     rel,
                     f"DEST's file cannot be judged ({held.undecided}) and the source's is not a verified static executable; left alone",
@@ -154,7 +154,7 @@ def plan_deploy(
     if delete:
         deleted = _plan_deletions(source, dest, arch, refused, blocked, actions, preserved)
     # Directory modes last, deepest first, so a read-only source directory does not stop its own filling.
-    actions.extend(sorted(chmods, key=lambda a: _parts(a.rel), reverse=True))
+    actions.extend(sorted(chmods, key=lambda a: rel_parts(a.rel), reverse=True))
     report = DeployReport(
         copied=tuple(copied),
         unchanged=tuple(unchanged),
@@ -194,20 +194,20 @@ def _plan_deletions(
     candidates = [
         r
         for r in entries
-        if r not in source.items and r not in hands_off and not any(a in hands_off for a in _ancestors(r))
+        if r not in source.items and r not in hands_off and not any(a in hands_off for a in ancestors(r))
     ]
-    for rel in sorted(candidates, key=_parts, reverse=True):  # children before their directory
+    for rel in sorted(candidates, key=rel_parts, reverse=True):  # children before their directory
         have = entries[rel]
         held = dest.verdict(rel) if have.kind == "file" and have.size >= len(ELF_MAGIC) else NOT_ELF
         if held.undecided:
-            _add_reason(refused, rel, f"DEST's file cannot be judged ({held.undecided}); not deleted")
-            kept_dirs.update(_ancestors(rel))
+            add_reason(refused, rel, f"DEST's file cannot be judged ({held.undecided}); not deleted")
+            kept_dirs.update(ancestors(rel))
             continue
         if held.ok:
             preserved.append(
                 (rel, f"a static {arch.describe_machine()} executable the source does not have; --delete keeps it")
             )
-            kept_dirs.update(_ancestors(rel))
+            kept_dirs.update(ancestors(rel))
             continue
         if have.kind == "dir" and rel in kept_dirs:
             continue

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from packbin.elf.record import (
-    _LAYOUTS,
     DF_1_PIE,
     DT_FLAGS_1,
     DT_NEEDED,
@@ -37,6 +36,7 @@ from packbin.elf.record import (
     ET_DYN,
     ET_EXEC,
     ET_REL,
+    LAYOUTS,
     MAX_PROPERTY_NOTE,
     NT_GNU_BUILD_ID,
     PN_XNUM,
@@ -48,8 +48,8 @@ from packbin.elf.record import (
     SHT_SYMTAB,
     ElfError,
     ElfInfo,
+    Layout,
     NotElfError,
-    _Layout,
 )
 
 #: The kernel refuses a PT_INTERP longer than PATH_MAX (fs/binfmt_elf.c); so do we.
@@ -167,7 +167,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         raise ElfError(f"invalid EI_DATA {ei_data} (expected 1 for little endian or 2 for big endian)")
     elf_class = 32 if ei_class == 1 else 64
     endian = "little" if ei_data == 1 else "big"
-    lay = _LAYOUTS[(elf_class, endian)]
+    lay = LAYOUTS[(elf_class, endian)]
     _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
     (
         e_type,
@@ -320,7 +320,7 @@ def _read_interp(head: bytes, read: Reader, size: int, offset: int, filesz: int)
 
 
 def _read_dynamic(
-    read: Reader, size: int, lay: _Layout, offset: int, filesz: int, loads: list[tuple[int, int, int]]
+    read: Reader, size: int, lay: Layout, offset: int, filesz: int, loads: list[tuple[int, int, int]]
 ) -> tuple[tuple[str, ...], str | None, int]:
     """Walk PT_DYNAMIC up to DT_NULL; resolve DT_NEEDED and DT_SONAME names through DT_STRTAB."""
     _check_end("dynamic segment", offset, filesz, size)
@@ -410,7 +410,7 @@ def _read_dynamic(
     return needed, soname, flags_1
 
 
-def _read_build_id(head: bytes, read: Reader, size: int, lay: _Layout, notes: list[tuple[int, int, int]]) -> str | None:
+def _read_build_id(head: bytes, read: Reader, size: int, lay: Layout, notes: list[tuple[int, int, int]]) -> str | None:
     """The NT_GNU_BUILD_ID descriptor from the PT_NOTE segments, as hex."""
     budget = MAX_NOTE_BYTES
     for offset, filesz, p_align in notes:

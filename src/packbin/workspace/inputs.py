@@ -11,19 +11,19 @@ from pathlib import Path
 
 from packbin.config.model import BuildConfig, PackBinary
 from packbin.errors import ConfigError
-from packbin.workspace.hashcache import _HashCache
+from packbin.workspace.hashcache import HashCache
 from packbin.workspace.layout import read_workspace
 from packbin.workspace.model import LIB_STUB, MAIN_STUB, BinaryInputs, InputFile, Stub, Workspace
-from packbin.workspace.paths import _join
-from packbin.workspace.repo import _Repo
+from packbin.workspace.paths import join_rel
+from packbin.workspace.repo import Repo
 from packbin.workspace.sources import (
-    _lock_endpoints,
-    _lock_names,
     build_rustflags,
     load_source_map,
+    lock_endpoints,
+    lock_names,
     source_configs,
 )
-from packbin.workspace.targets import _find_bin, _needed_dirs
+from packbin.workspace.targets import find_bin, needed_dirs
 
 #: Lock packages whose presence means the workspace root's .sqlx/ (offline query data) is read.
 SQLX_MACROS = frozenset({"sqlx-macros", "sqlx-macros-core"})
@@ -37,25 +37,25 @@ class Scan:
     build's business, as it would be for cargo. Use a new Scan for each build."""
 
     def __init__(self) -> None:
-        self._repos: dict[Path, _Repo] = {}
-        self._caches: dict[str, _HashCache] = {}
+        self._repos: dict[Path, Repo] = {}
+        self._caches: dict[str, HashCache] = {}
         self._walks: dict[tuple[str, str, bool, frozenset[str]], dict[str, InputFile]] = {}
 
-    def _repo(self, cfg: BuildConfig) -> _Repo:
+    def _repo(self, cfg: BuildConfig) -> Repo:
         root = cfg.root.resolve()
         repo = self._repos.get(root)
         if repo is None or repo.cfg is not cfg:
-            repo = self._repos[root] = _Repo(cfg)
+            repo = self._repos[root] = Repo(cfg)
         return repo
 
-    def _cache(self, root: Path) -> _HashCache:
+    def _cache(self, root: Path) -> HashCache:
         c = self._caches.get(str(root))
         if c is None:
-            c = self._caches[str(root)] = _HashCache.open(root)
+            c = self._caches[str(root)] = HashCache.open(root)
         return c
 
     def _walk(
-        self, repo: _Repo, rel: str, prune: bool, skip_rels: frozenset[str], cache: _HashCache
+        self, repo: Repo, rel: str, prune: bool, skip_rels: frozenset[str], cache: HashCache
     ) -> dict[str, InputFile]:
         key = (str(repo.root), rel, prune, skip_rels)
         found = self._walks.get(key)
@@ -80,21 +80,21 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
     repo = scan._repo(cfg)
     manifest_rel = repo.rel_of(binary.manifest, f"manifest of binary {binary.name!r}")
     ws = read_workspace(repo, manifest_rel)
-    owner = _find_bin(ws, binary, manifest_rel)
+    owner = find_bin(ws, binary, manifest_rel)
     configs = source_configs(repo, owner.dir)
     ws = replace(ws, source_configs=tuple(repo.abs(c) for c in configs))
     pkgs = {p.dir: p for p in ws.packages}
-    needed = _needed_dirs(ws, owner)
+    needed = needed_dirs(ws, owner)
 
     files: dict[str, Path] = {}
     stubs: dict[str, bytes] = {}
-    lock_rel = _join(ws.root_rel, "Cargo.lock")
+    lock_rel = join_rel(ws.root_rel, "Cargo.lock")
     files[ws.manifest_rel] = repo.abs(ws.manifest_rel)
     files[lock_rel] = repo.abs(lock_rel)
     for c in configs:
         files[c] = repo.abs(c)
     source_map = load_source_map(repo, configs)
-    endpoints = _lock_endpoints(repo, lock_rel, source_map)
+    endpoints = lock_endpoints(repo, lock_rel, source_map)
     vendor_dirs = sorted({e.rel for e in endpoints if e.rel is not None})
     for v in vendor_dirs:
         if not repo.abs(v).is_dir():
@@ -117,7 +117,7 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
             # The workspace root (or the repository root) holds everything else too: only what
             # the package itself is made of.
             files[p.manifest] = repo.abs(p.manifest)
-            walk.append((_join(d, "src"), True))
+            walk.append((join_rel(d, "src"), True))
             for t in p.targets:
                 if (t.kind in ("lib", "bin", "build") or t.explicit) and repo.abs(t.rel).is_file():
                     files[t.rel] = repo.abs(t.rel)
@@ -125,8 +125,8 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
             walk.append((d, True))
     for v in vendor_dirs:
         walk.append((v, False))  # a vendored crate's checksum covers every file in it
-    sqlx = _join(ws.root_rel, ".sqlx")
-    if _lock_names(repo, lock_rel) & SQLX_MACROS and repo.abs(sqlx).is_dir():
+    sqlx = join_rel(ws.root_rel, ".sqlx")
+    if lock_names(repo, lock_rel) & SQLX_MACROS and repo.abs(sqlx).is_dir():
         # sqlx's query macros read the workspace root's .sqlx/ in offline mode (SQLX_OFFLINE=true).
         walk.append((sqlx, True))
     for entry in binary.inputs:
@@ -180,7 +180,7 @@ def collect_inputs(cfg: BuildConfig, binary: PackBinary, *, scan: Scan | None = 
 
 def load_workspace(cfg: BuildConfig, manifest: Path) -> Workspace:
     """The workspace ``manifest`` (a Cargo.toml under cfg.root) belongs to, as cargo sees it."""
-    repo = _Repo(cfg)
+    repo = Repo(cfg)
     return read_workspace(repo, repo.rel_of(manifest, "manifest"))
 
 
