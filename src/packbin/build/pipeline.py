@@ -22,11 +22,11 @@ from packbin.arch import Architecture
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
 from packbin.build.plan import BuildStep, make_plan
 from packbin.build.report import BuildReport, ReproCheck, write_report
-from packbin.config.deploy_arch import resolve_deploy_arch
 from packbin.config.model import BuildConfig, PackBinary
 from packbin.dist.layout import manifest_relpath
 from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
+from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import ArtifactRejected, BuildError, CheckFailed, Interrupted, PackbinError, UsageError
 from packbin.util.digest import sha256_file
 from packbin.util.dirs import cache_dir

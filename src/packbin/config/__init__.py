@@ -7,6 +7,7 @@
 - ``architectures``: ``[architectures.NAME]`` and ``all_arches`` -> architectures;
 - ``builder``: ``[builder]`` -> ``BuilderConfig``;
 - ``binaries``: ``[[binaries]]`` -> ``PackBinary`` (and ``PACKLESS_DIR``, which no pack may be called);
-- ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated;
-- ``deploy_arch``: which architecture is deployed when none is named.
+- ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated.
+
+Which architecture is deployed when none is named needs the engine: ``packbin.engine.deploy_arch``.
 """
