@@ -20,29 +20,20 @@ rest of the repository is still discovered.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packbin._compat import tomllib
 from packbin.config.table import NAME_RE
 from packbin.errors import ConfigError
+from packbin.workspace.manifests import MAX_MANIFEST_BYTES, ManifestTree, Unusable
 from packbin.workspace.paths import is_under, join_rel, parent_rel
 from packbin.workspace.paths import norm_rel as _norm
 from packbin.workspace.repo import dependency_tables, subtable
 from packbin.workspace.repo import package_table as _package
 
 __all__ = ["MAX_MANIFEST_BYTES", "CargoBin", "Discovery", "Problem", "discover"]
-
-#: A Cargo.toml is a few kilobytes; past this it is not one.
-MAX_MANIFEST_BYTES = 1 << 20
-#: How deep the walk goes below the repository root (a real repository needs a handful of levels).
-MAX_DEPTH = 24
-#: Directories never walked: dependencies (vendor/), build outputs (target/), package managers'.
-SKIP_NAMES = frozenset({"vendor", "target", "node_modules", "__pycache__"})
 
 _DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies", "dev-dependencies", "dev_dependencies")
 
@@ -108,124 +99,7 @@ def discover(root: Path) -> Discovery:
 
 
 # -- implementation ----------------------------------------------------------------------------
-class _Skip(Exception):
-    """A manifest discovery cannot use (becomes a Problem)."""
-
-
-class _Discoverer:
-    def __init__(self, root: Path) -> None:
-        if not root.is_dir():
-            raise ConfigError(f"{root}: not a directory")
-        self.root = root.resolve()
-        self.root_str = str(self.root)
-        self.problems: dict[str, str] = {}
-        self._toml: dict[str, dict[str, Any] | None] = {}
-
-    # -- reading -----------------------------------------------------------------------
-    def abs(self, rel: str) -> Path:
-        return self.root / rel if rel else self.root
-
-    def problem(self, rel: str, text: str) -> None:
-        self.problems.setdefault(rel, text)
-
-    def symlinked(self, rel: str) -> str | None:
-        """Why ``rel`` cannot be used when a component of it is a symlink (None: no symlink)."""
-        parts = rel.split("/") if rel else []
-        for i in range(1, len(parts) + 1):
-            sub = "/".join(parts[:i])
-            p = self.abs(sub)
-            if p.is_symlink():
-                real = os.path.realpath(p)
-                if not Path(real).is_relative_to(self.root):
-                    return f"{sub} is a symlink leading out of the repository (to {real}); ignored"
-                return f"{sub} is a symlink; ignored (packbin sends no symlinks to builds)"
-        return None
-
-    def manifest(self, rel: str) -> dict[str, Any] | None:
-        """The parsed Cargo.toml at ``rel`` (None when it is missing or unusable, with a Problem)."""
-        if rel in self._toml:
-            return self._toml[rel]
-        data: dict[str, Any] | None = None
-        why = self.symlinked(rel)
-        if why is not None:
-            self.problem(rel, why)
-        else:
-            try:
-                data = self._parse(rel)
-            except _Skip as e:
-                self.problem(rel, str(e))
-        self._toml[rel] = data
-        return data
-
-    def _parse(self, rel: str) -> dict[str, Any] | None:
-        path = self.abs(rel)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise _Skip(f"cannot read: {e.strerror}") from e
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _Skip("not a regular file")
-            raw = b""
-            while len(raw) <= MAX_MANIFEST_BYTES:
-                chunk = os.read(fd, MAX_MANIFEST_BYTES + 1 - len(raw))
-                if not chunk:
-                    break
-                raw += chunk
-        except OSError as e:
-            raise _Skip(f"cannot read: {e.strerror}") from e
-        finally:
-            os.close(fd)
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise _Skip(f"larger than {MAX_MANIFEST_BYTES >> 20} MiB, not a Cargo manifest")
-        try:
-            data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
-            return data
-        except UnicodeDecodeError as e:
-            raise _Skip(f"not UTF-8 text (byte {e.start})") from e
-        except tomllib.TOMLDecodeError as e:
-            raise _Skip(f"invalid TOML: {e}") from e
-        except RecursionError:
-            raise _Skip("invalid TOML: arrays or tables nested too deeply") from None
-
-    # -- the walk ----------------------------------------------------------------------
-    def walk(self) -> list[str]:
-        """Repo-relative paths of every Cargo.toml outside vendor/, target/ and hidden directories."""
-        found: list[str] = []
-        stack: list[tuple[str, int]] = [("", 0)]
-        while stack:
-            d, depth = stack.pop()
-            try:
-                it = os.scandir(os.path.join(self.root_str, d) if d else self.root_str)
-            except OSError as e:
-                self.problem(d or ".", f"cannot read: {e.strerror}; not searched")
-                continue
-            with it:
-                entries = sorted(it, key=lambda x: x.name)
-            if any(x.name == "CACHEDIR.TAG" for x in entries) and d:
-                continue  # a build output directory (cargo writes CACHEDIR.TAG into every target dir)
-            for entry in entries:
-                rel = f"{d}/{entry.name}" if d else entry.name
-                if entry.is_symlink():
-                    if entry.name == "Cargo.toml" or (
-                        os.path.isdir(entry.path) and (Path(entry.path) / "Cargo.toml").exists()
-                    ):
-                        why = self.symlinked(rel)
-                        self.problem(rel, why or "a symlink; ignored")
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name.startswith(".") or entry.name in SKIP_NAMES:
-                        continue
-                    if depth + 1 > MAX_DEPTH:
-                        self.problem(rel, f"deeper than {MAX_DEPTH} levels; not searched")
-                        continue
-                    stack.append((rel, depth + 1))
-                elif entry.name == "Cargo.toml":
-                    found.append(rel)
-        return sorted(found)
-
+class _Discoverer(ManifestTree):
     # -- workspaces --------------------------------------------------------------------
     def members(self, root_manifest: str, data: Mapping[str, Any]) -> list[str]:
         """Package dirs of the workspace whose root manifest is ``root_manifest``."""
@@ -306,11 +180,13 @@ class _Discoverer:
         if isinstance(pointer, str):
             d = _norm(parent_rel(manifest_rel), pointer)
             if d is None:
-                raise _Skip(f"package.workspace = {pointer!r} leads outside the repository")
+                raise Unusable(f"package.workspace = {pointer!r} leads outside the repository")
             cand = join_rel(d, "Cargo.toml")
             cdata = self.manifest(cand)
             if cdata is None or not isinstance(cdata.get("workspace"), dict):
-                raise _Skip(f"package.workspace = {pointer!r} does not name a directory with a [workspace] Cargo.toml")
+                raise Unusable(
+                    f"package.workspace = {pointer!r} does not name a directory with a [workspace] Cargo.toml"
+                )
             return cand, False
         excluded = False
         d = parent_rel(manifest_rel)
@@ -321,7 +197,7 @@ class _Discoverer:
                 continue
             cdata = self.manifest(cand)
             if cdata is None:
-                raise _Skip(f"its workspace would be found in {cand}, which cannot be read")
+                raise Unusable(f"its workspace would be found in {cand}, which cannot be read")
             cws = cdata.get("workspace")
             if isinstance(cws, dict):
                 if not is_excluded(cws, d, manifest_rel):
@@ -343,7 +219,7 @@ class _Discoverer:
         pkg = _package(data) or {}
         name = pkg.get("name")
         if not isinstance(name, str) or not name:
-            raise _Skip("[package] has no name (cargo requires one; it cannot be inherited from the workspace)")
+            raise Unusable("[package] has no name (cargo requires one; it cannot be inherited from the workspace)")
         edition = pkg.get("edition", "2015")
         if isinstance(edition, dict) and edition.get("workspace") is True:
             edition = subtable(subtable(ws_data, "workspace"), "package").get("edition", "2015")
@@ -351,7 +227,7 @@ class _Discoverer:
         try:
             targets = package_targets(repo, d, name, data, edition if isinstance(edition, str) else "2015")
         except ConfigError as e:
-            raise _Skip(e.message) from None
+            raise Unusable(e.message) from None
         out = []
         for t in targets:
             if t.kind != "bin":
@@ -383,7 +259,7 @@ class _Discoverer:
                 continue
             try:
                 root, excluded = self.find_root(rel, data)
-            except _Skip as e:
+            except Unusable as e:
                 self.problem(rel, str(e))
                 continue
             if root is not None:
@@ -406,7 +282,7 @@ class _Discoverer:
                 man = join_rel(d, "Cargo.toml")
                 try:
                     bins.extend(self.bins(d, self.manifest(man) or {}, ws_data, root_manifest))
-                except _Skip as e:
+                except Unusable as e:
                     self.problem(man, str(e))
         for b in [b for b in bins if not NAME_RE.match(b.name)]:
             # Untrusted: a [[bin]] name becomes a file name under dist/ (buildcfg.toml refuses it too).
