@@ -26,7 +26,10 @@ class BuilderConfig:
     profile: str = "auto"
     rustup: ProfileConfig = ProfileConfig(base_image="rust:1.85-slim-bookworm")
     debian: ProfileConfig = ProfileConfig(base_image="debian:bookworm-slim")
-    debian_mirror: str = "http://deb.debian.org/debian"
+    #: ``[builder.debian] mirror`` as written: an http(s) URL, or "auto" for the mirror this host's
+    #: apt uses, looked up when :attr:`debian_mirror` is read (loading the config reads nothing of
+    #: the host). buildcfg.toml's default is "auto"; this one is Debian's public mirror.
+    mirror: str = "http://deb.debian.org/debian"
     debian_suite: str = "bookworm"
     ziglang_version: str = "0.17.1"
     cargo_zigbuild_version: str = "0.24.1"
@@ -34,6 +37,17 @@ class BuilderConfig:
     strip: bool = True
     env: tuple[tuple[str, str], ...] = ()
     cargo_profile: str = "release"
+
+    @property
+    def debian_mirror(self) -> str:
+        """The Debian mirror the builder uses (debootstrap, the image's apt, the builder key):
+        :attr:`mirror`, or for "auto" the host apt's, read now (the builder recipe and the base
+        image are made from it)."""
+        if self.mirror != "auto":
+            return self.mirror
+        from packbin.config import apt_sources
+
+        return apt_sources.host_debian_mirror()
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -55,11 +69,9 @@ def parse_builder(t: Table) -> BuilderConfig:
     mirror = dt.get("mirror", str, "auto")
     suite = dt.get("suite", str, d.debian_suite)
     dt.reject_unknown()
-    if mirror == "auto":  # the host apt's Debian mirror (an internal one where there is one)
-        from packbin.config.apt_sources import host_debian_mirror
-
-        mirror = host_debian_mirror()
-    if not re.match(r"^https?://", mirror):
+    # "auto" (the host apt's Debian mirror, an internal one where there is one) stays as written:
+    # BuilderConfig.debian_mirror looks it up when the builder is made.
+    if mirror != "auto" and not re.match(r"^https?://", mirror):
         raise dt.fail("mirror", f"must be an http:// or https:// URL, got {mirror!r}")
     env_table = t.table("env")
     env: list[tuple[str, str]] = []
@@ -75,7 +87,7 @@ def parse_builder(t: Table) -> BuilderConfig:
         profile=profile,
         rustup=rustup,
         debian=debian,
-        debian_mirror=mirror,
+        mirror=mirror,
         debian_suite=suite,
         ziglang_version=t.get("ziglang_version", str, d.ziglang_version),
         cargo_zigbuild_version=t.get("cargo_zigbuild_version", str, d.cargo_zigbuild_version),
