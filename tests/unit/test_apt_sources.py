@@ -133,3 +133,18 @@ def test_auto_resolves_to_the_host_mirror_and_an_explicit_url_overrides(
     assert builder_key(auto) != builder_key(explicit)
     same = _cfg(tmp_path, 'mirror = "https://apt.corp.example/debian"')
     assert builder_key(auto) == builder_key(same)
+
+
+def test_loading_reads_nothing_of_the_host_auto_is_resolved_when_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import packbin.config.apt_sources
+
+    def no_host_read(etc_apt: Path = Path("/etc/apt")) -> str:
+        raise AssertionError("the host's apt sources were read while loading buildcfg.toml")
+
+    monkeypatch.setattr(packbin.config.apt_sources, "host_debian_mirror", no_host_read)
+    cfg = _cfg(tmp_path, 'mirror = "auto"')
+    assert cfg.builder.mirror == "auto"
+    monkeypatch.setattr(packbin.config.apt_sources, "host_debian_mirror", lambda: "https://apt.corp.example/debian")
+    assert cfg.builder.debian_mirror == "https://apt.corp.example/debian"

@@ -111,7 +111,7 @@ def test_debian_dockerfile_adds_updates_and_security_suites(cfg: BuildConfig) ->
 
 
 def test_debian_dockerfile_follows_the_configured_mirror(cfg: BuildConfig) -> None:
-    b = dataclasses.replace(cfg.builder, debian_mirror="https://mirror.example.org/debian/", debian_suite="trixie")
+    b = dataclasses.replace(cfg.builder, mirror="https://mirror.example.org/debian/", debian_suite="trixie")
     [apt_run, *_] = run_commands(debian(cfg, builder=b))
     sources = subprocess.run(
         [SH or "sh", "-c", apt_run.split(" > ")[0]], capture_output=True, text=True, check=True
@@ -290,7 +290,7 @@ def test_recipe_digest_is_stable(cfg: BuildConfig, with_host_ca: Path) -> None:
     [
         {"ziglang_version": "0.17.2"},
         {"cargo_zigbuild_version": "0.24.2"},
-        {"debian_mirror": "http://other.example/debian"},
+        {"mirror": "http://other.example/debian"},
     ],
     ids=lambda c: next(iter(c)),
 )

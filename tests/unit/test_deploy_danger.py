@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 from packbin.config.model import builtin_config
 from packbin.deploy import DeployPlan, DeployReport, init_packs_dir, plan_deploy, scan_source
-from packbin.deploy.writer import _apply_dir, _DirView
+from packbin.deploy.writer import DirView, apply_dir
 from tests.support import deploy_fixtures as fx
 
 # Builds real ELF files or crates (zig, gcc, cargo, rustc; cached after the first run).
@@ -240,7 +240,7 @@ def test_unreadable_file_and_directory_are_refused_and_the_rest_continues(world:
 def _plan(src: Path, dest: Path, *, delete: bool = False) -> tuple[int, DeployPlan]:
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     tree = scan_source(src, None, X86)
-    view = _DirView(
+    view = DirView(
         fd, descend=None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}, arch=X86
     )
     return fd, plan_deploy(tree, view, X86, delete=delete)
@@ -257,7 +257,7 @@ def test_directory_swapped_for_a_symlink_after_planning_is_not_followed(world: t
         shutil.rmtree(dest / "core/sensors")
         (dest / "core/sensors").symlink_to(outside / "sensors")
         before = snapshot(outside)
-        report = _apply_dir(fd, plan)
+        report = apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert snapshot(outside) == before
@@ -276,7 +276,7 @@ def test_static_binary_planted_after_planning_is_not_overwritten(world: tuple[Pa
         static = fx.static_x86_64()
         put(dest / SENSOR, static, 0o755)  # arrives between the plan and the write
         put(dest / "core/pack.yaml", "edited at DEST meanwhile\n")
-        report = _apply_dir(fd, plan)
+        report = apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert (dest / SENSOR).read_bytes() == static
@@ -295,7 +295,7 @@ def test_source_file_swapped_for_a_fifo_after_listing_is_refused_without_hanging
     try:
         os.unlink(src / "core/pack.yaml")
         os.mkfifo(src / "core/pack.yaml")
-        report = _apply_dir(fd, plan)
+        report = apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert "changed while init-packs ran" in refused(report)["core/pack.yaml"]
@@ -312,7 +312,7 @@ def test_delete_after_a_swap_leaves_the_new_thing_alone(world: tuple[Path, Path,
         shutil.rmtree(dest / "core/old")
         (dest / "core/old").symlink_to(outside)
         before = snapshot(outside)
-        report = _apply_dir(fd, plan)
+        report = apply_dir(fd, plan)
     finally:
         os.close(fd)
     assert snapshot(outside) == before

@@ -217,7 +217,7 @@ def test_stale_record_for_one_arch_rebuilds_only_that_pair(cfg: BuildConfig) -> 
         {"cargo_zigbuild_version": "0.25.0"},
         {"cargo_profile": "dev"},
         {"profile": "debian"},
-        {"debian_mirror": "http://mirror.example/debian"},
+        {"mirror": "http://mirror.example/debian"},
     ],
     ids=lambda c: next(iter(c)),
 )

@@ -23,11 +23,11 @@ from packbin.build.lanes import BuildJob
 from packbin.build.plan import BuildPlan, make_plan
 from packbin.build.report import BuildReport, ReproCheck, write_report
 from packbin.build.request import BuildRequest
-from packbin.config.deploy_arch import resolve_deploy_arch
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath
 from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
+from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import ArtifactRejected, BuildError, PackbinError
 from packbin.util.digest import sha256_file
 from packbin.workspace import collect_all

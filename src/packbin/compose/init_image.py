@@ -24,12 +24,12 @@ from typing import TextIO
 import packbin
 from packbin.arch import Architecture
 from packbin.build.image import resolve_profile
-from packbin.config.deploy_arch import resolve_deploy_arch
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import TREE_NAME, arch_prefix, dist_tree_path, manifest_relpath
 from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
+from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import ArtifactRejected, UsageError
 from packbin.util.digest import sha256_file
 from packbin.util.tarwriter import add_dir, add_file, tar_bytes
@@ -46,6 +46,9 @@ _DEPLOY_MODULES = (
     "arch.py",
     "config/__init__.py",
     "config/apt_sources.py",
+    "config/architectures.py",
+    "config/binaries.py",
+    "config/builder.py",
     "config/engines.py",
     "config/model.py",
     "config/presets.py",
@@ -53,6 +56,8 @@ _DEPLOY_MODULES = (
     "dist/__init__.py",
     "dist/layout.py",
     "elf/__init__.py",
+    "elf/contents.py",
+    "elf/loader_rules.py",
     "elf/loaders.py",
     "elf/parser.py",
     "elf/policy.py",

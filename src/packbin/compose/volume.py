@@ -40,7 +40,9 @@ from typing import Any
 
 from packbin.arch import Architecture
 from packbin.deploy import DeployPlan, DeployReport, Entry, SourceItem, Verdict, judge_stream, plan_deploy, scan_source
-from packbin.deploy.entries import Kind, _ancestors, _Refuse
+from packbin.deploy.entries import Kind
+from packbin.deploy.entries import Refuse as _Refuse
+from packbin.deploy.entries import ancestors as _ancestors
 from packbin.deploy.verdicts import ELF_MAGIC, NOT_ELF
 from packbin.engine import Container, Engine
 from packbin.errors import EngineError, InstallError

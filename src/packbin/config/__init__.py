@@ -4,6 +4,10 @@
 - ``presets``: the architectures packbin knows from the Rust triple alone;
 - ``engines``: which engine builds an architecture;
 - ``apt_sources``: the Debian mirror this host's apt uses (``mirror = "auto"``);
-- ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated;
-- ``deploy_arch``: which architecture is deployed when none is named.
+- ``architectures``: ``[architectures.NAME]`` and ``all_arches`` -> architectures;
+- ``builder``: ``[builder]`` -> ``BuilderConfig``;
+- ``binaries``: ``[[binaries]]`` -> ``PackBinary`` (and ``PACKLESS_DIR``, which no pack may be called);
+- ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated.
+
+Which architecture is deployed when none is named needs the engine: ``packbin.engine.deploy_arch``.
 """

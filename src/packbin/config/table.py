@@ -1,6 +1,6 @@
 """Reading buildcfg.toml: its bytes (bounded, a regular file only) and its tables, checked key by
 key with the exact dotted path in every message and "did you mean ...?" for unknown keys.
-config.py turns the checked tables into BuildConfig.
+model.py (with architectures.py, builder.py, binaries.py) turns the checked tables into BuildConfig.
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packbin.arch import Architecture
-from packbin.deploy.entries import _DIR_FLAGS, Entry, SourceItem, _kind, _kind_words
+from packbin.deploy.entries import DIR_FLAGS, Entry, SourceItem, kind_words, mode_kind
 from packbin.deploy.planner import plan_deploy
 from packbin.deploy.report import DeployReport
 from packbin.deploy.scan import scan_source
 from packbin.deploy.verdicts import NOT_ELF, Verdict
-from packbin.deploy.writer import _apply_dir, _DirView, _syncfs
+from packbin.deploy.writer import DirView, apply_dir, syncfs
 from packbin.errors import UsageError, display_path
 
 
@@ -64,7 +64,7 @@ def init_packs_dir(
             f"DEST {display_path(str(dest))}: {e.strerror}", hint="give a directory path that can exist"
         ) from e
     if st is not None and not stat.S_ISDIR(st.st_mode):
-        what = f"a symlink to {os.readlink(dest)!r}" if stat.S_ISLNK(st.st_mode) else _kind_words(_kind(st.st_mode))
+        what = f"a symlink to {os.readlink(dest)!r}" if stat.S_ISLNK(st.st_mode) else kind_words(mode_kind(st.st_mode))
         return DeployReport(refused=((".", f"DEST {dest} is {what}, not a directory; not followed, nothing written"),))
     if st is None:
         if not os.path.isdir(dest.parent):
@@ -85,7 +85,7 @@ def init_packs_dir(
                 hint="choose a DEST on a writable file system (its parent must exist)",
             ) from e
     try:
-        root_fd = os.open(dest, _DIR_FLAGS)
+        root_fd = os.open(dest, DIR_FLAGS)
     except OSError as e:
         return DeployReport(
             refused=((".", f"DEST {dest} cannot be opened as a directory without following a symlink: {e.strerror}"),)
@@ -93,13 +93,13 @@ def init_packs_dir(
     try:
         _lock_dest(root_fd, dest, shared=dry_run)
         descend = None if delete else {r for r, i in tree.items.items() if i.entry.kind == "dir"}
-        view = _DirView(root_fd, descend=descend, arch=arch)
+        view = DirView(root_fd, descend=descend, arch=arch)
         plan = plan_deploy(tree, view, arch, delete=delete, checksum=checksum)
         if dry_run:
             return plan.report
-        report = _apply_dir(root_fd, plan)
+        report = apply_dir(root_fd, plan)
         if plan.actions:
-            _syncfs(root_fd)
+            syncfs(root_fd)
         return report
     finally:
         os.close(root_fd)

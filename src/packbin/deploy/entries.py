@@ -20,9 +20,9 @@ Origin = Literal["source", "binaries"]
 #: Suffix of temp files (the same as packbin.util.atomic's), skipped in the source and left to --delete at DEST.
 TMP_SUFFIX = ".packbin-tmp"
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_COPY_CHUNK = 1 << 20
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,7 +38,7 @@ class Entry:
     ino: int = 0
 
 
-def _kind(mode: int) -> Kind:
+def mode_kind(mode: int) -> Kind:
     if stat.S_ISREG(mode):
         return "file"
     if stat.S_ISDIR(mode):
@@ -48,11 +48,11 @@ def _kind(mode: int) -> Kind:
     return "other"
 
 
-def _kind_words(kind: Kind) -> str:
+def kind_words(kind: Kind) -> str:
     return {"file": "a regular file", "dir": "a directory", "symlink": "a symlink", "other": "a special file"}[kind]
 
 
-def _special_name(mode: int) -> str:
+def special_name(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a FIFO"
     if stat.S_ISSOCK(mode):
@@ -62,9 +62,9 @@ def _special_name(mode: int) -> str:
     return "a special file"
 
 
-def _entry(st: os.stat_result, link: str = "") -> Entry:
+def entry_from_stat(st: os.stat_result, link: str = "") -> Entry:
     return Entry(
-        kind=_kind(st.st_mode),
+        kind=mode_kind(st.st_mode),
         size=st.st_size,
         mtime_ns=st.st_mtime_ns,
         mode=stat.S_IMODE(st.st_mode),
@@ -96,27 +96,27 @@ class SourceTree:
     @property
     def order(self) -> list[str]:
         """Every path, parents before children (tuple order of the components)."""
-        return sorted(self.items, key=_parts)
+        return sorted(self.items, key=rel_parts)
 
 
-def _parts(rel: str) -> tuple[str, ...]:
+def rel_parts(rel: str) -> tuple[str, ...]:
     return tuple(rel.split("/"))
 
 
-def _join(rel: str, name: str) -> str:
+def rel_join(rel: str, name: str) -> str:
     return f"{rel}/{name}" if rel else name
 
 
-def _ancestors(rel: str) -> Iterator[str]:
+def ancestors(rel: str) -> Iterator[str]:
     """``a/b/c`` -> ``a/b``, ``a`` (the root "" excluded)."""
     while "/" in rel:
         rel = rel.rsplit("/", 1)[0]
         yield rel
 
 
-def _add_reason(refused: dict[str, str], rel: str, reason: str) -> None:
+def add_reason(refused: dict[str, str], rel: str, reason: str) -> None:
     refused[rel] = f"{refused[rel]}; {reason}" if rel in refused else reason
 
 
-class _Refuse(Exception):
+class Refuse(Exception):
     """An action cannot be done safely; the message is the report's reason."""

@@ -13,13 +13,13 @@ from packbin.deploy.entries import (
     TMP_SUFFIX,
     SourceItem,
     SourceTree,
-    _add_reason,
-    _entry,
-    _join,
-    _kind_words,
-    _special_name,
+    add_reason,
+    entry_from_stat,
+    kind_words,
+    rel_join,
+    special_name,
 )
-from packbin.deploy.verdicts import _judge_path
+from packbin.deploy.verdicts import judge_path
 from packbin.dist.layout import PACKLESS_DIR
 from packbin.errors import UsageError
 
@@ -93,34 +93,34 @@ def scan_source(source: Path, binaries: Path | None, arch: Architecture) -> Sour
             if not rel_dir:
                 # Nothing to deploy, and --delete would take an unreadable source for an empty one.
                 raise UsageError(f"source {root}: cannot read it: {children.strerror}") from children
-            _add_reason(refused, rel_dir, f"cannot read the directory: {children.strerror}; nothing below it copied")
+            add_reason(refused, rel_dir, f"cannot read the directory: {children.strerror}; nothing below it copied")
             continue
         siblings = {c.name for c in children}
         for c in children:
-            rel = _join(rel_dir, c.name)
+            rel = rel_join(rel_dir, c.name)
             try:
                 cst = c.stat(follow_symlinks=False)
             except OSError as e:
-                _add_reason(refused, rel, f"cannot stat: {e.strerror}")
+                add_reason(refused, rel, f"cannot stat: {e.strerror}")
                 continue
             mode = cst.st_mode
             if stat.S_ISDIR(mode):
                 if not _is_junk(c.name, True, siblings):
-                    items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="source")
+                    items[rel] = SourceItem(rel=rel, entry=entry_from_stat(cst), path=c.path, origin="source")
                     walk.descend(rel, c.path)
             elif stat.S_ISREG(mode):
                 if not _is_junk(c.name, False, siblings):
-                    items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="source")
+                    items[rel] = SourceItem(rel=rel, entry=entry_from_stat(cst), path=c.path, origin="source")
             elif stat.S_ISLNK(mode):
                 link = os.readlink(c.path)
                 problem = _symlink_problem(root_real, rel, c.path, link)
                 if problem:
-                    _add_reason(refused, rel, problem)
+                    add_reason(refused, rel, problem)
                 else:
-                    items[rel] = SourceItem(rel=rel, entry=_entry(cst, link), path=c.path, origin="source")
+                    items[rel] = SourceItem(rel=rel, entry=entry_from_stat(cst, link), path=c.path, origin="source")
             else:
-                _add_reason(
-                    refused, rel, f"{_special_name(mode)}: only regular files, directories and symlinks are copied"
+                add_reason(
+                    refused, rel, f"{special_name(mode)}: only regular files, directories and symlinks are copied"
                 )
     if binaries is not None:
         _overlay_binaries(items, refused, binaries, arch)
@@ -141,44 +141,46 @@ def _overlay_binaries(
     walk = _Walk(base)
     for rel_dir, abs_dir, children in walk:
         if isinstance(children, OSError):
-            _add_reason(refused, rel_dir or ".", f"binaries tree: cannot read {abs_dir}: {children.strerror}")
+            add_reason(refused, rel_dir or ".", f"binaries tree: cannot read {abs_dir}: {children.strerror}")
             continue
         for c in children:
             if not rel_dir and c.name == PACKLESS_DIR:
                 continue
-            rel = _join(rel_dir, c.name)
+            rel = rel_join(rel_dir, c.name)
             try:
                 cst = c.stat(follow_symlinks=False)
             except OSError as e:
-                _add_reason(refused, rel, f"binaries tree: cannot stat {c.path}: {e.strerror}")
+                add_reason(refused, rel, f"binaries tree: cannot stat {c.path}: {e.strerror}")
                 continue
             have = items.get(rel)
             if stat.S_ISDIR(cst.st_mode):
                 if have is not None and have.entry.kind != "dir":
-                    _add_reason(
+                    add_reason(
                         refused,
                         rel,
-                        f"binaries tree has a directory where the source has {_kind_words(have.entry.kind)}; not overlaid",
+                        f"binaries tree has a directory where the source has {kind_words(have.entry.kind)}; not overlaid",
                     )
                     continue
                 if have is None:
-                    items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="binaries")
+                    items[rel] = SourceItem(rel=rel, entry=entry_from_stat(cst), path=c.path, origin="binaries")
                 walk.descend(rel, c.path)
                 continue
             if not stat.S_ISREG(cst.st_mode):
-                what = "a symlink" if stat.S_ISLNK(cst.st_mode) else _special_name(cst.st_mode)
-                _add_reason(
+                what = "a symlink" if stat.S_ISLNK(cst.st_mode) else special_name(cst.st_mode)
+                add_reason(
                     refused, rel, f"binaries tree: {what}; only verified static {arch.name} executables are overlaid"
                 )
                 continue
-            verdict = _judge_path(c.path, arch)
+            verdict = judge_path(c.path, arch)
             if not verdict.ok:
-                _add_reason(
+                add_reason(
                     refused,
                     rel,
                     f"binaries tree: {c.path} is not a static {arch.name} executable ({verdict.describe()}); not overlaid",
                 )
             elif have is not None and have.entry.kind == "dir":
-                _add_reason(refused, rel, "binaries tree has a file where the source has a directory; not overlaid")
+                add_reason(refused, rel, "binaries tree has a file where the source has a directory; not overlaid")
             else:
-                items[rel] = SourceItem(rel=rel, entry=_entry(cst), path=c.path, origin="binaries", verdict=verdict)
+                items[rel] = SourceItem(
+                    rel=rel, entry=entry_from_stat(cst), path=c.path, origin="binaries", verdict=verdict
+                )

@@ -15,7 +15,7 @@ from packbin.elf.record import ElfError, NotElfError
 #: The four bytes every ELF file starts with.
 ELF_MAGIC = b"\x7fELF"
 # O_NONBLOCK: a FIFO swapped in for a regular file must not hang the run on open().
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,7 +56,7 @@ def judge_stream(f: BinaryIO, size: int, arch: Architecture) -> Verdict:
     return Verdict(elf=True, problems=tuple(static_problems(info, arch)))
 
 
-def _judge_fd(fd: int, arch: Architecture) -> Verdict:
+def judge_fd(fd: int, arch: Architecture) -> Verdict:
     """Verify an open descriptor (closed afterwards); a non-regular file is no executable at all."""
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
@@ -65,13 +65,13 @@ def _judge_fd(fd: int, arch: Architecture) -> Verdict:
         return judge_stream(f, st.st_size, arch)
 
 
-def _judge_path(path: str, arch: Architecture) -> Verdict:
+def judge_path(path: str, arch: Architecture) -> Verdict:
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = os.open(path, READ_FLAGS)
     except OSError as e:
-        return _undecided(f"cannot read {path}: {e.strerror}")
-    return _judge_fd(fd, arch)
+        return undecided_verdict(f"cannot read {path}: {e.strerror}")
+    return judge_fd(fd, arch)
 
 
-def _undecided(why: str) -> Verdict:
+def undecided_verdict(why: str) -> Verdict:
     return Verdict(elf=False, problems=(why,), undecided=why)

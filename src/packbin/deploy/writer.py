@@ -15,26 +15,26 @@ from contextlib import contextmanager, suppress
 
 from packbin.arch import Architecture
 from packbin.deploy.entries import (
-    _COPY_CHUNK,
-    _DIR_FLAGS,
-    _NEW_FILE_FLAGS,
+    COPY_CHUNK,
+    DIR_FLAGS,
+    NEW_FILE_FLAGS,
     TMP_SUFFIX,
     Entry,
+    Refuse,
     SourceItem,
-    _ancestors,
-    _entry,
-    _join,
-    _kind,
-    _parts,
-    _Refuse,
+    ancestors,
+    entry_from_stat,
+    mode_kind,
+    rel_join,
+    rel_parts,
 )
 from packbin.deploy.planner import Action, DeployPlan
 from packbin.deploy.report import DeployReport
-from packbin.deploy.verdicts import _READ_FLAGS, Verdict, _judge_fd, _undecided
+from packbin.deploy.verdicts import READ_FLAGS, Verdict, judge_fd, undecided_verdict
 
 
 def _open_dir_at(parent_fd: int, name: str) -> int:
-    return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
 
 
 def _open_below(root_fd: int, rel: str, flags: int) -> int:
@@ -53,7 +53,7 @@ def _open_below(root_fd: int, rel: str, flags: int) -> int:
             os.close(fd)
 
 
-class _DirView:
+class DirView:
     """DEST as a directory: listed through descriptors, never through a symlink."""
 
     mtime_granularity_ns = 1
@@ -76,19 +76,19 @@ class _DirView:
         while stack:
             rel = stack.pop()
             try:
-                fd = _open_below(root_fd, rel, _DIR_FLAGS) if rel else root_fd
+                fd = _open_below(root_fd, rel, DIR_FLAGS) if rel else root_fd
             except OSError:
                 continue  # swapped since its lstat; the applier refuses whatever needs it
             try:
                 with os.scandir(fd) as it:
                     for c in it:
-                        r = _join(rel, c.name)
+                        r = rel_join(rel, c.name)
                         try:
                             st = c.stat(follow_symlinks=False)  # fstatat(fd, name, AT_SYMLINK_NOFOLLOW)
                             link = os.readlink(c.name, dir_fd=fd) if stat.S_ISLNK(st.st_mode) else ""
                         except FileNotFoundError:
                             continue  # gone since readdir: it is not there
-                        e = _entry(st, link)
+                        e = entry_from_stat(st, link)
                         self._entries[r] = e
                         if e.kind == "dir" and (descend is None or r in descend):
                             stack.append(r)
@@ -98,7 +98,7 @@ class _DirView:
 
     def _open_file(self, rel: str) -> int:
         """Open the DEST file at ``rel`` for reading; OSError when it is no longer the listed one."""
-        fd = _open_below(self._root_fd, rel, _READ_FLAGS)
+        fd = _open_below(self._root_fd, rel, READ_FLAGS)
         st = os.fstat(fd)
         want = self._entries[rel]
         if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (want.dev, want.ino):
@@ -112,9 +112,9 @@ class _DirView:
                 fd = self._open_file(rel)
             except OSError as e:
                 # Not judged is not "not a binary": the planner leaves such a file alone.
-                self._verdicts[rel] = _undecided(f"cannot read it: {e.strerror}")
+                self._verdicts[rel] = undecided_verdict(f"cannot read it: {e.strerror}")
             else:
-                self._verdicts[rel] = _judge_fd(fd, self._arch)
+                self._verdicts[rel] = judge_fd(fd, self._arch)
         return self._verdicts[rel]
 
     def same_content(self, rel: str, item: SourceItem) -> bool:
@@ -123,13 +123,13 @@ class _DirView:
         except OSError:
             return False
         try:
-            sfd = os.open(item.path, _READ_FLAGS)
+            sfd = os.open(item.path, READ_FLAGS)
         except OSError:
             os.close(dfd)
             return False  # the applier reports why it cannot be read
         with os.fdopen(dfd, "rb") as d, os.fdopen(sfd, "rb") as s:
             while True:
-                a, b = d.read(_COPY_CHUNK), s.read(_COPY_CHUNK)
+                a, b = d.read(COPY_CHUNK), s.read(COPY_CHUNK)
                 if a != b:
                     return False
                 if not a:
@@ -168,7 +168,7 @@ class _Cursor:
 def _same_entry(st: os.stat_result | None, expect: Entry | None) -> bool:
     if st is None or expect is None:
         return st is None and expect is None
-    if _kind(st.st_mode) != expect.kind or (st.st_dev, st.st_ino) != (expect.dev, expect.ino):
+    if mode_kind(st.st_mode) != expect.kind or (st.st_dev, st.st_ino) != (expect.dev, expect.ino):
         return False
     # A directory's size and mtime change as the run fills or empties it: its identity is enough.
     return expect.kind == "dir" or (st.st_size, st.st_mtime_ns) == (expect.size, expect.mtime_ns)
@@ -187,7 +187,7 @@ def _tmp_name(name: str) -> str:
 
 def _copy_fd(src: int, dst: int) -> None:
     try:
-        while os.sendfile(dst, src, None, _COPY_CHUNK):
+        while os.sendfile(dst, src, None, COPY_CHUNK):
             pass
     except OSError as e:
         if e.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
@@ -195,24 +195,24 @@ def _copy_fd(src: int, dst: int) -> None:
         os.lseek(src, 0, os.SEEK_SET)
         os.lseek(dst, 0, os.SEEK_SET)
         os.ftruncate(dst, 0)
-        while chunk := os.read(src, _COPY_CHUNK):
+        while chunk := os.read(src, COPY_CHUNK):
             os.write(dst, chunk)
 
 
 def _write_file(parent_fd: int, name: str, item: SourceItem, expect: Entry | None) -> None:
     """Copy ``item`` to ``name`` in ``parent_fd``: temp file, mode and mtime, then rename over it."""
     try:
-        sfd = os.open(item.path, _READ_FLAGS)
+        sfd = os.open(item.path, READ_FLAGS)
     except OSError as e:
-        raise _Refuse(f"cannot read the source file: {e.strerror}") from e
+        raise Refuse(f"cannot read the source file: {e.strerror}") from e
     try:
         sst = os.fstat(sfd)
         if not stat.S_ISREG(sst.st_mode) or (sst.st_dev, sst.st_ino) != (item.entry.dev, item.entry.ino):
-            raise _Refuse("the source file changed while init-packs ran (replaced by another file); not copied")
+            raise Refuse("the source file changed while init-packs ran (replaced by another file); not copied")
         if not _same_entry(_lstat_at(parent_fd, name), expect):
-            raise _Refuse("DEST changed while init-packs ran; left alone")
+            raise Refuse("DEST changed while init-packs ran; left alone")
         tmp = _tmp_name(name)
-        dfd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=parent_fd)
+        dfd = os.open(tmp, NEW_FILE_FLAGS, 0o600, dir_fd=parent_fd)
         with _unlinked_on_failure(parent_fd, tmp):
             try:
                 _copy_fd(sfd, dfd)
@@ -223,7 +223,7 @@ def _write_file(parent_fd: int, name: str, item: SourceItem, expect: Entry | Non
                 os.close(dfd)
             # Last look before the rename: a static binary planted since the plan must not be lost.
             if not _same_entry(_lstat_at(parent_fd, name), expect):
-                raise _Refuse("DEST changed while init-packs ran; left alone")
+                raise Refuse("DEST changed while init-packs ran; left alone")
             os.replace(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
     finally:
         os.close(sfd)
@@ -242,24 +242,24 @@ def _unlinked_on_failure(parent_fd: int, tmp: str) -> Iterator[None]:
 
 def _write_symlink(parent_fd: int, name: str, item: SourceItem, expect: Entry | None) -> None:
     if not _same_entry(_lstat_at(parent_fd, name), expect):
-        raise _Refuse("DEST changed while init-packs ran; left alone")
+        raise Refuse("DEST changed while init-packs ran; left alone")
     tmp = _tmp_name(name)
     os.symlink(item.entry.link, tmp, dir_fd=parent_fd)
     with _unlinked_on_failure(parent_fd, tmp):
         os.replace(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
 
 
-def _apply_dir(root_fd: int, plan: DeployPlan) -> DeployReport:
+def apply_dir(root_fd: int, plan: DeployPlan) -> DeployReport:
     """Carry out ``plan`` below ``root_fd``; failures become refusals, the rest continues."""
     cursor = _Cursor(root_fd)
     failed: dict[str, str] = {}
     dead: set[str] = set()  # directories that could not be created or entered: skip below them
     try:
         for a in plan.actions:
-            if any(p in dead for p in _ancestors(a.rel)) or (a.op == "chmod" and a.rel in dead):
+            if any(p in dead for p in ancestors(a.rel)) or (a.op == "chmod" and a.rel in dead):
                 failed.setdefault(a.rel, "its directory at DEST could not be created or entered")
                 continue
-            parts = _parts(a.rel)
+            parts = rel_parts(a.rel)
             try:
                 if a.op == "chmod":
                     assert a.item is not None
@@ -274,7 +274,7 @@ def _apply_dir(root_fd: int, plan: DeployPlan) -> DeployReport:
                     except FileExistsError:
                         st = _lstat_at(parent, name)
                         if st is None or not stat.S_ISDIR(st.st_mode):
-                            raise _Refuse(
+                            raise Refuse(
                                 "something other than a directory appeared at DEST while init-packs ran; left alone"
                             ) from None
                 elif a.op == "write":
@@ -285,12 +285,12 @@ def _apply_dir(root_fd: int, plan: DeployPlan) -> DeployReport:
                         _write_file(parent, name, a.item, a.expect)
                 elif a.op == "delete":
                     if not _same_entry(_lstat_at(parent, name), a.expect):
-                        raise _Refuse("DEST changed while init-packs ran; not deleted")
+                        raise Refuse("DEST changed while init-packs ran; not deleted")
                     if a.expect is not None and a.expect.kind == "dir":
                         os.rmdir(name, dir_fd=parent)
                     else:
                         os.unlink(name, dir_fd=parent)
-            except _Refuse as e:
+            except Refuse as e:
                 failed[a.rel] = str(e)
             except OSError as e:
                 failed[a.rel] = _os_reason(a, e)
@@ -312,7 +312,7 @@ def _os_reason(a: Action, e: OSError) -> str:
     return f"cannot {verb}: {e.strerror}"
 
 
-def _syncfs(fd: int) -> None:
+def syncfs(fd: int) -> None:
     """Flush DEST's filesystem once (instead of an fsync per file: 10,000 fsyncs take half a minute)."""
     try:
         # ctypes is imported here: Debian's python3-minimal (the init image) lacks it.

@@ -14,14 +14,16 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from packbin.config.binaries import PACKLESS_DIR
+
 if TYPE_CHECKING:
     from packbin.config.model import BuildConfig
 
 #: The binaries tree below dist_dir, and the manifest's name inside it.
 TREE_NAME = "pack-binaries"
 MANIFEST_NAME = "manifest.json"
-#: The directory of an arch tree holding the binaries without a pack (so no pack may be called that).
-PACKLESS_DIR = "bin"
+#: PACKLESS_DIR (config's, which refuses a pack of that name): the arch tree's directory of the
+#: binaries without a pack.
 #: Logs below dist_dir.
 LOGS_NAME = "logs"
 

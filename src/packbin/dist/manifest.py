@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from packbin.util.atomic import atomic_write_bytes
 from packbin.errors import UsageError
+from packbin.util.atomic import atomic_write_bytes
 
 
 @dataclass(frozen=True, kw_only=True)

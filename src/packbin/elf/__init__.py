@@ -1,29 +1,25 @@
 """ELF verification: read an ELF file's facts, judge them against Linux's loader, report.
 
 - :mod:`packbin.elf.record`: :class:`ElfInfo`, the frozen record of one file, and the ELF constants;
-- :mod:`packbin.elf.parser`: the reader that fills it (standard library only, knows no policy);
-- :mod:`packbin.elf.loaders` and :mod:`packbin.elf.policy`: the static-linkage policy, which
-  models how the kernel's loader reads each machine's files;
+- :mod:`packbin.elf.contents` and :mod:`packbin.elf.parser`: the reader that fills it (standard
+  library only, knows no policy): the parser reads the headers, ``contents`` what they point at
+  (PT_INTERP, PT_DYNAMIC and its strings, the build-id note);
+- :mod:`packbin.elf.loaders`, :mod:`packbin.elf.loader_rules` and :mod:`packbin.elf.policy`: the
+  static-linkage policy, which models how the kernel's loader reads each machine's files
+  (``loaders``: each machine's loader; ``loader_rules``: the header and program-header checks;
+  ``policy``: static or not, for which architecture);
 - :mod:`packbin.elf.verify`: the ``verify-static`` command (walks, verdicts, table and JSON).
 
-The names of the first three are re-exported here. :mod:`packbin.elf.verify` is not: it is a
+Every name of the modules before ``verify`` that others use is re-exported here. :mod:`packbin.elf.verify` is not: it is a
 command, imported where it is used, so that the deploy step (which judges files but reports
 them its own way) does not load it.
 """
 
 from __future__ import annotations
 
+from packbin.elf.contents import MAX_DYNAMIC_ENTRIES, MAX_NAME, MAX_NOTE_BYTES, PATH_MAX
 from packbin.elf.loaders import KERNEL_LOADERS, KernelLoader
-from packbin.elf.parser import (
-    MAX_DYNAMIC_ENTRIES,
-    MAX_NAME,
-    MAX_NOTE_BYTES,
-    MAX_TABLE_BYTES,
-    PATH_MAX,
-    is_elf,
-    parse_elf,
-    parse_elf_stream,
-)
+from packbin.elf.parser import MAX_TABLE_BYTES, is_elf, parse_elf, parse_elf_stream
 from packbin.elf.policy import (
     describe_linkage,
     header_problems,

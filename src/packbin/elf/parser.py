@@ -4,6 +4,7 @@ Pure Python, standard library only. It parses ELF32 and ELF64 in either byte ord
 header, the program headers, the dynamic segment (DT_NEEDED, DT_SONAME, DT_FLAGS_1), the section
 header table (is there a symbol table?) and the GNU build-id note, and returns a frozen
 :class:`~packbin.elf.record.ElfInfo`. It knows no policy (see :mod:`packbin.elf.policy`).
+The segments the program headers point at are read by :mod:`packbin.elf.contents`.
 
 Untrusted input is the normal case (a build container's output, anything under /usr), so:
 
@@ -20,25 +21,25 @@ Untrusted input is the normal case (a build container's output, anything under /
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import BinaryIO
 
+from packbin.elf.contents import (
+    Reader,
+    bytes_at,
+    check_end,
+    read_build_id,
+    read_dynamic,
+    read_interp,
+)
 from packbin.elf.record import (
-    _LAYOUTS,
     DF_1_PIE,
-    DT_FLAGS_1,
-    DT_NEEDED,
-    DT_NULL,
-    DT_SONAME,
-    DT_STRSZ,
-    DT_STRTAB,
     ELF_MAGIC,
     ET_CORE,
     ET_DYN,
     ET_EXEC,
     ET_REL,
+    LAYOUTS,
     MAX_PROPERTY_NOTE,
-    NT_GNU_BUILD_ID,
     PN_XNUM,
     PT_DYNAMIC,
     PT_GNU_PROPERTY,
@@ -49,32 +50,18 @@ from packbin.elf.record import (
     ElfError,
     ElfInfo,
     NotElfError,
-    _Layout,
 )
 
-#: The kernel refuses a PT_INTERP longer than PATH_MAX (fs/binfmt_elf.c); so do we.
-PATH_MAX = 4096
-#: Upper bounds for walks over variable-length data. Real files stay far below them (a large
-#: shared library has about 100 dynamic entries and a few hundred bytes of notes); they exist so
-#: a crafted file cannot turn a walk into a hang.
-MAX_DYNAMIC_ENTRIES = 1 << 16
 #: Program and section header tables are read whole; past this size (about 300,000 entries, far
 #: more than the kernel's vm.max_map_count gives even a core dump) a file is refused instead, so
 #: that an extended count (PN_XNUM) in a sparse file cannot make the reader allocate gigabytes.
 MAX_TABLE_BYTES = 16 << 20
-MAX_NOTE_BYTES = 1 << 16
-MAX_NAME = 4096
-#: A dynamic string table up to this size is read in one go; above it, names are read one by one
-#: (libLLVM's is megabytes, and only the DT_NEEDED names are wanted).
-_STRTAB_WHOLE = 1 << 14
-_DYN_CHUNK = 4096
 #: The first read takes this much of the file, not just the ELF header: linkers put the program
 #: headers, PT_INTERP and the notes (build-id, PT_GNU_PROPERTY) right after it (x86_64 programs end
 #: them near 0x400), so one read serves them all instead of a read each.
 _HEAD = 2048
 
 _TYPE_NAMES = {ET_REL: "relocatable", ET_EXEC: "exec", ET_CORE: "core"}
-Reader = Callable[[int, int], bytes]
 _new_object = object.__new__
 
 
@@ -83,17 +70,6 @@ def _check_table(what: str, count: int, entsize: int) -> None:
         raise ElfError(
             f"{what} has {count} entries ({count * entsize:#x} bytes), more than the {MAX_TABLE_BYTES >> 20} MiB packbin reads"
         )
-
-
-def _check_end(what: str, start: int, length: int, size: int) -> None:
-    end = start + length
-    if end > size:
-        raise ElfError(f"truncated {what}: ends at {end:#x}, file is {size:#x} bytes")
-
-
-def _decode(raw: bytes) -> str:
-    # Names are bytes to the loader; backslashreplace keeps odd ones printable and JSON-safe.
-    return raw.decode("utf-8", "backslashreplace")
 
 
 def parse_elf(path: str | os.PathLike[str]) -> ElfInfo:
@@ -153,6 +129,13 @@ def is_elf(path: str | os.PathLike[str]) -> bool:
 
 
 def _parse(read: Reader, size: int) -> ElfInfo:
+    """The file header, the program and section header tables, then what they point at.
+
+    The hot path of verification, kept whole on purpose (it is over the 80-line bound): every
+    file verify-static, the build and the deploy step judge passes through it once, and a call
+    per part of it would be paid per file. Its cost is counted in instructions
+    (benchmarks/verify_passes.py under callgrind; docs/benchmarks.md holds the figures).
+    """
     if size <= 0:
         raise NotElfError("empty file (0 bytes), not an ELF file")
     head = read(0, min(size, _HEAD))
@@ -167,8 +150,8 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         raise ElfError(f"invalid EI_DATA {ei_data} (expected 1 for little endian or 2 for big endian)")
     elf_class = 32 if ei_class == 1 else 64
     endian = "little" if ei_data == 1 else "big"
-    lay = _LAYOUTS[(elf_class, endian)]
-    _check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
+    lay = LAYOUTS[(elf_class, endian)]
+    check_end(f"ELF{elf_class} file header", 0, lay.ehdr_size, size)
     (
         e_type,
         machine,
@@ -192,8 +175,8 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             raise ElfError(
                 f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)"
             )
-        _check_end("section header 0", shoff, lay.shdr0.size, size)
-        sh0 = lay.shdr0.unpack(_bytes_at(head, read, shoff, lay.shdr0.size))
+        check_end("section header 0", shoff, lay.shdr0.size, size)
+        sh0 = lay.shdr0.unpack(bytes_at(head, read, shoff, lay.shdr0.size))
     if phnum == PN_XNUM:
         if sh0 is None:
             raise ElfError("e_phnum is PN_XNUM (0xffff) but there is no section header 0 holding the real count")
@@ -212,9 +195,9 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 f"e_phentsize {phentsize} is smaller than an ELF{elf_class} program header ({lay.phdr.size} bytes)"
             )
         # Checking the end against the file size also caps phnum by the file size.
-        _check_end("program header table", phoff, phnum * phentsize, size)
+        check_end("program header table", phoff, phnum * phentsize, size)
         _check_table("program header table", phnum, phentsize)
-        table = _bytes_at(head, read, phoff, phnum * phentsize)
+        table = bytes_at(head, read, phoff, phnum * phentsize)
         if phentsize == lay.phdr.size:
             phdrs = lay.phdr.iter_unpack(table)
         else:
@@ -234,14 +217,14 @@ def _parse(read: Reader, size: int) -> ElfInfo:
             elif p_type == PT_GNU_PROPERTY:
                 prop_ph = (p_offset, p_filesz)  # the kernel parses the last one
 
-    interpreter = _read_interp(head, read, size, *interp_ph) if interp_ph else None
+    interpreter = read_interp(head, read, size, *interp_ph) if interp_ph else None
 
     # -- dynamic segment ---------------------------------------------------------------------
     needed: tuple[str, ...] = ()
     soname: str | None = None
     flags_1 = 0
     if dyn_ph is not None:
-        needed, soname, flags_1 = _read_dynamic(read, size, lay, dyn_ph[0], dyn_ph[1], loads)
+        needed, soname, flags_1 = read_dynamic(read, size, lay, dyn_ph[0], dyn_ph[1], loads)
 
     # -- section headers: only "is there a symbol table?" --------------------------------------
     stripped = True
@@ -253,7 +236,7 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 raise ElfError(
                     f"e_shentsize {shentsize} is smaller than an ELF{elf_class} section header ({lay.shdr_type.size} bytes)"
                 )
-            _check_end("section header table", shoff, count * shentsize, size)
+            check_end("section header table", shoff, count * shentsize, size)
             _check_table("section header table", count, shentsize)
             table = read(shoff, count * shentsize)
             if shentsize == lay.shdr_type.size:
@@ -262,10 +245,10 @@ def _parse(read: Reader, size: int) -> ElfInfo:
                 stripped = all(lay.shdr_type.unpack_from(table, i * shentsize)[0] != SHT_SYMTAB for i in range(count))
             section_table = (shentsize, table)
 
-    build_id = _read_build_id(head, read, size, lay, notes) if notes else None
+    build_id = read_build_id(head, read, size, lay, notes) if notes else None
     gnu_property: bytes | None = None
     if prop_ph is not None and prop_ph[0] < size:
-        gnu_property = _bytes_at(head, read, prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
+        gnu_property = bytes_at(head, read, prop_ph[0], min(prop_ph[1], MAX_PROPERTY_NOTE + 1, size - prop_ph[0]))
 
     if e_type == ET_DYN:
         type_name = "pie" if (flags_1 & DF_1_PIE) or interpreter is not None else "shared"
@@ -296,146 +279,3 @@ def _parse(read: Reader, size: int) -> ElfInfo:
         size=size,
     )
     return info
-
-
-def _bytes_at(head: bytes, read: Reader, offset: int, length: int) -> bytes:
-    """``length`` bytes at ``offset``: from ``head`` (the file's first bytes) when it holds them."""
-    end = offset + length
-    if end <= len(head):
-        return head[offset:end]
-    return read(offset, length)
-
-
-def _read_interp(head: bytes, read: Reader, size: int, offset: int, filesz: int) -> str:
-    # Same limits as the kernel's loader: 2..PATH_MAX bytes, NUL-terminated.
-    if filesz > PATH_MAX:
-        raise ElfError(f"PT_INTERP at {offset:#x} is {filesz:#x} bytes, longer than PATH_MAX ({PATH_MAX})")
-    if filesz < 2:
-        raise ElfError(f"PT_INTERP at {offset:#x} is {filesz} bytes, too short for a path")
-    _check_end("PT_INTERP segment", offset, filesz, size)
-    raw = _bytes_at(head, read, offset, filesz)
-    if raw[-1] != 0:
-        raise ElfError(f"PT_INTERP at {offset:#x} is not NUL-terminated")
-    return _decode(raw[: raw.index(0)])
-
-
-def _read_dynamic(
-    read: Reader, size: int, lay: _Layout, offset: int, filesz: int, loads: list[tuple[int, int, int]]
-) -> tuple[tuple[str, ...], str | None, int]:
-    """Walk PT_DYNAMIC up to DT_NULL; resolve DT_NEEDED and DT_SONAME names through DT_STRTAB."""
-    _check_end("dynamic segment", offset, filesz, size)
-    entsize = lay.dyn.size
-    total = filesz // entsize
-    needed_offsets: list[int] = []
-    soname_offset: int | None = None
-    strtab: int | None = None
-    strsz: int | None = None
-    flags_1 = 0
-    seen = 0
-    terminated = False
-    # Read in chunks so a huge (lying) p_filesz costs nothing past DT_NULL.
-    while seen < total and not terminated:
-        if seen >= MAX_DYNAMIC_ENTRIES:
-            raise ElfError(f"dynamic segment at {offset:#x}: no DT_NULL in the first {MAX_DYNAMIC_ENTRIES} entries")
-        n = min(total - seen, _DYN_CHUNK // entsize, MAX_DYNAMIC_ENTRIES - seen)
-        chunk = read(offset + seen * entsize, n * entsize)
-        seen += n
-        for tag, val in lay.dyn.iter_unpack(chunk):
-            if tag == DT_NULL:
-                terminated = True
-                break
-            if tag == DT_NEEDED:
-                needed_offsets.append(val)
-            elif tag == DT_STRTAB:
-                if strtab is None:
-                    strtab = val
-            elif tag == DT_STRSZ:
-                if strsz is None:
-                    strsz = val
-            elif tag == DT_SONAME:
-                soname_offset = val
-            elif tag == DT_FLAGS_1:
-                flags_1 |= val
-    if not terminated:
-        raise ElfError(f"dynamic segment at {offset:#x} ({filesz:#x} bytes) has no DT_NULL terminator")
-    if not needed_offsets and soname_offset is None:
-        return (), None, flags_1
-    if strtab is None:
-        raise ElfError("dynamic segment has DT_NEEDED or DT_SONAME but no DT_STRTAB")
-
-    # DT_STRTAB is a virtual address: map it to a file offset through the PT_LOAD segments.
-    for p_offset, p_vaddr, p_filesz in loads:
-        if p_vaddr <= strtab < p_vaddr + p_filesz:
-            table_off = p_offset + (strtab - p_vaddr)
-            segment_end = p_offset + p_filesz
-            break
-    else:
-        raise ElfError(f"DT_STRTAB address {strtab:#x} is not inside the file image of any PT_LOAD segment")
-    if strsz is not None:
-        _check_end("dynamic string table (DT_STRTAB/DT_STRSZ)", table_off, strsz, size)
-        table_len = strsz
-    else:
-        if table_off >= size:
-            raise ElfError(f"dynamic string table at {table_off:#x} starts past the end of the file ({size:#x} bytes)")
-        table_len = min(segment_end, size) - table_off
-
-    whole = read(table_off, table_len) if table_len <= _STRTAB_WHOLE else None
-
-    def name(index: int, what: str) -> str:
-        if index >= table_len:
-            raise ElfError(f"{what} name offset {index:#x} is outside the dynamic string table ({table_len:#x} bytes)")
-        if whole is not None:
-            end = whole.find(b"\0", index, index + MAX_NAME + 1)
-            if end < 0:
-                raise ElfError(
-                    f"{what} name at string table offset {index:#x} is not NUL-terminated within {MAX_NAME} bytes"
-                )
-            return _decode(whole[index:end])
-        # A big table: read a small window, growing to MAX_NAME, only where the name is.
-        window = 256
-        while True:
-            length = min(window, table_len - index, MAX_NAME + 1)
-            raw = read(table_off + index, length)
-            end = raw.find(b"\0")
-            if end >= 0:
-                return _decode(raw[:end])
-            if length < window or window > MAX_NAME:
-                raise ElfError(
-                    f"{what} name at string table offset {index:#x} is not NUL-terminated within {MAX_NAME} bytes"
-                )
-            window *= 4
-
-    needed = tuple(name(i, "DT_NEEDED") for i in needed_offsets)
-    soname = name(soname_offset, "DT_SONAME") if soname_offset is not None else None
-    return needed, soname, flags_1
-
-
-def _read_build_id(head: bytes, read: Reader, size: int, lay: _Layout, notes: list[tuple[int, int, int]]) -> str | None:
-    """The NT_GNU_BUILD_ID descriptor from the PT_NOTE segments, as hex."""
-    budget = MAX_NOTE_BYTES
-    for offset, filesz, p_align in notes:
-        if budget <= 0:
-            break
-        _check_end("PT_NOTE segment", offset, filesz, size)
-        length = min(filesz, budget)
-        budget -= length
-        data = _bytes_at(head, read, offset, length)
-        # Notes are 4-byte aligned, except in segments aligned to 8 (GNU property notes).
-        align = 8 if p_align == 8 else 4
-        pos = 0
-        while pos + 12 <= length:
-            namesz, descsz, n_type = lay.note.unpack_from(data, pos)
-            name_at = pos + 12
-            # Padding is to absolute alignment within the segment (readelf and the kernel agree).
-            desc_at = -(-(name_at + namesz) // align) * align
-            desc_end = desc_at + descsz
-            if desc_end > length:
-                if length < filesz:
-                    break  # cut off by the budget, not malformed
-                raise ElfError(
-                    f"note at {offset + pos:#x} runs past the end of its PT_NOTE segment ({filesz:#x} bytes)"
-                )
-            if n_type == NT_GNU_BUILD_ID and data[name_at : name_at + namesz] == b"GNU\0":
-                return data[desc_at:desc_end].hex()
-            pos = -(-desc_end // align) * align
-    return None

@@ -85,7 +85,7 @@ class ElfInfo:
 
     @functools.cached_property
     def _ehdr(self) -> tuple[int, ...]:
-        return _LAYOUTS[(self.elf_class, self.endian)].ehdr.unpack_from(self.header, 16)
+        return LAYOUTS[(self.elf_class, self.endian)].ehdr.unpack_from(self.header, 16)
 
     @property
     def ident(self) -> bytes:
@@ -132,7 +132,7 @@ class ElfInfo:
         if self.program_table is None:
             return (), (), ()
         entsize, table = self.program_table
-        lay = _LAYOUTS[(self.elf_class, self.endian)]
+        lay = LAYOUTS[(self.elf_class, self.endian)]
         if entsize == lay.phdr_full.size:
             rows = lay.phdr_full.iter_unpack(table)
         else:
@@ -173,7 +173,7 @@ class ElfInfo:
         if self.section_table is None:
             return ()
         entsize, table = self.section_table
-        lay = _LAYOUTS[(self.elf_class, self.endian)]
+        lay = LAYOUTS[(self.elf_class, self.endian)]
         if entsize == lay.shdr_alloc.size:
             shdrs = lay.shdr_alloc.iter_unpack(table)
         else:
@@ -193,7 +193,7 @@ class ElfInfo:
         return arch_name(self.machine, self.elf_class, self.endian)
 
 
-class _Layout:
+class Layout:
     """Precompiled structs for one (class, byte order) pair; fields not needed are pad bytes."""
 
     def __init__(self, elf_class: int, endian: str) -> None:
@@ -223,4 +223,4 @@ class _Layout:
         self.note = struct.Struct(f"{e}III")  # namesz descsz type, 32-bit in both classes
 
 
-_LAYOUTS = {(c, o): _Layout(c, o) for c in (32, 64) for o in ("little", "big")}
+LAYOUTS = {(c, o): Layout(c, o) for c in (32, 64) for o in ("little", "big")}

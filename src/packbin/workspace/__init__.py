@@ -25,13 +25,15 @@ hashes are cached by (path, size, mtime, inode, ctime) so an unchanged no-op bui
 The package, lowest layer first (a module imports only those above it in this list):
 
 - ``paths``: repository-relative POSIX path strings (join, normalise, prefix tests);
+- ``manifests``: discovery's bounded walk for Cargo.toml files and its size-bounded reads;
 - ``model``: the frozen public records (InputFile, Stub, Target, Member, Workspace, BinaryInputs);
 - ``hashcache``: the stat-keyed cache of file hashes;
 - ``repo``: the repository being read (symlink/escape refusal, TOML, walking into InputFiles);
 - ``targets``: packages, path dependencies, target inference, which package owns a bin;
 - ``sources``: cargo configs, source replacement, which lock sources need the network;
 - ``layout``: the workspace root and members, and every manifest cargo loads;
-- ``inputs``: the entry points: a bin's inputs, digests, the build and fetch payloads.
+- ``inputs``: the entry points: a bin's inputs, digests, the build and fetch payloads;
+- ``discovery``: every bin cargo would build in a repository (what ``packbin init`` offers).
 """
 
 from __future__ import annotations

@@ -20,28 +20,20 @@ rest of the repository is still discovered.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packbin._compat import tomllib
 from packbin.config.table import NAME_RE
 from packbin.errors import ConfigError
-from packbin.workspace.paths import _norm_rel as _norm
-from packbin.workspace.repo import _dependency_tables, _table
-from packbin.workspace.repo import _package_table as _package
+from packbin.workspace.manifests import MAX_MANIFEST_BYTES, ManifestTree, Unusable
+from packbin.workspace.paths import is_under, join_rel, parent_rel
+from packbin.workspace.paths import norm_rel as _norm
+from packbin.workspace.repo import dependency_tables, subtable
+from packbin.workspace.repo import package_table as _package
 
 __all__ = ["MAX_MANIFEST_BYTES", "CargoBin", "Discovery", "Problem", "discover"]
-
-#: A Cargo.toml is a few kilobytes; past this it is not one.
-MAX_MANIFEST_BYTES = 1 << 20
-#: How deep the walk goes below the repository root (a real repository needs a handful of levels).
-MAX_DEPTH = 24
-#: Directories never walked: dependencies (vendor/), build outputs (target/), package managers'.
-SKIP_NAMES = frozenset({"vendor", "target", "node_modules", "__pycache__"})
 
 _DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies", "dev-dependencies", "dev_dependencies")
 
@@ -107,151 +99,20 @@ def discover(root: Path) -> Discovery:
 
 
 # -- implementation ----------------------------------------------------------------------------
-def _join(*parts: str) -> str:
-    p = "/".join(x for x in parts if x)
-    n = os.path.normpath(p) if p else ""
-    return "" if n == "." else n
-
-
-def _parent(rel: str) -> str:
-    return rel.rsplit("/", 1)[0] if "/" in rel else ""
-
-
-def _under(path: str, prefix: str) -> bool:
-    return prefix == "" or path == prefix or path.startswith(prefix + "/")
-
-
-class _Skip(Exception):
-    """A manifest discovery cannot use (becomes a Problem)."""
-
-
-class _Discoverer:
-    def __init__(self, root: Path) -> None:
-        if not root.is_dir():
-            raise ConfigError(f"{root}: not a directory")
-        self.root = root.resolve()
-        self.root_str = str(self.root)
-        self.problems: dict[str, str] = {}
-        self._toml: dict[str, dict[str, Any] | None] = {}
-
-    # -- reading -----------------------------------------------------------------------
-    def abs(self, rel: str) -> Path:
-        return self.root / rel if rel else self.root
-
-    def problem(self, rel: str, text: str) -> None:
-        self.problems.setdefault(rel, text)
-
-    def symlinked(self, rel: str) -> str | None:
-        """Why ``rel`` cannot be used when a component of it is a symlink (None: no symlink)."""
-        parts = rel.split("/") if rel else []
-        for i in range(1, len(parts) + 1):
-            sub = "/".join(parts[:i])
-            p = self.abs(sub)
-            if p.is_symlink():
-                real = os.path.realpath(p)
-                if not Path(real).is_relative_to(self.root):
-                    return f"{sub} is a symlink leading out of the repository (to {real}); ignored"
-                return f"{sub} is a symlink; ignored (packbin sends no symlinks to builds)"
-        return None
-
-    def manifest(self, rel: str) -> dict[str, Any] | None:
-        """The parsed Cargo.toml at ``rel`` (None when it is missing or unusable, with a Problem)."""
-        if rel in self._toml:
-            return self._toml[rel]
-        data: dict[str, Any] | None = None
-        why = self.symlinked(rel)
-        if why is not None:
-            self.problem(rel, why)
-        else:
-            try:
-                data = self._parse(rel)
-            except _Skip as e:
-                self.problem(rel, str(e))
-        self._toml[rel] = data
-        return data
-
-    def _parse(self, rel: str) -> dict[str, Any] | None:
-        path = self.abs(rel)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise _Skip(f"cannot read: {e.strerror}") from e
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _Skip("not a regular file")
-            raw = b""
-            while len(raw) <= MAX_MANIFEST_BYTES:
-                chunk = os.read(fd, MAX_MANIFEST_BYTES + 1 - len(raw))
-                if not chunk:
-                    break
-                raw += chunk
-        except OSError as e:
-            raise _Skip(f"cannot read: {e.strerror}") from e
-        finally:
-            os.close(fd)
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise _Skip(f"larger than {MAX_MANIFEST_BYTES >> 20} MiB, not a Cargo manifest")
-        try:
-            data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
-            return data
-        except UnicodeDecodeError as e:
-            raise _Skip(f"not UTF-8 text (byte {e.start})") from e
-        except tomllib.TOMLDecodeError as e:
-            raise _Skip(f"invalid TOML: {e}") from e
-        except RecursionError:
-            raise _Skip("invalid TOML: arrays or tables nested too deeply") from None
-
-    # -- the walk ----------------------------------------------------------------------
-    def walk(self) -> list[str]:
-        """Repo-relative paths of every Cargo.toml outside vendor/, target/ and hidden directories."""
-        found: list[str] = []
-        stack: list[tuple[str, int]] = [("", 0)]
-        while stack:
-            d, depth = stack.pop()
-            try:
-                it = os.scandir(os.path.join(self.root_str, d) if d else self.root_str)
-            except OSError as e:
-                self.problem(d or ".", f"cannot read: {e.strerror}; not searched")
-                continue
-            with it:
-                entries = sorted(it, key=lambda x: x.name)
-            if any(x.name == "CACHEDIR.TAG" for x in entries) and d:
-                continue  # a build output directory (cargo writes CACHEDIR.TAG into every target dir)
-            for entry in entries:
-                rel = f"{d}/{entry.name}" if d else entry.name
-                if entry.is_symlink():
-                    if entry.name == "Cargo.toml" or (
-                        os.path.isdir(entry.path) and (Path(entry.path) / "Cargo.toml").exists()
-                    ):
-                        why = self.symlinked(rel)
-                        self.problem(rel, why or "a symlink; ignored")
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name.startswith(".") or entry.name in SKIP_NAMES:
-                        continue
-                    if depth + 1 > MAX_DEPTH:
-                        self.problem(rel, f"deeper than {MAX_DEPTH} levels; not searched")
-                        continue
-                    stack.append((rel, depth + 1))
-                elif entry.name == "Cargo.toml":
-                    found.append(rel)
-        return sorted(found)
-
+class _Discoverer(ManifestTree):
     # -- workspaces --------------------------------------------------------------------
     def members(self, root_manifest: str, data: Mapping[str, Any]) -> list[str]:
         """Package dirs of the workspace whose root manifest is ``root_manifest``."""
-        from packbin.workspace.layout import _glob, _is_excluded
+        from packbin.workspace.layout import is_excluded, member_glob
 
-        root_rel = _parent(root_manifest)
-        ws = _table(data, "workspace")
+        root_rel = parent_rel(root_manifest)
+        ws = subtable(data, "workspace")
         out: list[str] = []
 
         def add(d: str) -> None:
-            if d in out or _is_excluded(ws, root_rel, _join(d, "Cargo.toml")):
+            if d in out or is_excluded(ws, root_rel, join_rel(d, "Cargo.toml")):
                 return
-            man = _join(d, "Cargo.toml")
+            man = join_rel(d, "Cargo.toml")
             mdata = self.manifest(man)
             if mdata is None:
                 self.problem(man, self.problems.get(man, f"listed by {root_manifest} as a member, but missing"))
@@ -261,7 +122,7 @@ class _Discoverer:
                 return
             out.append(d)
             for dep in self.path_deps(d, mdata, ws, root_rel):
-                if _under(dep, root_rel):
+                if is_under(dep, root_rel):
                     add(dep)
 
         entries = ws.get("members", [])
@@ -270,7 +131,7 @@ class _Discoverer:
             entries = []
         for entry in entries:
             if any(c in entry for c in "*?["):
-                hits = [h for h in _glob(self.abs(root_rel), entry) if (self.abs(root_rel) / h).is_dir()]
+                hits = [h for h in member_glob(self.abs(root_rel), entry) if (self.abs(root_rel) / h).is_dir()]
                 dirs = [n for h in hits if (n := _norm(root_rel, h)) is not None]
             else:
                 n = _norm(root_rel, entry)
@@ -279,8 +140,11 @@ class _Discoverer:
                     continue
                 dirs = [n]
             for d in dirs:
-                if not self.abs(_join(d, "Cargo.toml")).exists() and not self.abs(_join(d, "Cargo.toml")).is_symlink():
-                    if not _is_excluded(ws, root_rel, _join(d, "Cargo.toml")):
+                if (
+                    not self.abs(join_rel(d, "Cargo.toml")).exists()
+                    and not self.abs(join_rel(d, "Cargo.toml")).is_symlink()
+                ):
+                    if not is_excluded(ws, root_rel, join_rel(d, "Cargo.toml")):
                         self.problem(root_manifest, f"workspace member {d or '.'} has no Cargo.toml")
                     continue
                 add(d)
@@ -290,8 +154,8 @@ class _Discoverer:
 
     def path_deps(self, d: str, data: Mapping[str, Any], ws: Mapping[str, Any], root_rel: str) -> list[str]:
         """Dirs of the path dependencies (all kinds, target-specific too) of the package in ``d``."""
-        tables = _dependency_tables(data, _DEP_TABLES)
-        ws_deps = _table(ws, "dependencies")
+        tables = dependency_tables(data, _DEP_TABLES)
+        ws_deps = subtable(ws, "dependencies")
         out: list[str] = []
         for table in tables:
             for name, spec in table.items():
@@ -299,8 +163,8 @@ class _Discoverer:
                     continue
                 if isinstance(spec.get("path"), str):
                     rel = _norm(d, spec["path"])
-                elif spec.get("workspace") is True and isinstance(_table(ws_deps, name).get("path"), str):
-                    rel = _norm(root_rel, _table(ws_deps, name)["path"])
+                elif spec.get("workspace") is True and isinstance(subtable(ws_deps, name).get("path"), str):
+                    rel = _norm(root_rel, subtable(ws_deps, name)["path"])
                 else:
                     continue
                 if rel is not None and rel not in out:
@@ -310,35 +174,37 @@ class _Discoverer:
     def find_root(self, manifest_rel: str, data: Mapping[str, Any]) -> tuple[str | None, bool]:
         """cargo's find_workspace_root, bounded by the repository root: (root manifest or None,
         whether a workspace above excluded this package on the way)."""
-        from packbin.workspace.layout import _is_excluded
+        from packbin.workspace.layout import is_excluded
 
-        pointer = _table(data, "package").get("workspace")
+        pointer = subtable(data, "package").get("workspace")
         if isinstance(pointer, str):
-            d = _norm(_parent(manifest_rel), pointer)
+            d = _norm(parent_rel(manifest_rel), pointer)
             if d is None:
-                raise _Skip(f"package.workspace = {pointer!r} leads outside the repository")
-            cand = _join(d, "Cargo.toml")
+                raise Unusable(f"package.workspace = {pointer!r} leads outside the repository")
+            cand = join_rel(d, "Cargo.toml")
             cdata = self.manifest(cand)
             if cdata is None or not isinstance(cdata.get("workspace"), dict):
-                raise _Skip(f"package.workspace = {pointer!r} does not name a directory with a [workspace] Cargo.toml")
+                raise Unusable(
+                    f"package.workspace = {pointer!r} does not name a directory with a [workspace] Cargo.toml"
+                )
             return cand, False
         excluded = False
-        d = _parent(manifest_rel)
+        d = parent_rel(manifest_rel)
         while d:
-            d = _parent(d)
-            cand = _join(d, "Cargo.toml")
+            d = parent_rel(d)
+            cand = join_rel(d, "Cargo.toml")
             if not self.abs(cand).is_file():
                 continue
             cdata = self.manifest(cand)
             if cdata is None:
-                raise _Skip(f"its workspace would be found in {cand}, which cannot be read")
+                raise Unusable(f"its workspace would be found in {cand}, which cannot be read")
             cws = cdata.get("workspace")
             if isinstance(cws, dict):
-                if not _is_excluded(cws, d, manifest_rel):
+                if not is_excluded(cws, d, manifest_rel):
                     return cand, excluded
                 excluded = True
                 continue
-            cpointer = _table(cdata, "package").get("workspace")
+            cpointer = subtable(cdata, "package").get("workspace")
             if isinstance(cpointer, str):
                 return self.find_root(cand, cdata)[0], excluded
         return None, excluded
@@ -346,22 +212,22 @@ class _Discoverer:
     # -- targets -----------------------------------------------------------------------
     def bins(self, d: str, data: Mapping[str, Any], ws_data: Mapping[str, Any], ws_manifest: str) -> list[CargoBin]:
         from packbin.config.model import builtin_config
-        from packbin.workspace.repo import _Repo
-        from packbin.workspace.targets import _targets
+        from packbin.workspace.repo import Repo
+        from packbin.workspace.targets import package_targets
 
-        manifest = _join(d, "Cargo.toml")
+        manifest = join_rel(d, "Cargo.toml")
         pkg = _package(data) or {}
         name = pkg.get("name")
         if not isinstance(name, str) or not name:
-            raise _Skip("[package] has no name (cargo requires one; it cannot be inherited from the workspace)")
+            raise Unusable("[package] has no name (cargo requires one; it cannot be inherited from the workspace)")
         edition = pkg.get("edition", "2015")
         if isinstance(edition, dict) and edition.get("workspace") is True:
-            edition = _table(_table(ws_data, "workspace"), "package").get("edition", "2015")
-        repo = _Repo(builtin_config(self.root))
+            edition = subtable(subtable(ws_data, "workspace"), "package").get("edition", "2015")
+        repo = Repo(builtin_config(self.root))
         try:
-            targets = _targets(repo, d, name, data, edition if isinstance(edition, str) else "2015")
+            targets = package_targets(repo, d, name, data, edition if isinstance(edition, str) else "2015")
         except ConfigError as e:
-            raise _Skip(e.message) from None
+            raise Unusable(e.message) from None
         out = []
         for t in targets:
             if t.kind != "bin":
@@ -383,40 +249,40 @@ class _Discoverer:
                 roots[rel] = self.members(rel, data)
         for r, dirs in roots.items():
             # A workspace inside another's members is cargo's error too; each root lists its own.
-            for d in [d for d in dirs if _join(d, "Cargo.toml") in roots and _join(d, "Cargo.toml") != r]:
-                self.problem(_join(d, "Cargo.toml"), f"a workspace root of its own, also matched by {r}'s members")
+            for d in [d for d in dirs if join_rel(d, "Cargo.toml") in roots and join_rel(d, "Cargo.toml") != r]:
+                self.problem(join_rel(d, "Cargo.toml"), f"a workspace root of its own, also matched by {r}'s members")
                 dirs.remove(d)
-        member_of = {_join(d, "Cargo.toml"): r for r, dirs in roots.items() for d in dirs}
+        member_of = {join_rel(d, "Cargo.toml"): r for r, dirs in roots.items() for d in dirs}
         for rel in found:
             data = self.manifest(rel)
             if data is None or rel in roots or rel in member_of or _package(data) is None:
                 continue
             try:
                 root, excluded = self.find_root(rel, data)
-            except _Skip as e:
+            except Unusable as e:
                 self.problem(rel, str(e))
                 continue
             if root is not None:
                 self.problem(
                     rel, f"inside the workspace of {root}, which does not list it as a member (cargo refuses it)"
                 )
-            elif excluded and not self.abs(_join(_parent(rel), "Cargo.lock")).is_file():
+            elif excluded and not self.abs(join_rel(parent_rel(rel), "Cargo.lock")).is_file():
                 self.problem(
                     rel,
                     "excluded from the workspace above it and without a Cargo.lock of its own; not a standalone crate"
                     + f" (run `cargo generate-lockfile --manifest-path {rel}` to make it one)",
                 )
             else:
-                roots[rel] = [_parent(rel)]
+                roots[rel] = [parent_rel(rel)]
                 member_of[rel] = rel
         bins: list[CargoBin] = []
         for root_manifest, dirs in roots.items():
             ws_data = self.manifest(root_manifest) or {}
             for d in dirs:
-                man = _join(d, "Cargo.toml")
+                man = join_rel(d, "Cargo.toml")
                 try:
                     bins.extend(self.bins(d, self.manifest(man) or {}, ws_data, root_manifest))
-                except _Skip as e:
+                except Unusable as e:
                     self.problem(man, str(e))
         for b in [b for b in bins if not NAME_RE.match(b.name)]:
             # Untrusted: a [[bin]] name becomes a file name under dist/ (buildcfg.toml refuses it too).

@@ -25,7 +25,7 @@ RACY_NS = 1_000_000_000
 _StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, inode, ctime_ns, mode
 
 
-class _HashCache:
+class HashCache:
     """(rel, size, mtime_ns, inode, ctime_ns) -> sha256, one JSON file per repository root.
 
     Kept in memory for the life of the process too (with the InputFile records built from it), so
@@ -33,7 +33,7 @@ class _HashCache:
     """
 
     VERSION = 1
-    _open: ClassVar[dict[str, _HashCache]] = {}
+    _open: ClassVar[dict[str, HashCache]] = {}
 
     def __init__(self, root: Path, path: Path | None) -> None:
         self.root = str(root)
@@ -46,7 +46,7 @@ class _HashCache:
         self.now_ns = time.time_ns()
 
     @classmethod
-    def open(cls, root: Path) -> _HashCache:
+    def open(cls, root: Path) -> HashCache:
         try:
             path: Path | None = (
                 cache_dir() / "input-hashes" / (hashlib.sha256(str(root).encode()).hexdigest()[:32] + ".json")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from packbin.workspace.paths import _join
+from packbin.workspace.paths import join_rel
 
 MAIN_STUB = b"fn main() {}\n"
 LIB_STUB = b""
@@ -84,7 +84,7 @@ class Workspace:
     @property
     def manifest_rel(self) -> str:
         """The root Cargo.toml, relative to the repository root."""
-        return _join(self.root_rel, "Cargo.toml")
+        return join_rel(self.root_rel, "Cargo.toml")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import os
 
 
-def _join(*parts: str) -> str:
+def join_rel(*parts: str) -> str:
     """POSIX join of repository-relative parts, normalised ("" is the root)."""
     p = "/".join(x for x in parts if x)
     n = os.path.normpath(p) if p else ""
     return "" if n == "." else n
 
 
-def _norm_rel(base_rel: str, value: str) -> str | None:
+def norm_rel(base_rel: str, value: str) -> str | None:
     """``value`` (relative to the repo-relative dir ``base_rel``, or absolute) as a repo-relative
     path; None when it leaves the repository."""
     if os.path.isabs(value):
@@ -28,10 +28,10 @@ def _norm_rel(base_rel: str, value: str) -> str | None:
     return n
 
 
-def _under(path: str, prefix: str) -> bool:
+def is_under(path: str, prefix: str) -> bool:
     """Component-wise ``path`` is ``prefix`` or inside it (cargo's Path::starts_with)."""
     return prefix == "" or path == prefix or path.startswith(prefix + "/")
 
 
-def _parent(rel: str) -> str:
+def parent_rel(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""

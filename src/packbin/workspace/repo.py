@@ -13,9 +13,9 @@ from typing import Any
 from packbin._compat import tomllib
 from packbin.config.model import BuildConfig
 from packbin.errors import ConfigError
-from packbin.workspace.hashcache import _HashCache
+from packbin.workspace.hashcache import HashCache
 from packbin.workspace.model import InputFile
-from packbin.workspace.paths import _norm_rel
+from packbin.workspace.paths import norm_rel
 
 #: Directories never sent from a package directory: VCS metadata, editor state, and build
 #: outputs: ``target/`` at the package's top, or any directory holding a CACHEDIR.TAG (cargo
@@ -24,7 +24,7 @@ SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".jj", ".pijul", "_darcs", ".idea"
 _SYMLINK_HINT = "replace the link with the file or directory it points to (packbin sends no symlinks to builds)"
 
 
-class _Repo:
+class Repo:
     """The repository being read: path checks, parsed TOML, hashed files (cargo's rules are in
     layout, targets and sources)."""
 
@@ -74,7 +74,7 @@ class _Repo:
                 raise ConfigError(f"{sub}: symlinks are not allowed in build inputs ({what})", hint=_SYMLINK_HINT)
 
     def resolve_rel(self, base_rel: str, value: str, what: str) -> str:
-        rel = _norm_rel(base_rel, value)
+        rel = norm_rel(base_rel, value)
         if rel is None:
             raise self.outside(what, repr(value) + (f" (from {base_rel})" if base_rel else ""))
         self.check(rel, what)
@@ -100,7 +100,7 @@ class _Repo:
         return data
 
     # -- files -------------------------------------------------------------------------
-    def input_file(self, rel: str, path: Path, cache: _HashCache) -> InputFile:
+    def input_file(self, rel: str, path: Path, cache: HashCache) -> InputFile:
         self.check(rel, "build input")
         try:
             st = path.lstat()
@@ -111,7 +111,7 @@ class _Repo:
         return cache.file(rel, st)
 
     def walk(
-        self, rel: str, prune: bool, skip_rels: frozenset[str], out: dict[str, InputFile], cache: _HashCache
+        self, rel: str, prune: bool, skip_rels: frozenset[str], out: dict[str, InputFile], cache: HashCache
     ) -> None:
         """Add every regular file under ``rel`` to ``out`` (without SKIP_DIRS and build outputs
         when ``prune``) and without the dirs ``skip_rels``; refuse symlinks."""
@@ -150,21 +150,21 @@ class _Repo:
                             out[erel] = cache.file(erel, st)
 
 
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+def subtable(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     v = data.get(key)
     return v if isinstance(v, dict) else {}
 
 
-def _dependency_tables(data: Mapping[str, Any], names: tuple[str, ...]) -> list[Mapping[str, Any]]:
+def dependency_tables(data: Mapping[str, Any], names: tuple[str, ...]) -> list[Mapping[str, Any]]:
     """A manifest's dependency tables ``names``, top-level and under every ``[target.<cfg>]``."""
-    tables = [_table(data, n) for n in names]
-    for t in _table(data, "target").values():
+    tables = [subtable(data, n) for n in names]
+    for t in subtable(data, "target").values():
         if isinstance(t, dict):
-            tables.extend(_table(t, n) for n in names)
+            tables.extend(subtable(t, n) for n in names)
     return tables
 
 
-def _package_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def package_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     for key in ("package", "project"):  # [project] is the pre-1.0 spelling cargo still reads
         v = data.get(key)
         if isinstance(v, dict):

@@ -9,8 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from packbin.errors import ConfigError
-from packbin.workspace.paths import _join, _parent
-from packbin.workspace.repo import _Repo, _table
+from packbin.workspace.paths import join_rel, parent_rel
+from packbin.workspace.repo import Repo, subtable
 
 CRATES_IO = "crates-io"
 CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
@@ -20,42 +20,42 @@ CRATES_IO_HOSTS = ("index.crates.io", "static.crates.io")
 
 
 # -- cargo config ------------------------------------------------------------------
-def source_configs(repo: _Repo, start_rel: str) -> list[str]:
+def source_configs(repo: Repo, start_rel: str) -> list[str]:
     """Config files cargo reads running in ``start_rel``, up to the repository root, highest
     precedence first; per directory the legacy ``config`` wins over ``config.toml``."""
     out: list[str] = []
     d: str | None = start_rel
     while d is not None:
         for name in ("config", "config.toml"):
-            rel = _join(d, ".cargo", name)
+            rel = join_rel(d, ".cargo", name)
             p = repo.abs(rel)
             if p.is_file() or p.is_symlink():
                 repo.check(rel, "cargo config")
                 out.append(rel)
                 break
-        d = _parent(d) if d else None
+        d = parent_rel(d) if d else None
     return out
 
 
-def load_source_map(repo: _Repo, configs: list[str]) -> _SourceMap:
+def load_source_map(repo: Repo, configs: list[str]) -> SourceMap:
     """The ``[source]`` replacements and ``[registries]`` of cargo's config files ``configs``, highest precedence first."""
     sources: dict[str, dict[str, tuple[Any, str]]] = {}
     registries: dict[str, str] = {}
     for rel in reversed(configs):  # lowest precedence first; later ones override per key
-        base = _parent(_parent(rel))  # paths are relative to the directory holding .cargo/
+        base = parent_rel(parent_rel(rel))  # paths are relative to the directory holding .cargo/
         data = repo.toml(rel)
-        for name, table in _table(data, "source").items():
+        for name, table in subtable(data, "source").items():
             if isinstance(table, dict):
                 merged = sources.setdefault(name, {})
                 for k, v in table.items():
                     merged[k] = (v, base)
-        for name, table in _table(data, "registries").items():
+        for name, table in subtable(data, "registries").items():
             if isinstance(table, dict) and isinstance(table.get("index"), str):
                 registries[name] = table["index"]
-    return _SourceMap(repo=repo, sources=sources, registries=registries, configs=configs)
+    return SourceMap(repo=repo, sources=sources, registries=registries, configs=configs)
 
 
-def build_rustflags(repo: _Repo, configs: list[str]) -> tuple[str, ...]:
+def build_rustflags(repo: Repo, configs: list[str]) -> tuple[str, ...]:
     """The ``[build] rustflags`` of cargo's config files ``configs`` (highest precedence first)
     as cargo would pass them, or () when any of them sets ``[target.*] rustflags``: cargo then
     ignores ``[build] rustflags`` anyway. Arrays join, lower precedence first; a string is split
@@ -63,9 +63,9 @@ def build_rustflags(repo: _Repo, configs: list[str]) -> tuple[str, ...]:
     flags: list[str] = []
     for rel in reversed(configs):
         data = repo.toml(rel)
-        if any(isinstance(t, dict) and "rustflags" in t for t in _table(data, "target").values()):
+        if any(isinstance(t, dict) and "rustflags" in t for t in subtable(data, "target").values()):
             return ()
-        value = _table(data, "build").get("rustflags")
+        value = subtable(data, "build").get("rustflags")
         if value is None:
             continue
         if isinstance(value, str):
@@ -79,7 +79,7 @@ def build_rustflags(repo: _Repo, configs: list[str]) -> tuple[str, ...]:
 
 # -- sources: Cargo.lock and source replacement -------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class _Endpoint:
+class SourceEndpoint:
     rel: str | None  # a directory / local-registry source (repo-relative); None: network
     hosts: tuple[str, ...] = ()
 
@@ -122,8 +122,8 @@ def _hosts(url: str) -> tuple[str, ...]:
 
 
 @dataclass(kw_only=True)
-class _SourceMap:
-    repo: _Repo
+class SourceMap:
+    repo: Repo
     sources: dict[str, dict[str, tuple[Any, str]]]  # name -> key -> (value, dir the path is relative to)
     registries: dict[str, str]  # [registries.NAME] index
     configs: list[str]
@@ -147,21 +147,21 @@ class _SourceMap:
             return _source_id("git", s["git"][0], ref)
         return None
 
-    def endpoint(self, lock_source: str) -> _Endpoint:
+    def endpoint(self, lock_source: str) -> SourceEndpoint:
         lid = _lock_id(lock_source)
         if lid == _source_id("sparse", CRATES_IO_SPARSE):
             lid = _source_id("registry", CRATES_IO_INDEX)
         name = next((n for n in [CRATES_IO, *self.sources] if self._id_of(n) == lid), None)
         if name is None:
-            return _Endpoint(rel=None, hosts=_hosts(lock_source))
+            return SourceEndpoint(rel=None, hosts=_hosts(lock_source))
         seen = [name]
         while True:
             s = self.sources.get(name)
             if s is None:
                 if name == CRATES_IO:
-                    return _Endpoint(rel=None, hosts=CRATES_IO_HOSTS)
+                    return SourceEndpoint(rel=None, hosts=CRATES_IO_HOSTS)
                 if name in self.registries:
-                    return _Endpoint(rel=None, hosts=_hosts(self.registries[name]))
+                    return SourceEndpoint(rel=None, hosts=_hosts(self.registries[name]))
                 raise ConfigError(
                     f"source replacement names {name!r}, which no [source.{name}] (or [registries.{name}]) defines ({self._where()})",
                     hint="fix `replace-with` (cargo vendor prints the tables to add)",
@@ -180,19 +180,19 @@ class _SourceMap:
                 if key in s and isinstance(s[key][0], str):
                     value, base = s[key]
                     rel = self.repo.resolve_rel(base, value, f"[source.{name}] {key}")
-                    return _Endpoint(rel=rel)
+                    return SourceEndpoint(rel=rel)
             if name == CRATES_IO:
-                return _Endpoint(rel=None, hosts=CRATES_IO_HOSTS)
+                return SourceEndpoint(rel=None, hosts=CRATES_IO_HOSTS)
             for key in ("registry", "git"):
                 if key in s and isinstance(s[key][0], str):
-                    return _Endpoint(rel=None, hosts=_hosts(s[key][0]))
+                    return SourceEndpoint(rel=None, hosts=_hosts(s[key][0]))
             raise ConfigError(
                 f"[source.{name}] defines no directory, local-registry, registry or git ({self._where()})",
                 hint="see the cargo book, Source Replacement",
             )
 
 
-def _lock_names(repo: _Repo, lock_rel: str) -> set[str]:
+def lock_names(repo: Repo, lock_rel: str) -> set[str]:
     packages = repo.toml(lock_rel).get("package", [])
     return (
         {p["name"] for p in packages if isinstance(p, dict) and isinstance(p.get("name"), str)}
@@ -201,10 +201,10 @@ def _lock_names(repo: _Repo, lock_rel: str) -> set[str]:
     )
 
 
-def _lock_endpoints(repo: _Repo, lock_rel: str, sources: _SourceMap) -> list[_Endpoint]:
+def lock_endpoints(repo: Repo, lock_rel: str, sources: SourceMap) -> list[SourceEndpoint]:
     data = repo.toml(lock_rel)
     packages = data.get("package", [])
-    out: dict[str, _Endpoint] = {}
+    out: dict[str, SourceEndpoint] = {}
     if isinstance(packages, list):
         for p in packages:
             src = p.get("source") if isinstance(p, dict) else None

@@ -13,8 +13,8 @@ from packbin.config.model import PackBinary
 from packbin.config.table import suggest
 from packbin.errors import ConfigError
 from packbin.workspace.model import Member, Target, Workspace
-from packbin.workspace.paths import _join
-from packbin.workspace.repo import _dependency_tables, _package_table, _Repo, _table
+from packbin.workspace.paths import join_rel
+from packbin.workspace.repo import Repo, dependency_tables, package_table, subtable
 
 _DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies")
 _DEV_TABLES = ("dev-dependencies", "dev_dependencies")
@@ -22,14 +22,14 @@ _DEV_TABLES = ("dev-dependencies", "dev_dependencies")
 
 # -- packages and targets --------------------------------------------------------------------
 @dataclass(kw_only=True)
-class _PackageLoader:
-    repo: _Repo
+class PackageLoader:
+    repo: Repo
     root_rel: str
     ws: Mapping[str, Any]
     _deps: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
 
     def _data(self, d: str) -> dict[str, Any]:
-        rel = _join(d, "Cargo.toml")
+        rel = join_rel(d, "Cargo.toml")
         self.repo.check(rel, "package manifest")
         return self.repo.toml(rel)
 
@@ -39,10 +39,10 @@ class _PackageLoader:
         if key in self._deps:
             return self._deps[key]
         data = self._data(d)
-        manifest = _join(d, "Cargo.toml")
+        manifest = join_rel(d, "Cargo.toml")
         names = _DEP_TABLES + (_DEV_TABLES if dev else ())
-        tables = _dependency_tables(data, names)
-        ws_deps = _table(self.ws, "dependencies")
+        tables = dependency_tables(data, names)
+        ws_deps = subtable(self.ws, "dependencies")
         out: list[str] = []
         for table in tables:
             for name, spec in table.items():
@@ -57,7 +57,7 @@ class _PackageLoader:
                     rel = self.repo.resolve_rel(self.root_rel, wspec["path"], f"workspace.dependencies.{name} path")
                 else:
                     continue
-                if not self.repo.abs(_join(rel, "Cargo.toml")).is_file():
+                if not self.repo.abs(join_rel(rel, "Cargo.toml")).is_file():
                     raise ConfigError(
                         f"{manifest}: path dependency {name!r} ({rel}) has no Cargo.toml",
                         hint="fix the dependency's path",
@@ -69,14 +69,14 @@ class _PackageLoader:
 
     def load(self, d: str, *, member: bool) -> Member:
         data = self._data(d)
-        manifest = _join(d, "Cargo.toml")
-        pkg = _package_table(data)
+        manifest = join_rel(d, "Cargo.toml")
+        pkg = package_table(data)
         if pkg is None or not isinstance(pkg.get("name"), str):
             raise ConfigError(
                 f"{manifest} has no [package] name",
                 hint="a workspace member must be a package (a virtual manifest cannot be a member)",
             )
-        targets = _targets(self.repo, d, pkg["name"], data, self._edition(pkg))
+        targets = package_targets(self.repo, d, pkg["name"], data, self._edition(pkg))
         return Member(
             name=pkg["name"],
             dir=d,
@@ -90,7 +90,7 @@ class _PackageLoader:
     def _edition(self, pkg: Mapping[str, Any]) -> str:
         e = pkg.get("edition", "2015")
         if isinstance(e, dict) and e.get("workspace") is True:
-            e = _table(self.ws, "package").get("edition", "2015")
+            e = subtable(self.ws, "package").get("edition", "2015")
         return e if isinstance(e, str) else "2015"
 
 
@@ -111,11 +111,11 @@ def _infer(pkg_abs: Path, sub: str) -> list[tuple[str, str]]:
     return out
 
 
-def _targets(repo: _Repo, d: str, pkg_name: str, data: Mapping[str, Any], edition: str) -> list[Target]:
+def package_targets(repo: Repo, d: str, pkg_name: str, data: Mapping[str, Any], edition: str) -> list[Target]:
     """The package's targets as cargo resolves them (paths relative to the repository root)."""
-    pkg = _package_table(data) or {}
+    pkg = package_table(data) or {}
     base = repo.abs(d)
-    manifest = _join(d, "Cargo.toml")
+    manifest = join_rel(d, "Cargo.toml")
     out: list[Target] = []
 
     def add(kind: str, name: str, path: str, explicit: bool) -> None:
@@ -215,7 +215,7 @@ def _resolve_kind(
 
 
 # -- which bin, which packages -----------------------------------------------------------------
-def _find_bin(ws: Workspace, binary: PackBinary, manifest_rel: str) -> Member:
+def find_bin(ws: Workspace, binary: PackBinary, manifest_rel: str) -> Member:
     members = list(ws.members)
     if binary.package is not None:
         named = [m for m in members if m.name == binary.package]
@@ -248,7 +248,7 @@ def _find_bin(ws: Workspace, binary: PackBinary, manifest_rel: str) -> Member:
     )
 
 
-def _needed_dirs(ws: Workspace, owner: Member) -> set[str]:
+def needed_dirs(ws: Workspace, owner: Member) -> set[str]:
     """The owner's package plus its path dependencies, transitively (not dev-dependencies), and
     every [patch]/[replace] path package (which ones the bin uses is the resolver's business)."""
     pkgs = {p.dir: p for p in ws.packages}
