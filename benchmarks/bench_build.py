@@ -37,14 +37,15 @@ and installation are all counted.
    cargo call, empty caches) is shown for reference. Goal: packbin's incremental median within
    1.5x of the native one.
 
-The script installs nothing unless given ``--setup-host-toolchain``, which (printing each
-command first) adds bookworm-security to apt's sources if ``apt-cache policy rustc-web`` does not
-show it, installs rustc-web cargo-web rust-web-src, and pip-installs the pinned ziglang and
-cargo-zigbuild into a venv under $TMPDIR unless this interpreter's environment already has them.
-Without it, a missing piece is an error that names it (exit 2).
+The script installs nothing unless given ``--setup-host-toolchain`` (host_toolchain.py), which
+(printing each command first) adds bookworm-security to apt's sources if ``apt-cache policy
+rustc-web`` does not show it, installs rustc-web cargo-web rust-web-src, and pip-installs the
+pinned ziglang and cargo-zigbuild into a venv under $TMPDIR unless this interpreter's environment
+already has them. Without it, a missing piece is an error that names it (exit 2).
 
 It prints a table of the figures with the load average and the goal verdicts; exit status 0 when
-every measured goal is met, 1 when one is missed, 2 when it could not run.
+every measured goal is met, 1 when one is missed, 2 when it could not run. The two sides it runs
+are in build_sides.py; what every benchmark shares is in _common.py.
 
     python benchmarks/bench_build.py [--skip-cold] [--runs 5] [--noop-runs 7] [--setup-host-toolchain]
 """
@@ -56,179 +57,32 @@ import json
 import os
 import re
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CRATE_REL = "packs/core/sensors/timer-sensor"
-MAIN_RS_REL = f"{CRATE_REL}/src/main.rs"
-BIN = "attune-core-timer-sensor"
+from _common import REPO, BenchError, loadavg, median, say, spread, timed
+from build_sides import (
+    DONE_RE,
+    LOCK_WAIT,
+    MAIN_RS_REL,
+    Native,
+    Packbin,
+    cargo_finished_seconds,
+    cold_build,
+    copy_repo,
+    overhead_breakdown,
+)
+from host_toolchain import DEFAULT_VENV, check_host_toolchain, setup_host_toolchain
+
 NATIVE_ARCH = "x86_64"
 TRIGGER_RE = re.compile(r'^(const DEFAULT_TRIGGER: &str = ")([^"]*)(";)$', re.MULTILINE)
 TRIGGERS = ("core.intervaltimer", "core.intervaltimer.bench")
 
-DEBIAN_RUST_PACKAGES = ("rustc-web", "cargo-web", "rust-web-src")
-SECURITY_SOURCE = "deb http://deb.debian.org/debian-security bookworm-security main"
-SECURITY_LIST = Path("/etc/apt/sources.list.d/packbin-bench-security.list")
-HOST_CARGO = Path("/usr/bin/cargo")
-HOST_RUSTC = Path("/usr/bin/rustc")
-STD_VENDOR = Path("/usr/lib/rustlib/src/rust/library/vendor")
-DEFAULT_VENV = Path(tempfile.gettempdir()) / "packbin-bench-zigbuild-venv"
-
 NOOP_GOAL_S = 0.5
 INCREMENTAL_GOAL_RATIO = 1.5
-
-_DONE_RE = re.compile(r"^\[(\S+)\s*\] done in ([0-9.]+)s$", re.MULTILINE)
-_CARGO_FINISHED_RE = re.compile(r"Finished .* in ([0-9.]+)(m?s)\b")
-_LOCK_WAIT = "waiting for another packbin run"
-
-
-class BenchError(Exception):
-    """The benchmark could not run (exit 2)."""
-
-
-def say(msg: str) -> None:
-    """Progress on stderr (the table goes to stdout)."""
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def loadavg() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
-
-
-# -- host toolchain ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class HostToolchain:
-    """The native side: Debian's rust and a bin dir holding cargo-zigbuild and a python3 with ziglang."""
-
-    zig_bin_dir: Path
-    rustc: str
-    cargo_zigbuild: str
-    zig: str
-
-
-def _out(cmd: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None) -> str | None:
-    try:
-        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=False, env=env)
-    except OSError:
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-def _debian_rust_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for pkg in DEBIAN_RUST_PACKAGES:
-        status = _out(["dpkg-query", "-W", "-f=${db:Status-Abbrev}|${Version}", pkg])
-        versions[pkg] = status.split("|", 1)[1] if status and status.startswith("ii") else None
-    return versions
-
-
-def _zig_bin_candidates(venv: Path) -> list[Path]:
-    return [Path(sys.executable).parent, venv / "bin"]
-
-
-def _zig_tools_in(bin_dir: Path, zig_pin: str, czb_pin: str) -> tuple[str, str] | None:
-    """(cargo-zigbuild version, zig version) when ``bin_dir`` has both at the pinned versions."""
-    czb = bin_dir / "cargo-zigbuild"
-    py = bin_dir / "python3"
-    if not czb.is_file() or not py.is_file():
-        return None
-    czb_v = (_out([czb, "--version"]) or "").split(" ")[-1]
-    zig_v = _out([py, "-m", "ziglang", "version"]) or ""
-    return (czb_v, zig_v) if (czb_v, zig_v) == (czb_pin, zig_pin) else None
-
-
-def check_host_toolchain(zig_pin: str, czb_pin: str, venv: Path) -> tuple[HostToolchain | None, list[str]]:
-    """The host toolchain, or the list of what is missing (in words)."""
-    missing: list[str] = []
-    versions = _debian_rust_versions()
-    absent = [p for p, v in versions.items() if v is None]
-    if absent:
-        missing.append(f"Debian packages not installed: {' '.join(absent)} (from bookworm-security)")
-    elif len(set(versions.values())) != 1:
-        missing.append("Debian rust packages differ in version: " + ", ".join(f"{p} {v}" for p, v in versions.items()))
-    for p in (HOST_CARGO, HOST_RUSTC):
-        if not p.is_file():
-            missing.append(f"{p} (package {'cargo-web' if p.name == 'cargo' else 'rustc-web'})")
-    if not STD_VENDOR.is_dir():
-        missing.append(f"{STD_VENDOR} (package rust-web-src: std's vendored dependencies for -Zbuild-std)")
-    found: tuple[Path, tuple[str, str]] | None = None
-    for d in _zig_bin_candidates(venv):
-        tools = _zig_tools_in(d, zig_pin, czb_pin)
-        if tools is not None:
-            found = (d, tools)
-            break
-    if found is None:
-        where = " or ".join(str(d) for d in _zig_bin_candidates(venv))
-        missing.append(f"ziglang=={zig_pin} and cargo-zigbuild=={czb_pin} (looked in {where})")
-    if missing or found is None:
-        return None, missing
-    rustc = (_out([HOST_RUSTC, "--version"]) or "").split(" ")[1:2]
-    return HostToolchain(
-        zig_bin_dir=found[0], rustc=rustc[0] if rustc else "?", cargo_zigbuild=found[1][0], zig=found[1][1]
-    ), []
-
-
-def _run_setup(cmd: list[str]) -> None:
-    if os.geteuid() != 0 and cmd[0] in ("apt-get", "tee") and shutil.which("sudo"):
-        cmd = ["sudo", *cmd]
-    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
-    # Their output goes to stderr with the progress, so stdout carries only the table.
-    if subprocess.run(cmd, check=False, stdout=sys.stderr).returncode != 0:
-        raise BenchError(f"setup step failed: {' '.join(cmd)}")
-
-
-def setup_host_toolchain(zig_pin: str, czb_pin: str, venv: Path) -> None:
-    """Install what check_host_toolchain finds missing (apt from bookworm-security, pip into a venv)."""
-    versions = _debian_rust_versions()
-    if any(v is None for v in versions.values()) or len(set(versions.values())) != 1 or not STD_VENDOR.is_dir():
-        policy = _out(["apt-cache", "policy", "rustc-web"]) or ""
-        print("+ apt-cache policy rustc-web", file=sys.stderr)
-        if "bookworm-security" not in policy:
-            print(f"+ echo '{SECURITY_SOURCE}' > {SECURITY_LIST}", file=sys.stderr, flush=True)
-            try:
-                SECURITY_LIST.write_text(SECURITY_SOURCE + "\n", encoding="utf-8")
-            except OSError as e:
-                raise BenchError(f"cannot write {SECURITY_LIST}: {e.strerror} (run as root)") from e
-            _run_setup(["apt-get", "update"])
-        elif not (Path("/var/lib/apt/lists").is_dir() and any(Path("/var/lib/apt/lists").glob("*security*Packages*"))):
-            _run_setup(["apt-get", "update"])
-        _run_setup(["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_RUST_PACKAGES])
-    if not any(_zig_tools_in(d, zig_pin, czb_pin) for d in _zig_bin_candidates(venv)):
-        if not (venv / "bin" / "pip").is_file():
-            _run_setup([sys.executable, "-m", "venv", str(venv)])
-        _run_setup(
-            [
-                str(venv / "bin" / "pip"),
-                "install",
-                "--disable-pip-version-check",
-                f"ziglang=={zig_pin}",
-                f"cargo-zigbuild=={czb_pin}",
-            ]
-        )
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-def timed(cmd: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    t0 = time.perf_counter()
-    proc = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise BenchError(
-            f"{' '.join(cmd)} (in {cwd}) failed with exit status {proc.returncode}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-        )
-    return elapsed, proc
 
 
 def set_trigger(main_rs: Path, value: str) -> None:
@@ -247,290 +101,6 @@ def current_trigger(main_rs: Path) -> str:
     if m is None:
         raise BenchError(f"{main_rs}: no DEFAULT_TRIGGER constant")
     return m[2]
-
-
-def cargo_finished_seconds(text: str) -> float | None:
-    """The last cargo "Finished ... in 1.23s" (or "in 1m 05s" style is not produced for short builds)."""
-    found = _CARGO_FINISHED_RE.findall(text)
-    if not found:
-        return None
-    value, unit = found[-1]
-    return float(value) / 1000 if unit == "ms" else float(value)
-
-
-def copy_repo(dest: Path) -> Path:
-    """buildcfg.toml, tasks.py and packs/ (without build outputs or the installed binary)."""
-    dest.mkdir(parents=True)
-    shutil.copy2(REPO / "buildcfg.toml", dest / "buildcfg.toml")
-    shutil.copy2(REPO / "tasks.py", dest / "tasks.py")
-    shutil.copytree(REPO / "packs", dest / "packs", symlinks=True, ignore=shutil.ignore_patterns("target", BIN))
-    return dest
-
-
-def median(xs: Sequence[float]) -> float:
-    return statistics.median(xs)
-
-
-def spread(xs: Sequence[float]) -> str:
-    return f"min {min(xs):.2f} max {max(xs):.2f}" if len(xs) > 1 else ""
-
-
-# -- packbin side ----------------------------------------------------------------------------
-
-
-@dataclass
-class Packbin:
-    """Runs the real packbin command line in the repository copy."""
-
-    root: Path
-    env: dict[str, str] = field(init=False)
-    exe: list[str] = field(init=False)
-    invoke: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        drop = (
-            "PACKBIN_CONFIG",
-            "RUST_TARGET",
-            "PACK_BINARIES_RUST_TARGET",
-            "GITHUB_STEP_SUMMARY",
-            "PACKBIN_KEEP_CONTAINERS",
-        )
-        self.env = {k: v for k, v in os.environ.items() if k not in drop}
-        bindir = Path(sys.executable).parent
-        script = bindir / "packbin"
-        self.exe = [str(script)] if script.is_file() else [sys.executable, "-m", "packbin"]
-        inv = bindir / "invoke"
-        self.invoke = [str(inv)] if inv.is_file() else [sys.executable, "-m", "invoke"]
-
-    def run(self, *args: str, via_invoke: bool = False) -> tuple[float, subprocess.CompletedProcess[str]]:
-        cmd = [*(self.invoke if via_invoke else self.exe), "build-pack-binaries", *args]
-        return timed(cmd, cwd=self.root, env=self.env)
-
-    def run_api(self, **request: object) -> tuple[float, subprocess.CompletedProcess[str]]:
-        """The same build through packbin's Python API in a fresh interpreter (a CLI workaround)."""
-        code = (
-            "import json, sys\n"
-            "from packbin.build.pipeline import BuildRequest, build_pack_binaries\n"
-            "from packbin.config.model import BuildConfig\n"
-            "build_pack_binaries(BuildConfig.load(), BuildRequest(**json.loads(sys.argv[1])))\n"
-        )
-        return timed([sys.executable, "-c", code, json.dumps(request)], cwd=self.root, env=self.env)
-
-    def jobs_flag_works(self) -> bool:
-        """Whether ``--jobs 1`` reaches packbin as a number (checked on an up-to-date tree: no build)."""
-        cmd = [*self.exe, "build-pack-binaries", "--arch=all", "--jobs=1"]
-        proc = subprocess.run(cmd, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
-        return proc.returncode == 0
-
-    def log_text(self, arch: str) -> str:
-        p = self.root / "dist" / "logs" / f"build-{arch}.log"
-        return p.read_text(encoding="utf-8", errors="replace") if p.is_file() else ""
-
-    def manifest(self) -> dict[str, object]:
-        p = self.root / "dist" / "pack-binaries" / "manifest.json"
-        data: dict[str, object] = json.loads(p.read_text(encoding="utf-8"))
-        return data
-
-
-def remove_cache_volumes(triples: Sequence[str]) -> list[str]:
-    """Remove packbin's target and zig-cache volumes of ``triples`` (through the Docker SDK).
-
-    Each triple's removal holds the lock packbin's builds hold (build_container.run_build), so a
-    concurrent packbin build is waited for rather than broken. A volume still referenced by a
-    container (409) is retried for a while.
-    """
-    import docker
-
-    from packbin.build.volumes import WARM, cache_volume, target_volume
-    from packbin.engine import connect
-    from packbin.util.lock import file_lock
-
-    engine = connect()
-    removed: list[str] = []
-    for triple in triples:
-        with file_lock(WARM.lock_path(engine, triple), what=f"the {triple} build cache", on_wait=say):
-            for name in (target_volume(triple), cache_volume(triple)):
-                deadline = time.monotonic() + 180
-                while True:
-                    try:
-                        engine.client.volumes.get(name).remove()
-                        removed.append(name)
-                        break
-                    except docker.errors.NotFound:
-                        break
-                    except docker.errors.APIError as e:
-                        if e.status_code == 409 and time.monotonic() < deadline:
-                            time.sleep(2)
-                            continue
-                        raise BenchError(f"cannot remove volume {name}: {e.explanation or e}") from e
-    return removed
-
-
-@dataclass(frozen=True, kw_only=True)
-class ColdRun:
-    seconds: float
-    per_arch: dict[str, float]
-
-    def detail(self) -> str:
-        return ", ".join(f"{a} {s:.1f}" for a, s in self.per_arch.items())
-
-
-def cold_build(pb: Packbin, triples: Sequence[str], *, jobs: int | None, via_api: bool = False) -> ColdRun:
-    removed = remove_cache_volumes(triples)
-    how = " (through the Python API)" if via_api else ""
-    say(
-        f"removed {', '.join(removed) or 'no volumes'}; cold --arch=all --force{'' if jobs is None else f' --jobs {jobs}'}{how} ..."
-    )
-    if via_api:
-        seconds, proc = pb.run_api(arch="all", force=True, jobs=jobs)
-    else:
-        seconds, proc = pb.run("--arch=all", "--force", *(() if jobs is None else (f"--jobs={jobs}",)))
-    per_arch = {m[0]: float(m[1]) for m in _DONE_RE.findall(proc.stdout)}
-    if _LOCK_WAIT in proc.stdout:
-        say("warning: this cold run waited for another packbin run's lock: its time includes the wait")
-    say(f"  {seconds:.1f} s ({', '.join(f'{a} {s:.1f} s' for a, s in per_arch.items())}); load {loadavg()}")
-    return ColdRun(seconds=seconds, per_arch=per_arch)
-
-
-PROBE = 'echo "$(rustc --version) $(cargo-zigbuild --version) $(python3 -m ziglang version)"'
-
-
-def overhead_breakdown(cfg_path: Path, runs: int = 3) -> list[tuple[str, float, str]]:
-    """Where packbin's fixed cost per build goes, measured in-process (median of ``runs``).
-
-    The pieces of a build run that are not cargo: reaching the engine and resolving the builder
-    image (with the ``auto`` profile this includes an attempt to pull the rustup base image), a
-    container's create/start/wait/remove round trip, and the toolchain version probe the build
-    script prints first (three tool start-ups, one of them a Python interpreter).
-    """
-    from packbin.build.image import BUILD_ROOT, ensure_builder_image
-    from packbin.config.model import BuildConfig
-    from packbin.engine import connect
-
-    cfg = BuildConfig.load(cfg_path, env={})
-    t_setup: list[float] = []
-    t_pull: list[float] = []
-    t_empty: list[float] = []
-    t_probe: list[float] = []
-    image_tag = ""
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        engine = connect()
-        image = ensure_builder_image(engine, cfg, echo=say)
-        t_setup.append(time.perf_counter() - t0)
-        image_tag = image.tag
-        if cfg.builder.profile == "auto" and engine.image_id(cfg.builder.rustup.base_image) is None:
-            t0 = time.perf_counter()
-            engine.try_pull(cfg.builder.rustup.base_image)
-            t_pull.append(time.perf_counter() - t0)
-        for command, into in ((["/bin/true"], t_empty), (["/bin/sh", "-c", PROBE], t_probe)):
-            t0 = time.perf_counter()
-            with engine.container(image=image_tag, command=command, kind="build", working_dir=BUILD_ROOT) as c:
-                status = c.run_streaming(on_line=lambda _line: None)
-            into.append(time.perf_counter() - t0)
-            if status != 0:
-                raise BenchError(f"{command} in {image_tag} exited with {status}")
-    t_import = [
-        timed(
-            [sys.executable, "-c", "import packbin.cli.program, packbin.build.container"],
-            cwd=cfg.root,
-            env=dict(os.environ),
-        )[0]
-        for _ in range(runs)
-    ]
-    rows = [
-        ("python + import packbin with the docker SDK", median(t_import), ""),
-        ("engine connect + builder image lookup", median(t_setup), ""),
-    ]
-    if t_pull:
-        rows.append(
-            (
-                f"  of which the pull attempt of {cfg.builder.rustup.base_image}",
-                median(t_pull),
-                "profile auto, image absent",
-            )
-        )
-    rows.append(("container create/start/wait/remove (/bin/true)", median(t_empty), ""))
-    rows.append(
-        ("the build script's toolchain version probe", median(t_probe) - median(t_empty), "extra over /bin/true")
-    )
-    return rows
-
-
-# -- native side -------------------------------------------------------------------------------
-
-
-NATIVE_CARGO_CONFIG = """\
-[unstable]
-build-std = ["std", "panic_abort"]
-[source.crates-io]
-replace-with = "rust-std-vendor"
-[source.rust-std-vendor]
-directory = "/usr/lib/rustlib/src/rust/library/vendor"
-[target.x86_64-unknown-linux-musl]
-rustflags = ["-C", "link-self-contained=no"]
-[target.aarch64-unknown-linux-musl]
-rustflags = ["-C", "link-self-contained=no"]
-"""
-
-
-@dataclass
-class Native:
-    """``cargo zigbuild`` of the same crate on the host, laid out like the builder's /build."""
-
-    base: Path
-    tools: HostToolchain
-    extra_env: dict[str, str]
-    build_root: Path = field(init=False)
-    crate: Path = field(init=False)
-    env: dict[str, str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.build_root = self.base / "build"
-        src = self.build_root / "src"
-        self.crate = src / CRATE_REL
-        shutil.copytree(REPO / CRATE_REL, self.crate, ignore=shutil.ignore_patterns("target", BIN))
-        # Natively, std comes from -Zbuild-std with the std library's vendored dependencies (the
-        # builder prebuilds the same std once into a sysroot volume instead).
-        (self.build_root / ".cargo").mkdir(parents=True)
-        (self.build_root / ".cargo" / "config.toml").write_text(NATIVE_CARGO_CONFIG, encoding="utf-8")
-        # rustup's ~/.cargo/bin shadows Debian's cargo/rustc: keep it off PATH altogether.
-        path = os.pathsep.join([str(self.tools.zig_bin_dir), "/usr/local/bin", "/usr/bin", "/bin"])
-        self.env = {
-            "HOME": os.environ.get("HOME", "/root"),
-            "PATH": path,
-            "LANG": "C.UTF-8",
-            "TMPDIR": tempfile.gettempdir(),
-            **self.extra_env,
-            "RUSTC": str(HOST_RUSTC),
-            "RUSTC_BOOTSTRAP": "1",
-            "CARGO_HOME": str(self.base / "cargo-home"),
-            "CARGO_TARGET_DIR": str(self.base / "target"),
-            "XDG_CACHE_HOME": str(self.base / "cache"),
-            "CARGO_TERM_COLOR": "never",
-        }
-
-    @property
-    def main_rs(self) -> Path:
-        return self.crate / "src" / "main.rs"
-
-    def build(self, *triples: str) -> tuple[float, float | None]:
-        """(process wall seconds, cargo's own "Finished in" seconds)."""
-        cmd = [str(HOST_CARGO), "zigbuild", "--offline", "--locked", "--release"]
-        for t in triples:
-            cmd += ["--target", t]
-        cmd += ["--manifest-path", str(self.crate / "Cargo.toml"), "--bin", BIN]
-        seconds, proc = timed(cmd, cwd=self.crate, env=self.env)
-        return seconds, cargo_finished_seconds(proc.stderr)
-
-    def cold(self, triples: Sequence[str]) -> float:
-        for d in ("target", "cache", "cargo-home"):
-            shutil.rmtree(self.base / d, ignore_errors=True)
-        seconds, _ = self.build(*triples)
-        return seconds
-
-    def artifact(self, triple: str) -> Path:
-        return self.base / "target" / triple / "release" / BIN
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -689,10 +259,10 @@ def _main(args: argparse.Namespace) -> int:
             built = [a["arch"] for a in json.loads(proc.stdout)["built"]]
             if built != [NATIVE_ARCH]:
                 raise BenchError(f"incremental run {i + 1} built {built}, expected [{NATIVE_ARCH!r}]")
-            if _LOCK_WAIT in proc.stderr:
+            if LOCK_WAIT in proc.stderr:
                 waited += 1
             pb_s.append(seconds)
-            step = _DONE_RE.findall(proc.stderr)
+            step = DONE_RE.findall(proc.stderr)
             if step:
                 pb_step.append(float(step[-1][1]))
             c = cargo_finished_seconds(pb.log_text(NATIVE_ARCH))

@@ -26,38 +26,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO))
+from _common import CHECKOUT_PATHS, exit_from, packbin_timed, say
+
+sys.path[:0] = CHECKOUT_PATHS
 
 from tests.support.cargo_workspace import make_workspace
 from tests.support.repo import WORKSPACE_BUILDCFG as WS_CONFIG
 from tests.support.second_engine import SecondEngineUnavailable, remove_packbin_volumes, second_engine
 
 
-def say(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> float:
-    full = dict(os.environ, PYTHONPATH=str(REPO / "src"), **(env or {}))
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "packbin", *args], cwd=cwd, env=full, capture_output=True, text=True, check=False
-    )
-    dt = time.monotonic() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"packbin {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return dt
+    """Wall seconds of a whole ``python -m packbin ARGS`` (this checkout's code)."""
+    return packbin_timed(*args, cwd=cwd, env=env)[0]
 
 
 def workspace(dest: Path) -> Path:
@@ -145,4 +131,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_from(main)

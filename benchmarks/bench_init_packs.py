@@ -20,11 +20,12 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import exit_from, timed
 
 
 def make_tree(root: Path, files: int, seed: int = 4) -> int:
@@ -48,22 +49,17 @@ def make_tree(root: Path, files: int, seed: int = 4) -> int:
     return total
 
 
-def timed(cmd: list[str], *, then_sync: bool = False) -> float:
+def seconds(cmd: list[str], *, then_sync: bool = False) -> float:
     """Wall time of ``cmd`` (and of a sync after it, with ``then_sync``)."""
     # Start each measurement with nothing dirty: init-packs ends with a syncfs, which would
     # otherwise also pay for writing back what the previous contender left in the page cache.
     os.sync()
-    t0 = time.perf_counter()
-    run(cmd)
+    elapsed, _ = timed(cmd)
     if then_sync:
+        t0 = time.perf_counter()
         os.sync()
-    return time.perf_counter() - t0
-
-
-def run(cmd: list[str]) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        elapsed += time.perf_counter() - t0
+    return elapsed
 
 
 def main() -> int:
@@ -78,21 +74,21 @@ def main() -> int:
         src = base / "packs"
         size = make_tree(src, args.files)
         deploy = [sys.executable, "-m", "packbin.deploy", "--source", str(src), "--arch", "x86_64"]
-        run(["cp", "-a", str(src), str(base / "warm")])  # warm the page cache for both contenders
+        timed(["cp", "-a", str(src), str(base / "warm")])  # warm the page cache for both contenders
         shutil.rmtree(base / "warm")
 
         cp, cp_sync, first, noop = [], [], [], []
         for i in range(args.runs):
             dst = base / f"cp{i}"
-            cp.append(timed(["cp", "-a", str(src), str(dst)]))
+            cp.append(seconds(["cp", "-a", str(src), str(dst)]))
             shutil.rmtree(dst)
-            cp_sync.append(timed(["cp", "-a", str(src), str(dst)], then_sync=True))
+            cp_sync.append(seconds(["cp", "-a", str(src), str(dst)], then_sync=True))
             shutil.rmtree(dst)
             dst = base / f"ip{i}"
-            first.append(timed([*deploy, "--dest", str(dst)]))
-            noop.append(timed([*deploy, "--dest", str(dst)]))
+            first.append(seconds([*deploy, "--dest", str(dst)]))
+            noop.append(seconds([*deploy, "--dest", str(dst)]))
             shutil.rmtree(dst)
-        start = timed([sys.executable, "-c", "import packbin.deploy"])
+        start = seconds([sys.executable, "-c", "import packbin.deploy"])
 
         m_cp, m_first, m_noop = statistics.median(cp), statistics.median(first), statistics.median(noop)
         ratio = m_first / m_cp
@@ -114,4 +110,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_from(main)

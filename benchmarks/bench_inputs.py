@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from packbin._compat import tomllib
+from _common import REPO
 
-REPO = Path(__file__).resolve().parent.parent
+from packbin._compat import tomllib
 
 CHILD = """
 import json, sys, time

@@ -35,13 +35,13 @@ sys.path.insert(0, str(HERE))
 
 import elftools
 import pyelftools_verify
+from elf_walk import DEFAULT_DIRS, is_elf, walk
 from elftools.common.exceptions import ELFError as PyElfError
 
 from packbin.elf.parser import parse_elf
 from packbin.elf.policy import static_problems
 from packbin.elf.record import ElfError, ElfInfo
 
-DEFAULT_DIRS = ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"]
 #: The facts both parsers must agree on (build_id: pyelftools side does not read it).
 FACTS = (
     "elf_class",
@@ -73,8 +73,7 @@ Verdict = tuple[bool, tuple[str, ...]]
 
 
 def elf_files(dirs: list[str]) -> list[str]:
-    files = [p for p, _ in pyelftools_verify.walk(dirs)]
-    return [p for p in files if pyelftools_verify.is_elf(p)]
+    return [p for p, _ in walk(dirs) if is_elf(p)]
 
 
 def packbin_one(path: str) -> tuple[ElfInfo | None, Verdict]:

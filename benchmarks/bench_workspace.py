@@ -31,7 +31,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -39,48 +38,27 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO))
+from _common import CHECKOUT_PATHS, build_volumes, exit_from, packbin_timed, say
+
+sys.path[:0] = CHECKOUT_PATHS
 
 from tests.support.cargo_workspace import COMMON_MARKER, make_benchmark_workspace, make_workspace, vendor_size
 from tests.support.repo import WORKSPACE_BUILDCFG as WS_CONFIG
+from tests.support.repo import copy_repo as timer_repo  # buildcfg.toml and packs/, the timer sensor's
 
 TRIPLES = {"x86_64": "x86_64-unknown-linux-musl", "arm64": "aarch64-unknown-linux-musl"}
 
 
-def say(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
 def packbin(*args: str, cwd: Path) -> tuple[float, dict[str, Any]]:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "packbin", "build-pack-binaries", "--json", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    dt = time.monotonic() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"packbin {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return dt, json.loads(proc.stdout)
+    """Wall seconds and the ``--json`` report of a whole ``python -m packbin build-pack-binaries``."""
+    seconds, proc = packbin_timed("build-pack-binaries", "--json", *args, cwd=cwd)
+    return seconds, json.loads(proc.stdout)
 
 
 def workspace_repo(dest: Path, *, big: bool = False) -> Path:
     (make_benchmark_workspace if big else make_workspace)(dest)
     (dest / "buildcfg.toml").write_text(WS_CONFIG)
     (dest / "packs/core/sensors").mkdir(parents=True)
-    return dest
-
-
-def timer_repo(dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    shutil.copy2(REPO / "buildcfg.toml", dest / "buildcfg.toml")
-    shutil.copytree(REPO / "packs", dest / "packs", ignore=shutil.ignore_patterns("target", "attune-core-timer-sensor"))
     return dest
 
 
@@ -93,8 +71,7 @@ def tar_dir(root: Path) -> bytes:
 
 def plain_cold(engine: Any, image: str, crate: Path, triple: str) -> float:
     """A plain cargo zigbuild of ``crate`` in the builder image with the prebuilt std; seconds."""
-    from packbin.build.image import SYSROOT, target_cargo_config
-    from packbin.build.volumes import std_volume
+    from packbin.build.image import SYSROOT, std_volume, target_cargo_config
 
     script = (
         "set -eu; mkdir -p /build/.cargo; printf '%s' \"$CFG\" > /build/.cargo/config.toml; cd /build/src; "
@@ -122,9 +99,7 @@ def plain_cold(engine: Any, image: str, crate: Path, triple: str) -> float:
 
 
 def remove_volumes(engine: Any, triple: str) -> None:
-    from packbin.build.volumes import cache_volume, target_volume
-
-    for name in (target_volume(triple), cache_volume(triple)):
+    for name in build_volumes(triple):
         problem = engine.remove_volume(name)
         if problem:
             raise SystemExit(f"cannot remove {name}: {problem}")
@@ -184,8 +159,7 @@ def main() -> int:
         shutil.copytree(ws, native_ws, ignore=shutil.ignore_patterns("dist", "target"))
         pb_times: list[float] = []
         cargo_times: list[float] = []
-        from packbin.build.image import target_cargo_config
-        from packbin.build.volumes import std_volume
+        from packbin.build.image import std_volume, target_cargo_config
 
         cfg_text = target_cargo_config(list(TRIPLES.values()), profile="debian")
         script = (
@@ -288,4 +262,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_from(main)

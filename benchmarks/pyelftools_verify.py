@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from elf_walk import is_elf, walk
 from elftools.common.exceptions import ELFError as PyElfError
 from elftools.elf import enums as _enums
 from elftools.elf.dynamic import DynamicSegment
@@ -112,30 +113,6 @@ def read_info(path: str) -> ElfInfo:
             build_id=None,  # not part of the verdict
             size=size,
         )
-
-
-def walk(paths: list[str]) -> Iterator[tuple[str, bool]]:
-    """(path, named_directly) for every file verify-static would look at."""
-    for given in paths:
-        if os.path.isdir(given):
-            yield from ((p, False) for p in _walk(given))
-        else:
-            yield given, True
-
-
-def _walk(top: str) -> Iterator[str]:
-    with os.scandir(top) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path)
-        elif entry.is_file(follow_symlinks=False):
-            yield entry.path
-
-
-def is_elf(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(4) == b"\x7fELF"
 
 
 def verdict(path: str) -> dict[str, object]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+
+from elf_walk import DEFAULT_DIRS, is_elf, walk_tree
 
 from packbin.elf import ElfError, parse_elf
 
@@ -24,29 +25,10 @@ try:
 except ImportError:  # before the elf/ package: the policy was packbin.policy
     from packbin.policy import static_problems  # type: ignore[import-not-found,no-redef]
 
-DEFAULT_DIRS = ["/usr/bin", "/usr/sbin", "/usr/lib/x86_64-linux-gnu"]
-
-
-def _walk(top: str) -> Iterator[str]:
-    # The order and the choice of bench_verify.py's walk (pyelftools_verify.walk): sorted by name,
-    # symlinks not followed.
-    with os.scandir(top) as it:
-        entries = sorted(it, key=lambda e: e.name)
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path)
-        elif entry.is_file(follow_symlinks=False):
-            yield entry.path
-
 
 def elf_files(dirs: list[str]) -> list[str]:
     """The regular files under ``dirs`` that start with the ELF magic."""
-    out: list[str] = []
-    for path in (p for d in dirs if os.path.isdir(d) for p in _walk(d)):
-        with open(path, "rb") as f:
-            if f.read(4) == b"\x7fELF":
-                out.append(path)
-    return out
+    return [p for d in dirs if os.path.isdir(d) for p in walk_tree(d) if is_elf(p)]
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ordering import move_runs_last_to_end
 from tests.support.repo import REPO, copy_repo
 
 # Test this checkout's code in every subprocess (`python -m packbin`) too, whatever another
@@ -85,8 +86,8 @@ def repo_copy(tmp_path: Path) -> Iterator[Path]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that compile (the ``compile_c`` fixture runs gcc or zig) as ``compiler``, and
-    run the tests marked ``last`` after all others: the clean test removes packbin's volumes."""
+    run the tests marked ``runs_last`` after all others: the clean test removes packbin's volumes."""
     for item in items:
         if "compile_c" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.compiler)
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: order kept otherwise
+    move_runs_last_to_end(items)

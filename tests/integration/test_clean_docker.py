@@ -1,5 +1,6 @@
-"""clean, for real. Marked ``last`` (tests/conftest.py runs it after every other test): it removes
-packbin's cache volumes, so the next run's first build is cold (the images are kept without --all)."""
+"""clean, for real. Marked ``runs_last`` (tests/conftest.py runs it after every other test, see
+tests/support/ordering.py): it removes packbin's cache volumes, so the next run's first build is
+cold (the images are kept without --all)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from tests.support.repo import copy_repo, packbin
 
-pytestmark = [pytest.mark.docker, pytest.mark.last]
+pytestmark = [pytest.mark.docker, pytest.mark.runs_last]
 
 
 def test_clean_removes_dist_containers_and_volumes_but_nothing_else(
