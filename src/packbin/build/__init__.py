@@ -1,5 +1,7 @@
 """build-pack-binaries, step by step: the modules in the order the data flows through them.
 
+- ``deploy_arch``: which architecture's binaries go into packs/ when none is named (asks the
+  engine's native platform only when it must);
 - ``request``: the task's flags, parsed and checked once (``BuildRequest``);
 - ``plan``: (config, architectures, binaries, input digests, old manifest) -> frozen build steps;
   pure, no engine;

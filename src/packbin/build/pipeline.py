@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import Architecture
+from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
 from packbin.build.lanes import BuildJob
 from packbin.build.plan import BuildPlan, make_plan
@@ -27,7 +28,6 @@ from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath
 from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
-from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import ArtifactRejected, BuildError, PackbinError
 from packbin.util.digest import sha256_file
 from packbin.workspace import collect_all

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from packbin.build.deploy_arch import host_platform
 from packbin.config.model import BuildConfig
 from packbin.engine.binfmt import foreign_exec
-from packbin.engine.deploy_arch import host_platform
 from packbin.errors import CheckFailed, ConfigError, EngineError
 
 LOW_DISK = 10 << 30  # the builder image alone is about 2.4 GB

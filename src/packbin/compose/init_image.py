@@ -23,13 +23,13 @@ from typing import TextIO
 
 import packbin
 from packbin.arch import Architecture
+from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.build.image import resolve_profile
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import TREE_NAME, arch_prefix, dist_tree_path, manifest_relpath
 from packbin.dist.manifest import Manifest
 from packbin.elf.verify import verify_file
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine
-from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import ArtifactRejected, UsageError
 from packbin.util.digest import sha256_file
 from packbin.util.tarwriter import add_dir, add_file, tar_bytes

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import Architecture
+from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.config.model import BuildConfig
 from packbin.deploy import DeployReport, format_report, init_packs_dir
 from packbin.dist.layout import PACKLESS_DIR, dist_tree_path
-from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import CheckFailed, UsageError
 
 __all__ = ["InitPacksRequest", "run_init_packs"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from packbin.arch import Architecture
+from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.compose.smoke_report import SmokeReport, SmokeRun, SmokeSkip
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath
@@ -35,7 +36,6 @@ from packbin.dist.manifest import Artifact, Manifest
 from packbin.elf.verify import verify_file
 from packbin.engine import KIND_LABEL, OWNER_LABEL, Engine, connect
 from packbin.engine.binfmt import ForeignExec, foreign_exec
-from packbin.engine.deploy_arch import resolve_deploy_arch
 from packbin.errors import CheckFailed, EngineError, UsageError
 from packbin.util.digest import sha256_file
 from packbin.util.tarwriter import tar_bytes

@@ -9,5 +9,5 @@
 - ``binaries``: ``[[binaries]]`` -> ``PackBinary`` (and ``PACKLESS_DIR``, which no pack may be called);
 - ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated.
 
-Which architecture is deployed when none is named needs the engine: ``packbin.engine.deploy_arch``.
+Which architecture is deployed when none is named needs the engine: ``packbin.build.deploy_arch``.
 """
