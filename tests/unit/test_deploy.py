@@ -409,13 +409,7 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
         cfg,
         InitPacksRequest(
             dest=str(tmp_path / "deployed"),
-            volume=None,
-            source=None,
-            binaries=None,
             arch="x86_64",
-            delete=False,
-            dry_run=False,
-            checksum=False,
             as_json=True,
         ),
         out=out,
@@ -426,15 +420,7 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
         run_init_packs(
             cfg,
             InitPacksRequest(
-                dest=None,
-                volume=None,
-                source=None,
-                binaries=None,
                 arch="x86_64",
-                delete=False,
-                dry_run=False,
-                checksum=False,
-                as_json=False,
             ),
             out=io.StringIO(),
         )
@@ -444,13 +430,7 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
             InitPacksRequest(
                 dest="a",
                 volume="b",
-                source=None,
-                binaries=None,
                 arch="x86_64",
-                delete=False,
-                dry_run=False,
-                checksum=False,
-                as_json=False,
             ),
             out=io.StringIO(),
         )
@@ -463,14 +443,7 @@ def test_run_init_packs_defaults_json_and_refusal(tmp_path: Path) -> None:
             cfg,
             InitPacksRequest(
                 dest=str(tmp_path / "deployed"),
-                volume=None,
-                source=None,
-                binaries=None,
                 arch="amd64",
-                delete=False,
-                dry_run=False,
-                checksum=False,
-                as_json=False,
             ),
             out=human,
         )
