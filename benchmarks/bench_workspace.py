@@ -71,7 +71,8 @@ def tar_dir(root: Path) -> bytes:
 
 def plain_cold(engine: Any, image: str, crate: Path, triple: str) -> float:
     """A plain cargo zigbuild of ``crate`` in the builder image with the prebuilt std; seconds."""
-    from packbin.build.image import SYSROOT, std_volume, target_cargo_config
+    from packbin.build.image import SYSROOT, target_cargo_config
+    from packbin.build.volumes import std_volume
 
     script = (
         "set -eu; mkdir -p /build/.cargo; printf '%s' \"$CFG\" > /build/.cargo/config.toml; cd /build/src; "
@@ -159,7 +160,8 @@ def main() -> int:
         shutil.copytree(ws, native_ws, ignore=shutil.ignore_patterns("dist", "target"))
         pb_times: list[float] = []
         cargo_times: list[float] = []
-        from packbin.build.image import std_volume, target_cargo_config
+        from packbin.build.image import target_cargo_config
+        from packbin.build.volumes import std_volume
 
         cfg_text = target_cargo_config(list(TRIPLES.values()), profile="debian")
         script = (
