@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from packbin.build.attest import RunRecord, write_provenance, write_sbom
 from packbin.build.plan import Target
 from packbin.config.model import BuildConfig
-from packbin.dist.layout import manifest_relpath
+from packbin.dist.layout import manifest_relpath, sbom_relpath
 from packbin.dist.manifest import Artifact, Manifest, Toolchain
 from packbin.errors import ConfigError, InstallError
 from packbin.util.atomic import atomic_copy
@@ -144,9 +144,13 @@ def install(
             atomic_copy(v.staged, cfg.root / t.pack_path, mode=0o755)
             written.append(t.pack_path)
         sha = sha256_file(dest)
-        sbom = None if v.deps is None else write_sbom(cfg, v.deps, t, sha256=sha)
-        if sbom is not None:
+        if v.deps is not None:
+            sbom: tuple[str, str] | None = write_sbom(cfg, v.deps, t, sha256=sha)
             written.append(sbom[0])
+        else:
+            # auditable = false: an SBOM left by an earlier build would describe another binary.
+            sbom = None
+            (cfg.root / sbom_relpath(t.dist_path)).unlink(missing_ok=True)
         new.append(
             Artifact(
                 arch=t.arch.name,
