@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING
 from packbin.build.deps import DependencyList, dependency_list
 from packbin.build.sources import SRC_MOUNT
 from packbin.config.model import BuildConfig
-from packbin.elf.depinfo import DEP_SECTION, encode_dep_list
+from packbin.elf.depinfo import DEP_SECTION, dep_section
 from packbin.elf.record import ElfError
 from packbin.elf.sections import add_section, find_section
 from packbin.errors import ArtifactRejected, BuildError
 from packbin.util.atomic import atomic_write_bytes
-from packbin.util.deflate import zlib_compress
 from packbin.workspace import BinaryInputs
 
 if TYPE_CHECKING:
@@ -75,6 +74,7 @@ def embed_dependency_lists(
                 manifest_path=f"{SRC_MOUNT}/{bi.manifest_rel}",
                 lock_text=locks[lock],
                 repo_root=SRC_MOUNT,
+                binary=name,
             )
             deps[t.key] = dl
             f = files[name]
@@ -96,7 +96,7 @@ def embed_file(path: Path, deps: DependencyList, *, where: str) -> tuple[int, bo
     try:
         if find_section(image, DEP_SECTION) is not None:
             return len(image), True
-        new = add_section(image, DEP_SECTION, zlib_compress(encode_dep_list(deps.dep_list())))
+        new = add_section(image, DEP_SECTION, dep_section(deps.dep_list()))
     except ElfError as e:
         raise ArtifactRejected(
             f"{where}: cannot add the dependency list: {e}",

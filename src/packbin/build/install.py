@@ -144,13 +144,9 @@ def install(
             atomic_copy(v.staged, cfg.root / t.pack_path, mode=0o755)
             written.append(t.pack_path)
         sha = sha256_file(dest)
-        if v.deps is not None:
-            sbom: tuple[str, str] | None = write_sbom(cfg, v.deps, t, sha256=sha)
-            written.append(sbom[0])
-        else:
-            # auditable = false: an SBOM left by an earlier build would describe another binary.
-            sbom = None
-            (cfg.root / sbom_relpath(t.dist_path)).unlink(missing_ok=True)
+        sbom, sbom_sha = _install_sbom(cfg, v, sha256=sha)
+        if sbom is not None:
+            written.append(sbom)
         new.append(
             Artifact(
                 arch=t.arch.name,
@@ -166,8 +162,8 @@ def install(
                 builder_image=v.builder_image,
                 toolchain=v.toolchain,
                 input_hash=t.input_hash,
-                sbom=None if sbom is None else sbom[0],
-                sbom_sha256=None if sbom is None else sbom[1],
+                sbom=sbom,
+                sbom_sha256=sbom_sha,
             )
         )
     for t in reinstall:
@@ -182,3 +178,12 @@ def install(
             written.append(provenance.path)
         result.save(cfg.root / manifest_relpath(cfg))
     return result, written
+
+
+def _install_sbom(cfg: BuildConfig, v: VerifiedArtifact, *, sha256: str) -> tuple[str | None, str | None]:
+    """The artifact's SBOM beside it in dist/: (path, sha256), or (None, None) without a dependency list."""
+    if v.deps is None:
+        # auditable = false: an SBOM left by an earlier build would describe another binary.
+        (cfg.root / sbom_relpath(v.target.dist_path)).unlink(missing_ok=True)
+        return None, None
+    return write_sbom(cfg, v.deps, v.target, sha256=sha256)

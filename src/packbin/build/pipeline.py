@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import Architecture
-from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.build.attest import RunRecord
+from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.build.embed import embed_dependency_lists
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
 from packbin.build.lanes import BuildJob, LaneResult

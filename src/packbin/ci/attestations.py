@@ -61,10 +61,14 @@ def stage_statement(
         return True, None
     where = f"{show_path(tree.root)}: provenance"
     if recorded.path != provenance_relpath(cfg):
-        problems.append(f"{where}: {recorded.path!r} is not where build-pack-binaries puts it: {provenance_relpath(cfg)!r}")
+        problems.append(
+            f"{where}: {recorded.path!r} is not where build-pack-binaries puts it: {provenance_relpath(cfg)!r}"
+        )
         return False, None
     dest = staging / f"provenance-{index}.json"
-    copied = stage_file(tree.root, tree_parts(cfg, recorded.path), dest, where, problems, max_bytes=MAX_PROVENANCE_BYTES)
+    copied = stage_file(
+        tree.root, tree_parts(cfg, recorded.path), dest, where, problems, max_bytes=MAX_PROVENANCE_BYTES
+    )
     if copied is None:
         return False, None
     src, digest, _ = copied
