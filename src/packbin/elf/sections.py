@@ -64,11 +64,15 @@ def _shdr_struct(elf_class: int, endian: str) -> struct.Struct:
     return struct.Struct(f"{e}IIQQQQIIQQ" if elf_class == 64 else f"{e}IIIIIIIIII")
 
 
-def _read_sections(read: Reader, size: int) -> _Sections:
-    """The section header table and the name table through ``read``, every range checked first."""
+def _read_sections(read: Reader, size: int, header: bytes | None = None, table: bytes | None = None) -> _Sections:
+    """The section header table and the name table through ``read``, every range checked first.
+
+    ``header`` (the file's first 64 bytes) and ``table`` (the section header table) are used
+    instead of reading them again when the caller has them (the parser's ElfInfo does).
+    """
     if size < 16:
         raise NotElfError(f"not an ELF file: {size} bytes")
-    ident = read(0, 16)
+    ident = header[:16] if header is not None else read(0, 16)
     if ident[:4] != ELF_MAGIC:
         raise NotElfError(f"not an ELF file: starts with {ident[:4]!r}, not {ELF_MAGIC!r}")
     if ident[4] not in (1, 2) or ident[5] not in (1, 2):
@@ -77,7 +81,9 @@ def _read_sections(read: Reader, size: int) -> _Sections:
     lay = LAYOUTS[(elf_class, endian)]
     if size < lay.ehdr_size:
         raise ElfError(f"truncated ELF{elf_class} file header: file is {size} bytes")
-    *_, shoff, _flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = lay.ehdr.unpack(read(16, lay.ehdr.size))
+    *_, shoff, _flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = lay.ehdr.unpack(
+        header[16 : lay.ehdr_size] if header is not None and len(header) >= lay.ehdr_size else read(16, lay.ehdr.size)
+    )
     if not shoff:
         raise NoSectionHeaders("no section header table (e_shoff is 0)")
     if shnum == 0 or shstrndx == SHN_XINDEX:
@@ -91,7 +97,9 @@ def _read_sections(read: Reader, size: int) -> _Sections:
         )
     if shnum > MAX_SECTIONS:
         raise ExtendedNumbering(f"{shnum} sections, more than the {MAX_SECTIONS} e_shnum can count")
-    entries = tuple(shdr.iter_unpack(read(shoff, shnum * shentsize)))
+    if table is None or len(table) != shnum * shentsize:
+        table = read(shoff, shnum * shentsize)
+    entries = tuple(shdr.iter_unpack(table))
     if not 0 < shstrndx < shnum:
         raise NoSectionHeaders(f"no section-name table (e_shstrndx {shstrndx}, {shnum} sections)")
     _, typ, _, _, str_off, str_size, *_ = entries[shstrndx]
@@ -120,19 +128,26 @@ def _name(names: bytes, offset: int) -> bytes | None:
 
 
 def _index_of(sections: _Sections, name: bytes) -> int | None:
+    if name + b"\0" not in sections.names:
+        return None  # most files: one search of a few hundred bytes, no walk
     for i, entry in enumerate(sections.entries):
         if i and _name(sections.names, entry[0]) == name:
             return i
     return None
 
 
-def section_range(read: Reader, size: int, name: str) -> tuple[int, int] | None:
+def section_range(
+    read: Reader, size: int, name: str, *, header: bytes | None = None, table: bytes | None = None
+) -> tuple[int, int] | None:
     """(offset, size) in the file of the first section called ``name``, None when there is none.
 
     ``read(offset, length)`` returns exactly that many bytes of a file of ``size`` bytes. The
     range is checked to lie inside the file (ElfError otherwise); an SHT_NOBITS section is (0, 0).
+    ``header`` and ``table``, when given, are the file's first 64 bytes and its section header
+    table as already read (ElfInfo.header and ElfInfo.section_table): then only the name table
+    is read.
     """
-    sections = _read_sections(read, size)
+    sections = _read_sections(read, size, header, table)
     index = _index_of(sections, name.encode())
     if index is None:
         return None
