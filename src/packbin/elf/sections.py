@@ -15,9 +15,11 @@ standard library only; what cannot be read or edited safely raises an :class:`El
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 from packbin.elf.record import ELF_MAGIC, LAYOUTS, PN_XNUM, SHT_NOBITS, ElfError, NotElfError
 
@@ -59,16 +61,27 @@ class _Sections:
     names: bytes  # the section-name table's bytes
 
 
+@functools.cache
 def _shdr_struct(elf_class: int, endian: str) -> struct.Struct:
     e = "<" if endian == "little" else ">"
     return struct.Struct(f"{e}IIQQQQIIQQ" if elf_class == 64 else f"{e}IIIIIIIIII")
 
 
-def _read_sections(read: Reader, size: int, header: bytes | None = None, table: bytes | None = None) -> _Sections:
+@overload
+def _read_sections(read: Reader, size: int) -> _Sections: ...
+@overload
+def _read_sections(
+    read: Reader, size: int, header: bytes | None, table: bytes | None, wanted: bytes
+) -> _Sections | None: ...
+def _read_sections(
+    read: Reader, size: int, header: bytes | None = None, table: bytes | None = None, wanted: bytes | None = None
+) -> _Sections | None:
     """The section header table and the name table through ``read``, every range checked first.
 
     ``header`` (the file's first 64 bytes) and ``table`` (the section header table) are used
-    instead of reading them again when the caller has them (the parser's ElfInfo does).
+    instead of reading them again when the caller has them (the parser's ElfInfo does). With
+    ``wanted``, None when no section can have that name (it is not in the name table): the
+    other headers are then not decoded at all (verify-static --json asks this of every file).
     """
     if size < 16:
         raise NotElfError(f"not an ELF file: {size} bytes")
@@ -99,10 +112,9 @@ def _read_sections(read: Reader, size: int, header: bytes | None = None, table: 
         raise ExtendedNumbering(f"{shnum} sections, more than the {MAX_SECTIONS} e_shnum can count")
     if table is None or len(table) != shnum * shentsize:
         table = read(shoff, shnum * shentsize)
-    entries = tuple(shdr.iter_unpack(table))
     if not 0 < shstrndx < shnum:
         raise NoSectionHeaders(f"no section-name table (e_shstrndx {shstrndx}, {shnum} sections)")
-    _, typ, _, _, str_off, str_size, *_ = entries[shstrndx]
+    _, typ, _, _, str_off, str_size, *_ = shdr.unpack_from(table, shstrndx * shentsize)
     if typ != SHT_STRTAB:
         raise ElfError(f"section {shstrndx} (e_shstrndx) is of type {typ}, not SHT_STRTAB")
     if str_size > MAX_SHSTRTAB:
@@ -110,6 +122,9 @@ def _read_sections(read: Reader, size: int, header: bytes | None = None, table: 
     if str_off + str_size > size:
         raise ElfError(f"truncated section-name table: ends at {str_off + str_size:#x}, file is {size:#x} bytes")
     names = read(str_off, str_size) if str_size else b""
+    if wanted is not None and wanted + b"\0" not in names:
+        return None
+    entries = tuple(shdr.iter_unpack(table))
     return _Sections(
         elf_class=elf_class,
         endian=endian,
@@ -128,8 +143,6 @@ def _name(names: bytes, offset: int) -> bytes | None:
 
 
 def _index_of(sections: _Sections, name: bytes) -> int | None:
-    if name + b"\0" not in sections.names:
-        return None  # most files: one search of a few hundred bytes, no walk
     for i, entry in enumerate(sections.entries):
         if i and _name(sections.names, entry[0]) == name:
             return i
@@ -147,10 +160,12 @@ def section_range(
     table as already read (ElfInfo.header and ElfInfo.section_table): then only the name table
     is read.
     """
-    sections = _read_sections(read, size, header, table)
-    index = _index_of(sections, name.encode())
+    raw = name.encode()
+    sections = _read_sections(read, size, header, table, raw)
+    index = _index_of(sections, raw) if sections is not None else None
     if index is None:
         return None
+    assert sections is not None
     _, typ, _, _, offset, length, *_ = sections.entries[index]
     if typ == SHT_NOBITS:
         return (0, 0)
