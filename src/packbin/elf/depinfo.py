@@ -105,11 +105,15 @@ def read_dep_list(image: bytes) -> DepList | None:
     return read_dep_list_from(read, len(image))
 
 
-def read_dep_list_from(read: Reader, size: int) -> DepList | None:
+def read_dep_list_from(
+    read: Reader, size: int, *, header: bytes | None = None, table: bytes | None = None
+) -> DepList | None:
     """:func:`read_dep_list` through ``read(offset, length)`` on a file of ``size`` bytes: only the
-    header, the section table, the name table and the section itself are read."""
+    header, the section table, the name table and the section itself are read (not the first
+    two when ``header`` and ``table`` are given, as :func:`~packbin.elf.sections.section_range`
+    takes them)."""
     try:
-        found = section_range(read, size, DEP_SECTION)
+        found = section_range(read, size, DEP_SECTION, header=header, table=table)
     except NoSectionHeaders:
         return None
     except DepListError:
