@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from packbin.build.deps import DependencyList, dependency_list
 from packbin.build.metadata import MAX_METADATA_BYTES
 from packbin.elf.depinfo import dep_section, parse_dep_section
 from packbin.errors import BuildError
-from tests.support.cargo_workspace import SENSOR_PACKAGE, FixtureUnavailable, workspace_template
+from tests.support.cargo_workspace import SENSOR_PACKAGE, make_workspace_or_skip
 from tests.support.dep_graphs import TRIPLES, cargo, metadata, path_workspace, tree_edges, tree_packages
 
 pytestmark = pytest.mark.compiler  # runs the host cargo (resolution only: no build)
@@ -37,13 +36,7 @@ TIMER_SENSOR = REPO / "packs/core/sensors/timer-sensor"
 @pytest.fixture(scope="module")
 def attune(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the attune-shaped workspace (tokio, serde, ring; vendored from Debian)."""
-    try:
-        template = workspace_template()
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
-    dest = tmp_path_factory.mktemp("attune") / "ws"
-    shutil.copytree(template, dest, symlinks=True)
-    return dest
+    return make_workspace_or_skip(tmp_path_factory.mktemp("attune") / "ws")
 
 
 @pytest.fixture(scope="module")
