@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from packbin._compat import tomllib
 from packbin.build.metadata import Metadata, MetadataError, MetaPackage, parse_metadata
-from packbin.elf.depinfo import MAX_DEP_BYTES, DepList, DepListError, DepPackage, encode_dep_list
+from packbin.elf.depinfo import MAX_DEP_BYTES, DepList, DepListError, DepPackage, cycle_member, encode_dep_list
 from packbin.errors import BuildError
 
 #: cargo's source id for crates.io, which it keeps when a directory or mirror replaces crates.io.
@@ -249,19 +249,6 @@ def _local_path(pkg: MetaPackage, repo_root: str) -> str:
 
 
 def _check_acyclic(crates: list[Crate]) -> None:
-    """cargo resolves no cycle of non-dev edges; metadata that has one is not cargo's (Kahn's sort)."""
-    users = [0] * len(crates)
-    for crate in crates:
-        for dep in crate.dependencies:
-            users[dep] += 1
-    ready = [n for n, count in enumerate(users) if count == 0]
-    seen = 0
-    while ready:
-        n = ready.pop()
-        seen += 1
-        for dep in crates[n].dependencies:
-            users[dep] -= 1
-            if users[dep] == 0:
-                ready.append(dep)
-    if seen != len(crates):
+    """cargo resolves no cycle of non-dev edges; metadata that has one is not cargo's."""
+    if cycle_member([c.dependencies for c in crates]) is not None:
         raise MetadataError("resolve.nodes", "the dependency graph has a cycle")
