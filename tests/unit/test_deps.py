@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from packbin._compat import tomllib
 from packbin.build.deps import DependencyList, dependency_list
 from packbin.build.metadata import MAX_METADATA_BYTES
 from packbin.elf.depinfo import dep_section, parse_dep_section
 from packbin.errors import BuildError
-from tests.support.cargo_workspace import SENSOR_PACKAGE, FixtureUnavailable, workspace_template
+from tests.support.cargo_workspace import SENSOR_PACKAGE, make_workspace_or_skip
 from tests.support.dep_graphs import TRIPLES, cargo, metadata, path_workspace, tree_edges, tree_packages
 
 pytestmark = pytest.mark.compiler  # runs the host cargo (resolution only: no build)
@@ -35,13 +36,7 @@ TIMER_SENSOR = REPO / "packs/core/sensors/timer-sensor"
 @pytest.fixture(scope="module")
 def attune(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the attune-shaped workspace (tokio, serde, ring; vendored from Debian)."""
-    try:
-        template = workspace_template()
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
-    dest = tmp_path_factory.mktemp("attune") / "ws"
-    shutil.copytree(template, dest, symlinks=True)
-    return dest
+    return make_workspace_or_skip(tmp_path_factory.mktemp("attune") / "ws")
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +251,7 @@ BROKEN: dict[str, tuple[Callable[[Doc], None], str]] = {
     "package id number": (_set(_ring, "id", 7), r"packages\[\d+\]\.id: a number, not a string"),
     "package name missing": (_drop(_ring, "name"), r"packages\[\d+\]\.name: missing"),
     "package name empty": (_set(_ring, "name", ""), r"packages\[\d+\]\.name: empty"),
+    "package name too long": (_set(_ring, "name", "r" * 1025), r"\"name\" is 1025 characters long"),
     "package version null": (_set(_ring, "version", None), r"packages\[\d+\]\.version: null, not a string"),
     "package source number": (_set(_ring, "source", 3), r"packages\[\d+\]\.source: a number, not a string or null"),
     "package source unknown": (_set(_ring, "source", "svn+https://x"), r"'svn\+https://x' is no source cargo writes"),
@@ -347,3 +343,58 @@ def test_bad_cargo_lock(attune: Path) -> None:
         dependency_list(raw, lock_text='[[package]]\nname = "ring"\nchecksum = 5\n', **kw)
     with pytest.raises(BuildError, match=r"`package` is not an array of tables"):
         dependency_list(raw, lock_text='package = "x"\n', **kw)
+
+
+# --- any JSON value anywhere: a BuildError or a list, never another exception ------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every (key or index) path into a JSON document."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += _paths(v, (*prefix, i))
+    return found
+
+
+@pytest.fixture(scope="module")
+def sensor_metadata(attune: Path) -> tuple[Doc, list[tuple[object, ...]]]:
+    doc = json.loads(metadata(attune / "crates/sensor/Cargo.toml", TRIPLES[0]))
+    return doc, _paths(doc)[1:]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_field_replaced_by_any_json(
+    attune: Path, sensor_metadata: tuple[Doc, list[tuple[object, ...]]], data: st.DataObject
+) -> None:
+    doc, paths = sensor_metadata
+    doc = copy.deepcopy(doc)
+    path = data.draw(st.sampled_from(paths))
+    value = data.draw(_JSON)
+    target: Any = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    manifest = str(attune / "crates/sensor/Cargo.toml")
+    try:
+        deps = dependency_list(
+            json.dumps(doc).encode(),
+            package=SENSOR_PACKAGE,
+            manifest_path=manifest,
+            lock_text=None,
+            repo_root=str(attune),
+        )
+    except BuildError:
+        return
+    assert [p.root for p in deps.packages].count(True) == 1
+    assert parse_dep_section(dep_section(deps.dep_list())) == deps.dep_list()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from license_expression import get_spdx_licensing
 
 from packbin.build.deps import DependencyList, dependency_list
 from packbin.build.sbom import make_sbom, sbom_names_binary, serial_number
-from tests.support.cargo_workspace import SENSOR_BIN, SENSOR_PACKAGE, FixtureUnavailable, workspace_template
+from tests.support.cargo_workspace import SENSOR_BIN, SENSOR_PACKAGE, make_workspace_or_skip
 from tests.support.dep_graphs import TRIPLES, metadata, path_workspace
 
 pytestmark = pytest.mark.compiler  # runs the host cargo (resolution only: no build)
@@ -43,13 +42,7 @@ def _deps(ws: Path, member: str, package: str, triple: str) -> DependencyList:
 
 @pytest.fixture(scope="module")
 def attune(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        template = workspace_template()
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
-    dest = tmp_path_factory.mktemp("attune") / "ws"
-    shutil.copytree(template, dest, symlinks=True)
-    return dest
+    return make_workspace_or_skip(tmp_path_factory.mktemp("attune") / "ws")
 
 
 @pytest.fixture(scope="module")

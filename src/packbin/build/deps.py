@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from packbin._compat import tomllib
 from packbin.build.metadata import Metadata, MetadataError, MetaPackage, parse_metadata
-from packbin.elf.depinfo import DepList, DepPackage
+from packbin.elf.depinfo import MAX_DEP_BYTES, DepList, DepListError, DepPackage, cycle_member, encode_dep_list
 from packbin.errors import BuildError
 
 #: cargo's source id for crates.io, which it keeps when a directory or mirror replaces crates.io.
@@ -108,8 +108,17 @@ def dependency_list(
         meta = parse_metadata(metadata)
         root = _root(meta, package_id=package_id, package=package, manifest_path=manifest_path)
         checksums = _lock_checksums(lock_text)
-        return _walk(meta, root, checksums=checksums, repo_root=repo_root)
-    except MetadataError as e:
+        deps = _walk(meta, root, checksums=checksums, repo_root=repo_root)
+        # What the section's readers refuse (a name past 1 KiB, a list past 8 MiB) is refused here,
+        # where the message can name the binary, and not at the embed step.
+        encoded = len(encode_dep_list(deps.dep_list()))
+        if encoded > MAX_DEP_BYTES:
+            raise MetadataError(
+                "",
+                f"{len(deps.packages)} packages make {encoded} bytes of list, over the readers' {MAX_DEP_BYTES} bytes",
+            )
+        return deps
+    except (MetadataError, DepListError) as e:
         raise BuildError(f"{what}: cargo metadata's output is unusable: {e}", hint=hint) from e
     except _LockError as e:
         raise BuildError(f"{what}: Cargo.lock is unusable: {e}", hint="run `cargo metadata --locked` on it") from e
@@ -240,19 +249,6 @@ def _local_path(pkg: MetaPackage, repo_root: str) -> str:
 
 
 def _check_acyclic(crates: list[Crate]) -> None:
-    """cargo resolves no cycle of non-dev edges; metadata that has one is not cargo's (Kahn's sort)."""
-    users = [0] * len(crates)
-    for crate in crates:
-        for dep in crate.dependencies:
-            users[dep] += 1
-    ready = [n for n, count in enumerate(users) if count == 0]
-    seen = 0
-    while ready:
-        n = ready.pop()
-        seen += 1
-        for dep in crates[n].dependencies:
-            users[dep] -= 1
-            if users[dep] == 0:
-                ready.append(dep)
-    if seen != len(crates):
+    """cargo resolves no cycle of non-dev edges; metadata that has one is not cargo's."""
+    if cycle_member([c.dependencies for c in crates]) is not None:
         raise MetadataError("resolve.nodes", "the dependency graph has a cycle")

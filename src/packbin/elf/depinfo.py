@@ -105,11 +105,15 @@ def read_dep_list(image: bytes) -> DepList | None:
     return read_dep_list_from(read, len(image))
 
 
-def read_dep_list_from(read: Reader, size: int) -> DepList | None:
+def read_dep_list_from(
+    read: Reader, size: int, *, header: bytes | None = None, table: bytes | None = None
+) -> DepList | None:
     """:func:`read_dep_list` through ``read(offset, length)`` on a file of ``size`` bytes: only the
-    header, the section table, the name table and the section itself are read."""
+    header, the section table, the name table and the section itself are read (not the first
+    two when ``header`` and ``table`` are given, as :func:`~packbin.elf.sections.section_range`
+    takes them)."""
     try:
-        found = section_range(read, size, DEP_SECTION)
+        found = section_range(read, size, DEP_SECTION, header=header, table=table)
     except NoSectionHeaders:
         return None
     except DepListError:
@@ -238,6 +242,24 @@ def _check_package_fields(p: DepPackage) -> None:
         raise DepListError(f'{where}: kind {p.kind!r} is not "runtime" or "build"')
 
 
+def cycle_member(dependencies: Sequence[Sequence[int]]) -> int | None:
+    """A node on or under a cycle of the graph whose node ``i`` points at ``dependencies[i]``, or None.
+
+    Kahn's algorithm, no recursion; every index must be in range (the caller checks).
+    """
+    indegree = [0] * len(dependencies)
+    for deps in dependencies:
+        for d in deps:
+            indegree[d] += 1
+    ready = [i for i, n in enumerate(indegree) if not n]
+    while ready:
+        for d in dependencies[ready.pop()]:
+            indegree[d] -= 1
+            if not indegree[d]:
+                ready.append(d)
+    return next((i for i, n in enumerate(indegree) if n), None)
+
+
 def _check_graph(packages: Sequence[DepPackage]) -> None:
     """Exactly one root, every index in range, no cycle (Kahn's algorithm: no recursion)."""
     roots = [i for i, p in enumerate(packages) if p.root]
@@ -245,23 +267,12 @@ def _check_graph(packages: Sequence[DepPackage]) -> None:
         listed = ", ".join(f"#{i}" for i in roots[:5])
         raise DepListError(f"{len(roots)} root packages{' (' + listed + ')' if roots else ''}: exactly one is allowed")
     count = len(packages)
-    indegree = [0] * count
     for i, p in enumerate(packages):
         for d in p.dependencies:
             if d >= count:
                 raise DepListError(f"package #{i} ({p.name}) depends on #{d}, but there are only {count} packages")
-            indegree[d] += 1
-    ready = [i for i in range(count) if not indegree[i]]
-    done = 0
-    while ready:
-        i = ready.pop()
-        done += 1
-        for d in packages[i].dependencies:
-            indegree[d] -= 1
-            if not indegree[d]:
-                ready.append(d)
-    if done != count:
-        stuck = next(i for i in range(count) if indegree[i])
+    stuck = cycle_member([p.dependencies for p in packages])
+    if stuck is not None:
         raise DepListError(
             f"the dependency graph has a cycle (package #{stuck}, {packages[stuck].name}, is on or under it)"
         )
@@ -275,6 +286,7 @@ __all__ = [
     "DepList",
     "DepListError",
     "DepPackage",
+    "cycle_member",
     "decode_dep_list",
     "dep_section",
     "encode_dep_list",

@@ -15,9 +15,11 @@ standard library only; what cannot be read or edited safely raises an :class:`El
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 from packbin.elf.record import ELF_MAGIC, LAYOUTS, PN_XNUM, SHT_NOBITS, ElfError, NotElfError
 
@@ -59,16 +61,31 @@ class _Sections:
     names: bytes  # the section-name table's bytes
 
 
+@functools.cache
 def _shdr_struct(elf_class: int, endian: str) -> struct.Struct:
     e = "<" if endian == "little" else ">"
     return struct.Struct(f"{e}IIQQQQIIQQ" if elf_class == 64 else f"{e}IIIIIIIIII")
 
 
-def _read_sections(read: Reader, size: int) -> _Sections:
-    """The section header table and the name table through ``read``, every range checked first."""
+@overload
+def _read_sections(read: Reader, size: int) -> _Sections: ...
+@overload
+def _read_sections(
+    read: Reader, size: int, header: bytes | None, table: bytes | None, wanted: bytes
+) -> _Sections | None: ...
+def _read_sections(
+    read: Reader, size: int, header: bytes | None = None, table: bytes | None = None, wanted: bytes | None = None
+) -> _Sections | None:
+    """The section header table and the name table through ``read``, every range checked first.
+
+    ``header`` (the file's first 64 bytes) and ``table`` (the section header table) are used
+    instead of reading them again when the caller has them (the parser's ElfInfo does). With
+    ``wanted``, None when no section can have that name (it is not in the name table): the
+    other headers are then not decoded at all (verify-static --json asks this of every file).
+    """
     if size < 16:
         raise NotElfError(f"not an ELF file: {size} bytes")
-    ident = read(0, 16)
+    ident = header[:16] if header is not None else read(0, 16)
     if ident[:4] != ELF_MAGIC:
         raise NotElfError(f"not an ELF file: starts with {ident[:4]!r}, not {ELF_MAGIC!r}")
     if ident[4] not in (1, 2) or ident[5] not in (1, 2):
@@ -77,7 +94,9 @@ def _read_sections(read: Reader, size: int) -> _Sections:
     lay = LAYOUTS[(elf_class, endian)]
     if size < lay.ehdr_size:
         raise ElfError(f"truncated ELF{elf_class} file header: file is {size} bytes")
-    *_, shoff, _flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = lay.ehdr.unpack(read(16, lay.ehdr.size))
+    *_, shoff, _flags, _eh, _phes, _phn, shentsize, shnum, shstrndx = lay.ehdr.unpack(
+        header[16 : lay.ehdr_size] if header is not None and len(header) >= lay.ehdr_size else read(16, lay.ehdr.size)
+    )
     if not shoff:
         raise NoSectionHeaders("no section header table (e_shoff is 0)")
     if shnum == 0 or shstrndx == SHN_XINDEX:
@@ -91,10 +110,11 @@ def _read_sections(read: Reader, size: int) -> _Sections:
         )
     if shnum > MAX_SECTIONS:
         raise ExtendedNumbering(f"{shnum} sections, more than the {MAX_SECTIONS} e_shnum can count")
-    entries = tuple(shdr.iter_unpack(read(shoff, shnum * shentsize)))
+    if table is None or len(table) != shnum * shentsize:
+        table = read(shoff, shnum * shentsize)
     if not 0 < shstrndx < shnum:
         raise NoSectionHeaders(f"no section-name table (e_shstrndx {shstrndx}, {shnum} sections)")
-    _, typ, _, _, str_off, str_size, *_ = entries[shstrndx]
+    _, typ, _, _, str_off, str_size, *_ = shdr.unpack_from(table, shstrndx * shentsize)
     if typ != SHT_STRTAB:
         raise ElfError(f"section {shstrndx} (e_shstrndx) is of type {typ}, not SHT_STRTAB")
     if str_size > MAX_SHSTRTAB:
@@ -102,6 +122,9 @@ def _read_sections(read: Reader, size: int) -> _Sections:
     if str_off + str_size > size:
         raise ElfError(f"truncated section-name table: ends at {str_off + str_size:#x}, file is {size:#x} bytes")
     names = read(str_off, str_size) if str_size else b""
+    if wanted is not None and wanted + b"\0" not in names:
+        return None
+    entries = tuple(shdr.iter_unpack(table))
     return _Sections(
         elf_class=elf_class,
         endian=endian,
@@ -126,16 +149,23 @@ def _index_of(sections: _Sections, name: bytes) -> int | None:
     return None
 
 
-def section_range(read: Reader, size: int, name: str) -> tuple[int, int] | None:
+def section_range(
+    read: Reader, size: int, name: str, *, header: bytes | None = None, table: bytes | None = None
+) -> tuple[int, int] | None:
     """(offset, size) in the file of the first section called ``name``, None when there is none.
 
     ``read(offset, length)`` returns exactly that many bytes of a file of ``size`` bytes. The
     range is checked to lie inside the file (ElfError otherwise); an SHT_NOBITS section is (0, 0).
+    ``header`` and ``table``, when given, are the file's first 64 bytes and its section header
+    table as already read (ElfInfo.header and ElfInfo.section_table): then only the name table
+    is read.
     """
-    sections = _read_sections(read, size)
-    index = _index_of(sections, name.encode())
+    raw = name.encode()
+    sections = _read_sections(read, size, header, table, raw)
+    index = _index_of(sections, raw) if sections is not None else None
     if index is None:
         return None
+    assert sections is not None
     _, typ, _, _, offset, length, *_ = sections.entries[index]
     if typ == SHT_NOBITS:
         return (0, 0)
