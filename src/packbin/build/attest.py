@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from packbin import __version__
 from packbin.build.deps import DependencyList
 from packbin.build.plan import Target
-from packbin.build.provenance import make_provenance
+from packbin.build.provenance import RunProvenance, make_provenance
 from packbin.build.sbom import make_sbom
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import provenance_relpath, sbom_relpath
@@ -55,7 +55,7 @@ def write_sbom(cfg: BuildConfig, deps: DependencyList, t: Target, *, sha256: str
 def write_provenance(cfg: BuildConfig, manifest: Manifest, run: RunRecord) -> Provenance:
     """The run's provenance statement, its subjects every artifact of ``manifest``."""
     config = cfg.source
-    data = make_provenance(
+    record = RunProvenance(
         subjects=tuple((a.path, a.sha256) for a in manifest.artifacts),
         command=run.command,
         arches=run.arches,
@@ -63,13 +63,14 @@ def write_provenance(cfg: BuildConfig, manifest: Manifest, run: RunRecord) -> Pr
         config_path=config.name,
         config_sha256=sha256_file(config) if config.is_file() else None,
         builder_images=run.images,
-        toolchain=run.toolchain,
+        toolchain={k: v for k, v in asdict(run.toolchain).items() if v},
         engines=run.engines,
         inputs=tuple(sorted({(a.binary, a.arch, a.input_hash) for a in manifest.artifacts})),
         packbin_version=__version__,
         started=run.started,
         finished=time.time(),
     )
+    data = make_provenance(record)
     rel = provenance_relpath(cfg)
     atomic_write_bytes(cfg.root / rel, data)
     return Provenance(path=rel, sha256=hashlib.sha256(data).hexdigest())

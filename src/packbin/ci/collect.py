@@ -143,15 +143,8 @@ def run_collect(
         if problems:
             _refuse(problems, out=out, as_json=as_json)
 
-        # Everything checked: install the verified copies, then the manifest (last, so it never
-        # names a file that is not there).
         ordered = sorted(collected.values(), key=lambda c: (c.artifact.binary, c.artifact.arch))
-        for c in ordered:
-            atomic_copy(c.staged, cfg.root / c.artifact.path, mode=0o755)
-            if c.staged_sbom is not None and c.artifact.sbom is not None:
-                atomic_copy(c.staged_sbom, cfg.root / c.artifact.sbom, mode=0o644)
-        merged = replace(existing.merged([c.artifact for c in ordered]), provenance=write_bundle(cfg, statements))
-        merged.save(out_manifest_path)
+        merged = _install(cfg, ordered, existing, statements, out_manifest_path)
 
     report = CollectReport(
         collected=tuple(ordered),
@@ -162,6 +155,24 @@ def run_collect(
     )
     _write(report, out=out, as_json=as_json)
     append_step_summary(SUMMARY_TITLE, [c.artifact for c in ordered])
+    return merged
+
+
+def _install(
+    cfg: BuildConfig,
+    ordered: list[Collected],
+    existing: Manifest,
+    statements: list[dict[str, Any]],
+    manifest_path: Path,
+) -> Manifest:
+    """Everything checked: install the verified copies, then the manifest (last, so it never
+    names a file that is not there)."""
+    for c in ordered:
+        atomic_copy(c.staged, cfg.root / c.artifact.path, mode=0o755)
+        if c.staged_sbom is not None and c.artifact.sbom is not None:
+            atomic_copy(c.staged_sbom, cfg.root / c.artifact.sbom, mode=0o644)
+    merged = replace(existing.merged([c.artifact for c in ordered]), provenance=write_bundle(cfg, statements))
+    merged.save(manifest_path)
     return merged
 
 
