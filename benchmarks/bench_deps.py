@@ -90,7 +90,9 @@ def main() -> int:
     print(f"{'':<44}  {'auditable on':>12}  {'off':>8}  {'difference':>10}")
     for title, xs in rows:
         on, off = median(xs[True]), median(xs[False])
-        print(f"{title:<44}  {on:>11.2f}s  {off:>7.2f}s  {on - off:>+9.2f}s   on: {spread(xs[True])}; off: {spread(xs[False])}")
+        print(
+            f"{title:<44}  {on:>11.2f}s  {off:>7.2f}s  {on - off:>+9.2f}s   on: {spread(xs[True])}; off: {spread(xs[False])}"
+        )
     ok = median(noop[True]) - median(noop[False]) <= NOOP_GOAL_S
     print(f"goal: no-op within {NOOP_GOAL_S} s of auditable off: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -156,7 +156,7 @@ def test_a_no_op_run_rewrites_nothing(sensor: Path, tmp_path: Path) -> None:
 
 def test_auditable_false_gives_the_bytes_of_before(sensor: Path, tmp_path: Path) -> None:
     """With the key off, no section, no SBOM, and the very bytes packbin without issue 18 builds
-    (main's checkout, the same tree): nothing of the feature is left in the binary."""
+    (packbin's source at the commit before the wiring, the same tree): nothing of the feature is left in the binary."""
     repo = clone_built(sensor, tmp_path / "off")
     cfg = repo / "buildcfg.toml"
     cfg.write_text(cfg.read_text().replace("strip = true\n", "strip = true\nauditable = false\n", 1))
@@ -175,13 +175,20 @@ def test_auditable_false_gives_the_bytes_of_before(sensor: Path, tmp_path: Path)
     assert (before / DIST["x86_64"]).read_bytes() == binary.read_bytes()
 
 
+#: main just before the dependency list was wired into builds: its packbin has no ``.dep-v0``,
+#: SBOM or provenance step at all.
+BEFORE_WIRING = "a5900de439d7d2f6c145d67cb29b166ed622024f"
+
+
 def _packbin_before(dest: Path) -> Path:
-    """packbin's src/ at the commit this branch left main from (git archive of the merge base)."""
-    base = subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=REPO, capture_output=True, text=True, check=False)
-    if base.returncode != 0:
-        pytest.skip(f"no main branch to compare with: {base.stderr.strip()}")
+    """packbin's src/ at :data:`BEFORE_WIRING` (git archive; skipped in a clone without that history)."""
+    have = subprocess.run(
+        ["git", "cat-file", "-e", f"{BEFORE_WIRING}^{{commit}}"], cwd=REPO, capture_output=True, check=False
+    )
+    if have.returncode != 0:
+        pytest.skip(f"this clone lacks commit {BEFORE_WIRING[:12]} (shallow?) to compare with")
     dest.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", base.stdout.strip(), "src"], cwd=REPO, capture_output=True, check=True)
+    archive = subprocess.run(["git", "archive", BEFORE_WIRING, "src"], cwd=REPO, capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
     return dest / "src"
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from packbin.build.attest import RunRecord, write_provenance, write_sbom
 from packbin.build.plan import Target
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath, sbom_relpath
@@ -26,6 +25,7 @@ from packbin.util.atomic import atomic_copy
 from packbin.util.digest import sha256_file
 
 if TYPE_CHECKING:
+    from packbin.build.attest import RunRecord
     from packbin.build.deps import DependencyList
 
 
@@ -173,6 +173,8 @@ def install(
     result = manifest.merged(new) if new else manifest
     if new:
         if run is not None:
+            from packbin.build.attest import write_provenance  # the SBOM and provenance writers: only when built
+
             provenance = write_provenance(cfg, result, run)
             result = replace(result, provenance=provenance)
             written.append(provenance.path)
@@ -186,4 +188,6 @@ def _install_sbom(cfg: BuildConfig, v: VerifiedArtifact, *, sha256: str) -> tupl
         # auditable = false: an SBOM left by an earlier build would describe another binary.
         (cfg.root / sbom_relpath(v.target.dist_path)).unlink(missing_ok=True)
         return None, None
+    from packbin.build.attest import write_sbom
+
     return write_sbom(cfg, v.deps, v.target, sha256=sha256)

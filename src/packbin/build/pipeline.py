@@ -18,30 +18,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from packbin.arch import Architecture
-from packbin.build.attest import RunRecord
 from packbin.build.deploy_arch import resolve_deploy_arch
-from packbin.build.embed import embed_dependency_lists
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
-from packbin.build.lanes import BuildJob, LaneResult
 from packbin.build.plan import BuildPlan, make_plan
 from packbin.build.report import BuildReport, ReproCheck, write_report
 from packbin.build.request import BuildRequest
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath
 from packbin.dist.manifest import Manifest, Toolchain
-from packbin.elf.verify import verify_file
 from packbin.errors import ArtifactRejected, BuildError, PackbinError
 from packbin.util.digest import sha256_file
 from packbin.workspace import collect_all
 
 if TYPE_CHECKING:
+    from packbin.build.attest import RunRecord
     from packbin.build.container import BuildOutcome
     from packbin.build.deps import DependencyList
     from packbin.build.image import BuilderImage
+    from packbin.build.lanes import BuildJob, LaneResult
     from packbin.engine.routing import Route
 
-# The Docker SDK (and requests) are imported only when a container is needed: the up-to-date
-# path must answer well under half a second.
+# The Docker SDK (and requests) are imported only when a container is needed, and what only a
+# build needs (lanes, the dependency-list step, the verifier, the SBOM and provenance writers)
+# only when something is built: the up-to-date path must answer well under half a second
+# (tests/unit/test_lazy_imports.py).
 
 
 @dataclass
@@ -109,6 +109,8 @@ def build_pack_binaries(
         return None
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
     check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
+    from packbin.build.lanes import BuildJob
+
     job = BuildJob(cfg=cfg, req=req, routes=_connect(cfg, req, plan, arches), inputs=inputs, console=console)
     done = _build_and_install(job, plan, manifest, started_at=started_at)
     repro: tuple[ReproCheck, ...] = ()
@@ -158,6 +160,8 @@ def _build_and_install(job: BuildJob, plan: BuildPlan, manifest: Manifest, *, st
             return _Installed(manifest=manifest)
         manifest, written = install(cfg, [], plan.reinstall, manifest)
         return _Installed(manifest=manifest, written=tuple(written))
+    from packbin.build.embed import embed_dependency_lists
+
     cfg.dist_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
         results = job.run(plan.steps, Path(staging_root))
@@ -178,6 +182,8 @@ def _build_and_install(job: BuildJob, plan: BuildPlan, manifest: Manifest, *, st
 
 def _run_record(plan: BuildPlan, results: list[LaneResult], *, started_at: float) -> RunRecord:
     """What the provenance statement says about this run."""
+    from packbin.build.attest import RunRecord
+
     outcomes = [o for r in results for o in r.outcomes]
     return RunRecord(
         command=tuple(sys.argv),
@@ -196,6 +202,8 @@ def _verify(
     console: Callable[[str], None],
 ) -> list[VerifiedArtifact]:
     """Verify every artifact of the run before any is installed."""
+    from packbin.elf.verify import verify_file
+
     verified: list[VerifiedArtifact] = []
     problems: list[str] = []
     for o in outcomes:

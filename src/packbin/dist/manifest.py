@@ -1,9 +1,9 @@
 """dist/pack-binaries/manifest.json: what was built, for which architecture, from what.
 
-Schema (issue 3): ``{"artifacts": [{"arch", "target", "pack", "binary", "path", "sha256",
+Schema: ``{"artifacts": [{"arch", "target", "pack", "binary", "path", "sha256",
 "size", "static", "stripped", "source_hash", "builder_image", "toolchain": {"rustc", "cargo",
 "cargo_zigbuild", "zig"}}]}`` plus ``input_hash`` (what the up-to-date check compares).
-Issue 18 adds per artifact ``sbom`` and ``sbom_sha256`` (its CycloneDX SBOM beside it, null when
+Per artifact also ``sbom`` and ``sbom_sha256`` (its CycloneDX SBOM beside it, null when
 ``[builder] auditable = false``) and per run ``"provenance": {"path", "sha256"}`` (the in-toto
 statement of the last run that built something), null or absent in older manifests.
 ``pack`` is null for a binary without a pack (its path is ``dist/pack-binaries/<arch>/bin/<name>``);
