@@ -22,26 +22,14 @@ from typing import Any
 import docker
 import pytest
 
-from tests.support.cargo_workspace import COMMON_MARKER, SENSOR_BIN, FixtureUnavailable, make_workspace
+from tests.support.cargo_workspace import COMMON_MARKER, SENSOR_BIN
 from tests.support.repo import WORKSPACE_BUILDCFG as CONFIG
-from tests.support.repo import clone_built, packbin
+from tests.support.repo import clone_built, packbin, workspace_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 DIST = {arch: f"dist/pack-binaries/{arch}/core/sensors/{SENSOR_BIN}" for arch in ("x86_64", "arm64")}
-
-
-def _workspace_repo(dest: Path) -> Path:
-    """The workspace at the root of a repository that also holds buildcfg.toml and packs/."""
-    try:
-        make_workspace(dest)
-    except FixtureUnavailable as e:
-        pytest.skip(str(e))
-    (dest / "buildcfg.toml").write_text(CONFIG)
-    (dest / "packs/core/sensors").mkdir(parents=True)
-    (dest / "packs/core/pack.yaml").write_text("ref: core\n")
-    return dest
 
 
 def _run_sensor(binary: Path, runner: list[str] | None = None) -> dict[str, str]:
@@ -66,7 +54,7 @@ def _container_creates(since: float, until: float, image: str) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> tuple[Path, dict[str, Any]]:
-    repo = _workspace_repo(tmp_path_factory.mktemp("ws") / "repo")
+    repo = workspace_repo(tmp_path_factory.mktemp("ws") / "repo")
     res = packbin("build-pack-binaries", "--arch=all", "--json", cwd=repo)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
     return repo, json.loads(res.stdout)
@@ -155,7 +143,7 @@ def test_sqlx_input_change_rebuilds(built: tuple[Path, dict[str, Any]], tmp_path
 
 
 def test_missing_lock_is_one_line_naming_the_workspace_root(tmp_path: Path) -> None:
-    repo = _workspace_repo(tmp_path / "repo")
+    repo = workspace_repo(tmp_path / "repo")
     (repo / "Cargo.lock").unlink()
     res = packbin("build-pack-binaries", "--arch=x86_64", cwd=repo)
     assert res.returncode == 2, res.stdout + res.stderr

@@ -48,6 +48,24 @@ WORKSPACE_BUILDCFG = (
 )
 
 
+def workspace_repo(dest: Path) -> Path:
+    """The workspace of tests/support/cargo_workspace.py at the root of a repository that also
+    holds buildcfg.toml (:data:`WORKSPACE_BUILDCFG`) and packs/; skips the test when the fixture
+    cannot be made on this machine."""
+    import pytest
+
+    from tests.support.cargo_workspace import FixtureUnavailable, make_workspace
+
+    try:
+        make_workspace(dest)
+    except FixtureUnavailable as e:
+        pytest.skip(str(e))
+    (dest / "buildcfg.toml").write_text(WORKSPACE_BUILDCFG)
+    (dest / "packs/core/sensors").mkdir(parents=True)
+    (dest / "packs/core/pack.yaml").write_text("ref: core\n")
+    return dest
+
+
 def clone_built(built_repo: Path, tmp_path: Path) -> Path:
     """A copy of a repository a module-scoped fixture built, for a test that changes it."""
     dest = tmp_path / "repo"

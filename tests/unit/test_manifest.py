@@ -72,7 +72,8 @@ def test_saved_document_has_the_documented_schema(tmp_path: Path) -> None:
     path = tmp_path / "manifest.json"
     Manifest(artifacts=(artifact(),)).save(path)
     doc = json.loads(path.read_text())
-    assert list(doc) == ["artifacts"]
+    assert list(doc) == ["artifacts", "provenance"]
+    assert doc["provenance"] is None  # no run's statement recorded
     [a] = doc["artifacts"]
     assert {
         "arch",
@@ -87,8 +88,11 @@ def test_saved_document_has_the_documented_schema(tmp_path: Path) -> None:
         "source_hash",
         "builder_image",
         "toolchain",
+        "sbom",
+        "sbom_sha256",
     } <= set(a)
-    assert a["toolchain"] == {"rustc": "1.85.0", "cargo_zigbuild": "0.24.1", "zig": "0.17.1"}
+    assert a["sbom"] is None and a["sbom_sha256"] is None
+    assert a["toolchain"] == {"rustc": "1.85.0", "cargo": "", "cargo_zigbuild": "0.24.1", "zig": "0.17.1"}
     assert a["path"] == "dist/pack-binaries/x86_64/core/sensors/attune-core-timer-sensor"
     assert a["size"] == 391_224 and a["static"] is True
     assert path.read_text().endswith("}\n")

@@ -76,3 +76,34 @@ def test_arm64_builds_on_an_arm64_runner_by_default() -> None:
     runners = {row["arch"]: row["runner"] for row in matrix}
     assert runners["x86_64"] == "ubuntu-latest"
     assert "ubuntu-24.04-arm" in runners["arm64"] and "vars.PACKBIN_ARM64_RUNNER" in runners["arm64"]
+
+
+def test_the_attested_digests_are_the_manifests_binaries(tmp_path: Path) -> None:
+    """The collect job's digest list (the attestation's subjects) is `sha256sum -c` clean for the
+    binaries a real manifest names, and names nothing else (no SBOM, no statement)."""
+    import hashlib
+    import subprocess
+
+    from packbin.dist.manifest import Artifact, Manifest
+    from tests.unit.test_manifest import artifact
+
+    steps = load("pack-binaries.yml")["jobs"]["collect"]["steps"]
+    [script] = [s["run"] for s in steps if s.get("name") == "List the binaries' digests"]
+    arts: list[Artifact] = []
+    for arch, data in (("x86_64", b"\x7fELF x86_64 bytes"), ("arm64", b"\x7fELF arm64 bytes")):
+        a = artifact(arch, sha=hashlib.sha256(data).hexdigest())
+        (tmp_path / a.path).parent.mkdir(parents=True)
+        (tmp_path / a.path).write_bytes(data)
+        (tmp_path / (a.path + ".cdx.json")).write_text("{}")
+        arts.append(a)
+    Manifest(artifacts=tuple(arts)).save(tmp_path / "dist/pack-binaries/manifest.json")
+    subprocess.run(["bash", "-c", script], cwd=tmp_path, check=True)
+    listed = (tmp_path / "dist/pack-binaries.sha256").read_text().splitlines()
+    assert sorted(line.split("  ", 1)[1] for line in listed) == sorted(a.path for a in arts)
+    subprocess.run(["sha256sum", "--strict", "-c", "dist/pack-binaries.sha256"], cwd=tmp_path, check=True)
+    # The check is real: a changed binary fails it.
+    (tmp_path / arts[0].path).write_bytes(b"changed")
+    bad = subprocess.run(
+        ["sha256sum", "-c", "dist/pack-binaries.sha256"], check=False, cwd=tmp_path, capture_output=True
+    )
+    assert bad.returncode != 0

@@ -68,6 +68,9 @@ class BuildOutcome:
 
     step: BuildStep
     files: dict[str, ExtractedFile]  # binary name -> extracted file in the staging dir
+    #: binary name -> its ``BIN.metadata.json`` (cargo metadata, untrusted) in the staging dir;
+    #: empty when ``[builder] auditable = false``
+    metadata: dict[str, ExtractedFile]
     toolchain: Toolchain
     stripped: frozenset[str]
     warnings: tuple[str, ...]
@@ -125,6 +128,7 @@ def run_build(
     return BuildOutcome(
         step=step,
         files=pick_files(step, extracted, log_path),
+        metadata=pick_files(step, extracted, log_path, suffix=METADATA_SUFFIX) if cfg.builder.auditable else {},
         toolchain=reader.toolchain,
         stripped=frozenset(reader.stripped),
         warnings=tuple(reader.warnings),
@@ -170,13 +174,20 @@ def _run_job(
         return 0, extract_archive(c.get_tar(job.out_dir), staging)
 
 
-def pick_files(step: BuildStep, extracted: Sequence[ExtractedFile], log_path: Path) -> dict[str, ExtractedFile]:
-    """binary name -> its file among the extracted ones; BuildError when one is missing."""
+#: What build.sh writes beside each binary when auditable: ``BIN`` + this, cargo metadata's JSON.
+METADATA_SUFFIX = ".metadata.json"
+
+
+def pick_files(
+    step: BuildStep, extracted: Sequence[ExtractedFile], log_path: Path, *, suffix: str = ""
+) -> dict[str, ExtractedFile]:
+    """binary name -> its file (``BIN`` + ``suffix``) among the extracted ones; BuildError when one is missing."""
     files: dict[str, ExtractedFile] = {}
     for t in step.targets:
-        match = [f for f in extracted if Path(f.name).name == t.binary.name]
+        want = t.binary.name + suffix
+        match = [f for f in extracted if Path(f.name).name == want]
         if not match:
-            raise BuildError(f"build for {step.arch.name} produced no {t.binary.name}", hint=f"see {log_path}")
+            raise BuildError(f"build for {step.arch.name} produced no {want}", hint=f"see {log_path}")
         files[t.binary.name] = match[0]
     return files
 

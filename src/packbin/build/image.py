@@ -263,7 +263,7 @@ def ensure_builder_image(
     recipe = make_recipe(cfg, profile, base)
     existing = engine.image_id(recipe.tag)
     if existing is not None and not rebuild:
-        return BuilderImage(tag=recipe.tag, image_id=existing, profile=profile, built=False)
+        return BuilderImage(tag=recipe.tag, image_id=existing, profile=profile, built=False, recipe=recipe.digest)
     echo(f"builder: building {recipe.tag} (profile {profile}, base {base}); this takes a few minutes the first time")
     log_path = builder_log_path(cfg)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +294,7 @@ def ensure_builder_image(
             ) from e
     echo(f"builder: built {recipe.tag} (log: {log_path})")
     _remove_stale_builders(engine, keep=recipe.tag, profile=profile, echo=echo)
-    return BuilderImage(tag=recipe.tag, image_id=image_id, profile=profile, built=True)
+    return BuilderImage(tag=recipe.tag, image_id=image_id, profile=profile, built=True, recipe=recipe.digest)
 
 
 def _remove_stale_builders(engine: Engine, *, keep: str, profile: str, echo: Callable[[str], None]) -> None:

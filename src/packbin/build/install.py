@@ -1,8 +1,10 @@
 """Install verified artifacts into dist/pack-binaries/ and the pack tree, atomically.
 
 Every file is a temp file in its destination directory, renamed into place: an interrupted
-run leaves the previous binary or none, never half a file. The manifest is written last, so
-it never names a file that is not there.
+run leaves the previous binary or none, never half a file. Beside each binary in dist/ (not in
+packs/: a pack tree gets the binary only) goes its SBOM, then the run's provenance statement
+(:mod:`packbin.build.attest`). The manifest is written last, so it never names a file that is
+not there.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from packbin.build.plan import Target
 from packbin.config.model import BuildConfig
-from packbin.dist.layout import manifest_relpath
+from packbin.dist.layout import manifest_relpath, sbom_relpath
 from packbin.dist.manifest import Artifact, Manifest, Toolchain
 from packbin.errors import ConfigError, InstallError
 from packbin.util.atomic import atomic_copy
 from packbin.util.digest import sha256_file
+
+if TYPE_CHECKING:
+    from packbin.build.attest import RunRecord
+    from packbin.build.deps import DependencyList
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +38,7 @@ class VerifiedArtifact:
     stripped: bool
     toolchain: Toolchain
     builder_image: str
+    deps: DependencyList | None = None  # None: [builder] auditable = false (no SBOM)
 
 
 def safe_destination(root: Path, rel: str) -> Path:
@@ -112,11 +120,17 @@ def check_destinations(root: Path, targets: Iterable[Target]) -> None:
 
 
 def install(
-    cfg: BuildConfig, verified: list[VerifiedArtifact], reinstall: tuple[Target, ...], manifest: Manifest
+    cfg: BuildConfig,
+    verified: list[VerifiedArtifact],
+    reinstall: tuple[Target, ...],
+    manifest: Manifest,
+    *,
+    run: RunRecord | None = None,
 ) -> tuple[Manifest, list[str]]:
     """Copy artifacts to dist/ (and packs/ for the deploy arch); returns the new manifest and the paths written.
 
     Every destination is checked before the first file is written, so a refused one installs nothing.
+    With ``run``, the run's provenance statement is written too (when something was built).
     """
     check_destinations(cfg.root, (*(v.target for v in verified), *reinstall))
     written: list[str] = []
@@ -129,6 +143,10 @@ def install(
         if t.pack_path is not None:
             atomic_copy(v.staged, cfg.root / t.pack_path, mode=0o755)
             written.append(t.pack_path)
+        sha = sha256_file(dest)
+        sbom, sbom_sha = _install_sbom(cfg, v, sha256=sha)
+        if sbom is not None:
+            written.append(sbom)
         new.append(
             Artifact(
                 arch=t.arch.name,
@@ -136,7 +154,7 @@ def install(
                 pack=t.binary.pack,
                 binary=t.binary.name,
                 path=t.dist_path,
-                sha256=sha256_file(dest),
+                sha256=sha,
                 size=dest.stat().st_size,
                 static=True,
                 stripped=v.stripped,
@@ -144,6 +162,8 @@ def install(
                 builder_image=v.builder_image,
                 toolchain=v.toolchain,
                 input_hash=t.input_hash,
+                sbom=sbom,
+                sbom_sha256=sbom_sha,
             )
         )
     for t in reinstall:
@@ -152,5 +172,22 @@ def install(
             written.append(t.pack_path)
     result = manifest.merged(new) if new else manifest
     if new:
+        if run is not None:
+            from packbin.build.attest import write_provenance  # the SBOM and provenance writers: only when built
+
+            provenance = write_provenance(cfg, result, run)
+            result = replace(result, provenance=provenance)
+            written.append(provenance.path)
         result.save(cfg.root / manifest_relpath(cfg))
     return result, written
+
+
+def _install_sbom(cfg: BuildConfig, v: VerifiedArtifact, *, sha256: str) -> tuple[str | None, str | None]:
+    """The artifact's SBOM beside it in dist/: (path, sha256), or (None, None) without a dependency list."""
+    if v.deps is None:
+        # auditable = false: an SBOM left by an earlier build would describe another binary.
+        (cfg.root / sbom_relpath(v.target.dist_path)).unlink(missing_ok=True)
+        return None, None
+    from packbin.build.attest import write_sbom
+
+    return write_sbom(cfg, v.deps, v.target, sha256=sha256)

@@ -73,6 +73,8 @@ def build_environment(
             "XDG_CACHE_HOME": CACHE_ROOT,
             "PACKBIN_SOURCES_ID": sources_id,
             "PACKBIN_LOCAL_PACKAGES": " ".join(local),
+            # build.sh hands cargo metadata's resolution out beside each binary (build/embed.py).
+            "PACKBIN_AUDITABLE": "1" if cfg.builder.auditable else "0",
         }
     )
     env.update(target_rustflags_env(step.arch.rust_target, profile=profile, env=env))

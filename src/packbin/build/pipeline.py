@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -20,25 +20,28 @@ from typing import TYPE_CHECKING, TextIO
 from packbin.arch import Architecture
 from packbin.build.deploy_arch import resolve_deploy_arch
 from packbin.build.install import VerifiedArtifact, check_destinations, check_install_paths, install
-from packbin.build.lanes import BuildJob
 from packbin.build.plan import BuildPlan, make_plan
 from packbin.build.report import BuildReport, ReproCheck, write_report
 from packbin.build.request import BuildRequest
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath
-from packbin.dist.manifest import Manifest
-from packbin.elf.verify import verify_file
+from packbin.dist.manifest import Manifest, Toolchain
 from packbin.errors import ArtifactRejected, BuildError, PackbinError
 from packbin.util.digest import sha256_file
 from packbin.workspace import collect_all
 
 if TYPE_CHECKING:
+    from packbin.build.attest import RunRecord
     from packbin.build.container import BuildOutcome
+    from packbin.build.deps import DependencyList
     from packbin.build.image import BuilderImage
+    from packbin.build.lanes import BuildJob, LaneResult
     from packbin.engine.routing import Route
 
-# The Docker SDK (and requests) are imported only when a container is needed: the up-to-date
-# path must answer well under half a second.
+# The Docker SDK (and requests) are imported only when a container is needed, and what only a
+# build needs (lanes, the dependency-list step, the verifier, the SBOM and provenance writers)
+# only when something is built: the up-to-date path must answer well under half a second
+# (tests/unit/test_lazy_imports.py).
 
 
 @dataclass
@@ -73,6 +76,7 @@ def build_pack_binaries(
     None for a dry run, which only prints the plan.
     """
     started = time.monotonic()
+    started_at = time.time()  # the provenance's start time
     console = _Console(err if req.as_json else out)
     arches = cfg.select_arches(req.arch)
     binaries = cfg.select_binaries(req.binaries)
@@ -105,8 +109,10 @@ def build_pack_binaries(
         return None
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
     check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
+    from packbin.build.lanes import BuildJob
+
     job = BuildJob(cfg=cfg, req=req, routes=_connect(cfg, req, plan, arches), inputs=inputs, console=console)
-    done = _build_and_install(job, plan, manifest)
+    done = _build_and_install(job, plan, manifest, started_at=started_at)
     repro: tuple[ReproCheck, ...] = ()
     if req.check_reproducible:
         from packbin.build.repro import check_reproducible
@@ -145,7 +151,7 @@ def _connect(cfg: BuildConfig, req: BuildRequest, plan: BuildPlan, arches: tuple
     return connect_routes(cfg, wanted)
 
 
-def _build_and_install(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> _Installed:
+def _build_and_install(job: BuildJob, plan: BuildPlan, manifest: Manifest, *, started_at: float) -> _Installed:
     """Build the plan's steps on their engines, verify every artifact, then install them all
     (and the plan's reinstalls)."""
     cfg = job.cfg
@@ -154,25 +160,50 @@ def _build_and_install(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> _I
             return _Installed(manifest=manifest)
         manifest, written = install(cfg, [], plan.reinstall, manifest)
         return _Installed(manifest=manifest, written=tuple(written))
+    from packbin.build.embed import embed_dependency_lists
+
     cfg.dist_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=cfg.dist_dir) as staging_root:
         results = job.run(plan.steps, Path(staging_root))
-        outcomes = [o for r in results for o in r.outcomes]
-        verified = _verify(outcomes, {o.step.arch.name: r.image for r in results for o in r.outcomes}, job.console)
-        manifest, written = install(cfg, verified, plan.reinstall, manifest)
+        embedded = embed_dependency_lists(cfg, [o for r in results for o in r.outcomes], job.inputs)
+        outcomes = list(embedded.outcomes)
+        images = {o.step.arch.name: r.image for r in results for o in r.outcomes}
+        verified = _verify(outcomes, images, embedded.deps, job.console)
+        run = _run_record(plan, results, started_at=started_at)
+        manifest, written = install(cfg, verified, plan.reinstall, manifest, run=run)
     return _Installed(
         manifest=manifest,
         written=tuple(written),
-        warnings=tuple(f"{o.step.arch.name}: {w}" for o in outcomes for w in o.warnings),
+        warnings=tuple(f"{o.step.arch.name}: {w}" for o in outcomes for w in o.warnings) + embedded.warnings,
         images=tuple(dict.fromkeys(r.image.tag for r in results)),
         bytes_sent=sum(r.bytes_sent for r in results),
     )
 
 
+def _run_record(plan: BuildPlan, results: list[LaneResult], *, started_at: float) -> RunRecord:
+    """What the provenance statement says about this run."""
+    from packbin.build.attest import RunRecord
+
+    outcomes = [o for r in results for o in r.outcomes]
+    return RunRecord(
+        command=tuple(sys.argv),
+        arches=tuple(dict.fromkeys(s.arch.name for s in plan.steps)),
+        images=tuple(dict.fromkeys((r.image.image_id, r.image.tag, r.image.recipe) for r in results)),
+        engines=tuple(dict.fromkeys(r.lane.route.engine.endpoint.host for r in results)),
+        toolchain=outcomes[0].toolchain if outcomes else Toolchain(),
+        started=started_at,
+    )
+
+
 def _verify(
-    outcomes: list[BuildOutcome], images: dict[str, BuilderImage], console: Callable[[str], None]
+    outcomes: list[BuildOutcome],
+    images: dict[str, BuilderImage],
+    deps: Mapping[tuple[str, str], DependencyList],
+    console: Callable[[str], None],
 ) -> list[VerifiedArtifact]:
     """Verify every artifact of the run before any is installed."""
+    from packbin.elf.verify import verify_file
+
     verified: list[VerifiedArtifact] = []
     problems: list[str] = []
     for o in outcomes:
@@ -190,6 +221,7 @@ def _verify(
                     stripped=bool(result.info and result.info.stripped),
                     toolchain=o.toolchain,
                     builder_image=images[t.arch.name].tag,
+                    deps=deps.get(t.key),
                 )
             )
     if problems:

@@ -93,6 +93,8 @@ def builder_key(cfg: BuildConfig) -> str:
         "strip": b.strip,
         "env": b.env,
         "cargo_profile": b.cargo_profile,
+        # The .dep-v0 section (added on the host, after the build) is part of the artifact.
+        "auditable": b.auditable,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 

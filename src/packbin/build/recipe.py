@@ -64,6 +64,7 @@ class BuilderImage:
     image_id: str
     profile: str
     built: bool  # False: reused
+    recipe: str = ""  # the recipe's digest (BuilderRecipe.digest): what the tag abbreviates
 
 
 def host_ca_files(enabled: bool, ca_dir: Path = HOST_CA_DIR) -> tuple[tuple[str, bytes], ...]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from packbin.build.embed import embed_dependency_lists
 from packbin.build.lanes import BuildJob, LaneResult
 from packbin.build.plan import BuildPlan
 from packbin.build.report import ReproCheck
@@ -15,6 +17,9 @@ from packbin.config.model import BuildConfig
 from packbin.dist.manifest import Manifest
 from packbin.errors import CheckFailed
 from packbin.util.digest import sha256_file
+
+if TYPE_CHECKING:
+    from packbin.build.container import BuildOutcome
 
 
 def check_reproducible(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> tuple[ReproCheck, ...]:
@@ -28,7 +33,10 @@ def check_reproducible(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> tu
     )
     try:
         with tempfile.TemporaryDirectory(prefix=".staging-repro-", dir=job.cfg.dist_dir) as staging_root:
-            return _compare(job.run(steps, Path(staging_root), caches=caches), manifest)
+            results = job.run(steps, Path(staging_root), caches=caches)
+            # The rebuilds get their dependency lists as the build did: like is compared with like.
+            embedded = embed_dependency_lists(job.cfg, [o for r in results for o in r.outcomes], job.inputs)
+            return _compare(results, embedded.outcomes, manifest)
     finally:
         for r in job.routes:
             for a in r.arches:
@@ -36,11 +44,15 @@ def check_reproducible(job: BuildJob, plan: BuildPlan, manifest: Manifest) -> tu
                     r.engine.remove_volume(volume)
 
 
-def _compare(results: list[LaneResult], manifest: Manifest) -> tuple[ReproCheck, ...]:
-    """Each rebuilt binary beside its artifact in dist/."""
+def _compare(
+    results: list[LaneResult], outcomes: tuple[BuildOutcome, ...], manifest: Manifest
+) -> tuple[ReproCheck, ...]:
+    """Each rebuilt binary (``outcomes``, in ``results``' order) beside its artifact in dist/."""
     checks: list[ReproCheck] = []
+    rest = iter(outcomes)
     for result in results:
-        for o in result.outcomes:
+        for _ in result.outcomes:
+            o = next(rest)
             for t in o.step.targets:
                 art = manifest.find(t.arch.name, t.binary.name)
                 assert art is not None, (t.arch.name, t.binary.name)

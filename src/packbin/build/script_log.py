@@ -3,7 +3,7 @@ lock waits, and what a failure leaves behind.
 
 The build script speaks in marker lines besides cargo's own output:
 
-- ``::packbin-toolchain rustc=V cargo_zigbuild=V zig=V``: the toolchain (recorded, not shown);
+- ``::packbin-toolchain rustc=V cargo=V cargo_zigbuild=V zig=V``: the toolchain (recorded, not shown);
 - ``::packbin-stripped BIN``: BIN was stripped (recorded, not shown);
 - ``::packbin-step TEXT``: a step, shown as TEXT;
 - ``::packbin-warning TEXT``: a warning, recorded and shown.
@@ -23,7 +23,7 @@ from packbin.build.log import LOCK_WAIT, FailureClues, lock_wait_line
 from packbin.build.sources import SRC_MOUNT
 from packbin.dist.manifest import Toolchain
 
-_TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) cargo_zigbuild=(\S*) zig=(\S*)")
+_TOOLCHAIN_RE = re.compile(r"^::packbin-toolchain rustc=(\S*) (?:cargo=(\S*) )?cargo_zigbuild=(\S*) zig=(\S*)")
 
 #: How many shown lines a reader keeps for the failure message.
 TAIL_LINES = 60
@@ -64,7 +64,7 @@ class BuildLogReader:
             self.waiting_since = self.clock()
             return [*shown, lock_wait_line(m["what"], self.others_running())]
         if m := _TOOLCHAIN_RE.match(line):
-            self.toolchain = Toolchain(rustc=m[1], cargo_zigbuild=m[2], zig=m[3])
+            self.toolchain = Toolchain(rustc=m[1], cargo=m[2] or "", cargo_zigbuild=m[3], zig=m[4])
             return shown
         if line.startswith("::packbin-stripped "):
             self.stripped.add(line.split(" ", 1)[1].strip())

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
+from dataclasses import replace as with_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,8 @@ def cache_key(cfg: BuildConfig, arches: Sequence[Architecture]) -> str:
 
     h = hashlib.sha256()
     h.update(f"packbin {__version__}\0format {FORMAT}\0".encode())
-    h.update(repr(cfg.builder).encode())
+    # auditable only decides what packbin adds to a binary after the build: the caches are the same.
+    h.update(repr(with_fields(cfg.builder, auditable=True)).encode())
     h.update(BUILD_SCRIPT.encode())
     h.update(ZIG_CACHE_SCRIPT)
     for a in arches:

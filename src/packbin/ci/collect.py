@@ -12,11 +12,15 @@ The trees are untrusted: another job wrote them. So, before anything is written:
 - every file must be a regular file reached without following a symlink, inside its tree;
 - every file is copied to a private staging directory, and that copy is hashed (it must match
   the recorded sha256 and size) and verified as a static executable of its architecture;
+- an SBOM recorded beside a binary is copied and hashed the same way and must name that binary
+  (its sha256); a tree's provenance statement must be an in-toto statement naming every binary
+  taken from the tree (:mod:`packbin.ci.attestations`);
 - two entries for the same (arch, binary) must agree; every required architecture (default: all
   configured ones) must be present with every configured binary.
 
 Only when all of that holds are the staged copies installed (atomically, file by file) into
-``<dist_dir>/pack-binaries/`` and the merged manifest written, last. Any problem: CheckFailed
+``<dist_dir>/pack-binaries/`` (each SBOM beside its binary, the trees' statements as one
+bundle, ``provenance.intoto.jsonl``) and the merged manifest written, last. Any problem: CheckFailed
 listing all of them, and nothing written.
 """
 
@@ -27,12 +31,13 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from packbin.arch import Architecture
 from packbin.build.report import SUMMARY_ENV, append_step_summary, artifact_rows, table
+from packbin.ci.attestations import stage_sbom, stage_statement, statement_problems, write_bundle
 from packbin.ci.trees import SEARCH_DEPTH, ArtifactTree, check_entry, find_trees, show_path, stage_entry
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import MANIFEST_NAME, manifest_relpath
@@ -50,6 +55,7 @@ class Collected:
     artifact: Artifact
     tree: ArtifactTree
     staged: Path
+    staged_sbom: Path | None = None  # its SBOM's checked copy (None: the entry records none)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,23 +131,20 @@ def run_collect(
                     (duplicates if same else problems).append(same or _conflict(art, earlier, where))
                     continue
                 staged = stage_entry(cfg, tree, art, arch, staging, where, problems)
-                if staged is not None:
-                    collected[art.key] = Collected(artifact=art, tree=tree, staged=staged)
+                sbom_ok, sbom = stage_sbom(cfg, tree, art, staging, where, problems)
+                if staged is not None and sbom_ok:
+                    collected[art.key] = Collected(artifact=art, tree=tree, staged=staged, staged_sbom=sbom)
                     log.write(
                         f"verified {art.arch}/{art.binary} from {show_path(tree.root)}: static {arch.name} executable, sha256 {art.sha256[:16]}\n"
                     )
         problems.extend(_missing(cfg, selected, collected, dirs))
+        statements = _statements(cfg, trees, collected, staging, problems)
 
         if problems:
             _refuse(problems, out=out, as_json=as_json)
 
-        # Everything checked: install the verified copies, then the manifest (last, so it never
-        # names a file that is not there).
         ordered = sorted(collected.values(), key=lambda c: (c.artifact.binary, c.artifact.arch))
-        for c in ordered:
-            atomic_copy(c.staged, cfg.root / c.artifact.path, mode=0o755)
-        merged = existing.merged([c.artifact for c in ordered])
-        merged.save(out_manifest_path)
+        merged = _install(cfg, ordered, existing, statements, out_manifest_path)
 
     report = CollectReport(
         collected=tuple(ordered),
@@ -153,6 +156,45 @@ def run_collect(
     _write(report, out=out, as_json=as_json)
     append_step_summary(SUMMARY_TITLE, [c.artifact for c in ordered])
     return merged
+
+
+def _install(
+    cfg: BuildConfig,
+    ordered: list[Collected],
+    existing: Manifest,
+    statements: list[dict[str, Any]],
+    manifest_path: Path,
+) -> Manifest:
+    """Everything checked: install the verified copies, then the manifest (last, so it never
+    names a file that is not there)."""
+    for c in ordered:
+        atomic_copy(c.staged, cfg.root / c.artifact.path, mode=0o755)
+        if c.staged_sbom is not None and c.artifact.sbom is not None:
+            atomic_copy(c.staged_sbom, cfg.root / c.artifact.sbom, mode=0o644)
+    merged = replace(existing.merged([c.artifact for c in ordered]), provenance=write_bundle(cfg, statements))
+    merged.save(manifest_path)
+    return merged
+
+
+def _statements(
+    cfg: BuildConfig,
+    trees: list[ArtifactTree],
+    collected: dict[tuple[str, str], Collected],
+    staging: Path,
+    problems: list[str],
+) -> list[dict[str, Any]]:
+    """The provenance statement of each tree that has one, checked against what was taken from it."""
+    statements: list[dict[str, Any]] = []
+    for i, tree in enumerate(trees):
+        ok, statement = stage_statement(cfg, tree, staging, problems, index=i)
+        if not ok or statement is None:
+            continue
+        taken = [c.artifact for c in collected.values() if c.tree is tree]
+        found = statement_problems(statement, taken, f"{show_path(tree.root)}: provenance")
+        problems.extend(found)
+        if taken and not found:
+            statements.append(statement)
+    return statements
 
 
 def _second_copy(art: Artifact, tree: ArtifactTree, earlier: Collected) -> str | None:

@@ -14,7 +14,7 @@ from typing import TextIO
 
 from packbin.arch import Architecture
 from packbin.config.model import BuildConfig
-from packbin.dist.layout import MANIFEST_NAME, binary_relpath, dist_tree
+from packbin.dist.layout import MANIFEST_NAME, binary_relpath, dist_tree, sbom_relpath
 from packbin.dist.manifest import Artifact, Manifest
 from packbin.elf.verify import verify_file
 from packbin.errors import ConfigError, UsageError
@@ -122,6 +122,9 @@ def check_entry(cfg: BuildConfig, art: Artifact, where: str, problems: list[str]
             f"{expected!r} ({pack_words(binary.pack)} in {cfg.source.name})"
         )
         ok = False
+    if art.sbom is not None and art.sbom != sbom_relpath(expected):
+        problems.append(f"{where}: sbom {art.sbom!r} is not beside its binary: {sbom_relpath(expected)!r}")
+        ok = False
     if not art.static:
         problems.append(f"{where}: recorded as not static; pack binaries must be static executables")
         ok = False
@@ -138,8 +141,31 @@ def stage_entry(
     problems: list[str],
 ) -> Path | None:
     """Copy the entry's file into ``staging`` and check the copy; the copy's path, or None."""
-    parts = tree_parts(cfg, art)
-    src = tree.root
+    dest = staging / arch.name / art.binary
+    copied = stage_file(tree.root, tree_parts(cfg, art.path), dest, where, problems)
+    if copied is None:
+        return None
+    src, digest, size = copied
+    ok = True
+    if size != art.size:
+        problems.append(f"{where}: {show_path(src)} is {size} bytes, the manifest says {art.size}")
+        ok = False
+    if digest != art.sha256:
+        problems.append(f"{where}: sha256 mismatch: {show_path(src)} is {digest}, the manifest says {art.sha256}")
+        ok = False
+    result = verify_file(dest, arch)
+    if not result.ok:
+        problems.append(f"{where}: {show_path(src)} fails verification for {arch.name}: " + "; ".join(result.problems))
+        ok = False
+    return dest if ok else None
+
+
+def stage_file(
+    root: Path, parts: tuple[str, ...], dest: Path, where: str, problems: list[str], *, max_bytes: int | None = None
+) -> tuple[Path, str, int] | None:
+    """Copy ``root/parts...`` (reached without a symlink, a regular file) to ``dest``: the source
+    path, the copy's sha256 and size; None (a problem said) otherwise or past ``max_bytes``."""
+    src = root
     for i, part in enumerate(parts):
         src = src / part
         try:
@@ -163,7 +189,6 @@ def stage_entry(
         if last and not stat.S_ISREG(st.st_mode):
             problems.append(f"{where}: {show_path(src)} is not a regular file")
             return None
-    dest = staging / arch.name / art.binary
     dest.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     size = 0
@@ -174,36 +199,27 @@ def stage_entry(
             for chunk in iter(lambda: fin.read(1 << 20), b""):
                 h.update(chunk)
                 size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    problems.append(f"{where}: {show_path(src)} is larger than {max_bytes} bytes")
+                    return None
                 fout.write(chunk)
     except OSError as e:
         problems.append(f"{where}: cannot read {show_path(src)}: {e.strerror}")
         return None
-    ok = True
-    if size != art.size:
-        problems.append(f"{where}: {show_path(src)} is {size} bytes, the manifest says {art.size}")
-        ok = False
-    digest = h.hexdigest()
-    if digest != art.sha256:
-        problems.append(f"{where}: sha256 mismatch: {show_path(src)} is {digest}, the manifest says {art.sha256}")
-        ok = False
-    result = verify_file(dest, arch)
-    if not result.ok:
-        problems.append(f"{where}: {show_path(src)} fails verification for {arch.name}: " + "; ".join(result.problems))
-        ok = False
-    return dest if ok else None
+    return src, h.hexdigest(), size
 
 
 def pack_words(pack: str | None) -> str:
     return "no pack" if pack is None else f"pack {pack!r}"
 
 
-def tree_parts(cfg: BuildConfig, art: Artifact) -> tuple[str, ...]:
-    """The entry's path inside its tree: <arch>/<pack>/<install path> (or <arch>/bin/<name>).
+def tree_parts(cfg: BuildConfig, path: str) -> tuple[str, ...]:
+    """A recorded path inside its tree: <arch>/<pack>/<install path> (or <arch>/bin/<name>).
 
     Recorded paths are relative to the repository root (``dist/pack-binaries/<arch>/...``, which
     :func:`check_entry` enforced); inside a tree they are relative to its manifest's directory.
     """
-    return PurePosixPath(art.path).parts[len(PurePosixPath(dist_tree(cfg)).parts) :]
+    return PurePosixPath(path).parts[len(PurePosixPath(dist_tree(cfg)).parts) :]
 
 
 def show_path(p: Path) -> str:

@@ -37,6 +37,10 @@ class BuilderConfig:
     strip: bool = True
     env: tuple[tuple[str, str], ...] = ()
     cargo_profile: str = "release"
+    #: ``[builder] auditable``: embed the dependency list (cargo-auditable's ``.dep-v0`` section)
+    #: and write an SBOM beside each binary. packbin adds the section on the host after the build,
+    #: so this changes neither the builder image nor any build cache.
+    auditable: bool = True
 
     @property
     def debian_mirror(self) -> str:
@@ -95,6 +99,7 @@ def parse_builder(t: Table) -> BuilderConfig:
         strip=t.get("strip", bool, d.strip),
         env=tuple(sorted(env)),
         cargo_profile=cargo_profile,
+        auditable=t.get("auditable", bool, d.auditable),
     )
     t.reject_unknown()
     return cfg

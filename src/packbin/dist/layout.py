@@ -43,6 +43,22 @@ def manifest_relpath(cfg: BuildConfig) -> str:
     return f"{dist_tree(cfg)}/{MANIFEST_NAME}"
 
 
+#: Beside each binary in dist/ (not in packs/): its CycloneDX SBOM, ``<binary>`` + this.
+SBOM_SUFFIX = ".cdx.json"
+#: The in-toto provenance statement of the last run that built something, beside the manifest.
+PROVENANCE_NAME = "provenance.intoto.json"
+
+
+def sbom_relpath(binary_rel: str) -> str:
+    """``<binary>.cdx.json``: where a binary's SBOM goes, beside it."""
+    return binary_rel + SBOM_SUFFIX
+
+
+def provenance_relpath(cfg: BuildConfig) -> str:
+    """``dist/pack-binaries/provenance.intoto.json``, relative to the repository root."""
+    return f"{dist_tree(cfg)}/{PROVENANCE_NAME}"
+
+
 def arch_prefix(cfg: BuildConfig, arch: str) -> str:
     """``dist/pack-binaries/<arch>/``: every binary of ``arch`` lies below it."""
     return f"{dist_tree(cfg)}/{arch}/"
@@ -65,6 +81,8 @@ __all__ = [
     "LOGS_NAME",
     "MANIFEST_NAME",
     "PACKLESS_DIR",
+    "PROVENANCE_NAME",
+    "SBOM_SUFFIX",
     "TREE_NAME",
     "arch_prefix",
     "binary_relpath",
@@ -72,4 +90,6 @@ __all__ = [
     "dist_tree_path",
     "logs_dir",
     "manifest_relpath",
+    "provenance_relpath",
+    "sbom_relpath",
 ]

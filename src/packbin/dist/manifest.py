@@ -1,8 +1,11 @@
 """dist/pack-binaries/manifest.json: what was built, for which architecture, from what.
 
-Schema (issue 3): ``{"artifacts": [{"arch", "target", "pack", "binary", "path", "sha256",
-"size", "static", "stripped", "source_hash", "builder_image", "toolchain": {"rustc",
+Schema: ``{"artifacts": [{"arch", "target", "pack", "binary", "path", "sha256",
+"size", "static", "stripped", "source_hash", "builder_image", "toolchain": {"rustc", "cargo",
 "cargo_zigbuild", "zig"}}]}`` plus ``input_hash`` (what the up-to-date check compares).
+Per artifact also ``sbom`` and ``sbom_sha256`` (its CycloneDX SBOM beside it, null when
+``[builder] auditable = false``) and per run ``"provenance": {"path", "sha256"}`` (the in-toto
+statement of the last run that built something), null or absent in older manifests.
 ``pack`` is null for a binary without a pack (its path is ``dist/pack-binaries/<arch>/bin/<name>``);
 an entry without ``pack`` reads as null too.
 The manifest is untrusted when read back (it may come from another CI job): every field is
@@ -25,8 +28,12 @@ class Toolchain:
     """The compiler versions an artifact was built with."""
 
     rustc: str = ""
+    cargo: str = ""  # absent from manifests written before it was recorded: reads as ""
     cargo_zigbuild: str = ""
     zig: str = ""
+
+
+_TOOLCHAIN_KEYS = ("rustc", "cargo", "cargo_zigbuild", "zig")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +53,8 @@ class Artifact:
     builder_image: str
     toolchain: Toolchain = field(default_factory=Toolchain)
     input_hash: str = ""
+    sbom: str | None = None  # POSIX, relative to the repository root: ``<path>.cdx.json``
+    sbom_sha256: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,18 +90,20 @@ class Artifact:
         size = raw.get("size")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise UsageError(f"{where}: size must be a non-negative integer")
-        path = s("path")
-        pp = PurePosixPath(path)
-        if pp.is_absolute() or ".." in pp.parts or not pp.parts:
-            raise UsageError(f"{where}: path {path!r} must be relative and stay inside the tree")
-        sha = s("sha256")
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise UsageError(f"{where}: sha256 must be 64 lowercase hex digits")
+        path = checked_relpath(s("path"), where=where, key="path")
+        sha = checked_sha256(s("sha256"), where=where, key="sha256")
+        sbom = raw.get("sbom")
+        sbom_sha = raw.get("sbom_sha256")
+        if (sbom is None) != (sbom_sha is None):
+            raise UsageError(f"{where}: sbom and sbom_sha256 must both be set or both be null")
+        if sbom is not None:
+            sbom = checked_relpath(sbom, where=where, key="sbom")
+            sbom_sha = checked_sha256(sbom_sha, where=where, key="sbom_sha256")
         tc = raw.get("toolchain", {})
         if not isinstance(tc, dict):
             raise UsageError(f"{where}: toolchain must be an object")
         for k, v in tc.items():
-            if k in ("rustc", "cargo_zigbuild", "zig") and not isinstance(v, str):
+            if k in _TOOLCHAIN_KEYS and not isinstance(v, str):
                 raise UsageError(f"{where}: toolchain.{k} must be a string")
         return cls(
             arch=s("arch"),
@@ -106,8 +117,47 @@ class Artifact:
             stripped=b("stripped"),
             source_hash=s("source_hash", ""),
             builder_image=s("builder_image", ""),
-            toolchain=Toolchain(**{k: str(tc.get(k, "")) for k in ("rustc", "cargo_zigbuild", "zig")}),
+            toolchain=Toolchain(**{k: str(tc.get(k, "")) for k in _TOOLCHAIN_KEYS}),
             input_hash=s("input_hash", ""),
+            sbom=sbom,
+            sbom_sha256=sbom_sha,
+        )
+
+
+def checked_relpath(value: object, *, where: str, key: str) -> str:
+    """``value`` if it is a relative POSIX path that stays inside the tree; UsageError otherwise."""
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: {key} must be a string")
+    pp = PurePosixPath(value)
+    if pp.is_absolute() or ".." in pp.parts or not pp.parts:
+        raise UsageError(f"{where}: {key} {value!r} must be relative and stay inside the tree")
+    return value
+
+
+def checked_sha256(value: object, *, where: str, key: str) -> str:
+    """``value`` if it is 64 lowercase hex digits; UsageError otherwise."""
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise UsageError(f"{where}: {key} must be 64 lowercase hex digits")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """Where the run's in-toto provenance statement is, and its sha256."""
+
+    path: str  # POSIX, relative to the repository root
+    sha256: str
+
+    @classmethod
+    def from_json(cls, raw: Any, *, where: str) -> Provenance | None:
+        """None for null or absent; every field checked otherwise."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise UsageError(f"{where}: provenance must be an object or null")
+        return cls(
+            path=checked_relpath(raw.get("path"), where=where, key="provenance.path"),
+            sha256=checked_sha256(raw.get("sha256"), where=where, key="provenance.sha256"),
         )
 
 
@@ -116,6 +166,7 @@ class Manifest:
     """dist/pack-binaries/manifest.json: every built artifact."""
 
     artifacts: tuple[Artifact, ...] = ()
+    provenance: Provenance | None = None
 
     def find(self, arch: str, binary: str) -> Artifact | None:
         """The artifact of ``binary`` for ``arch``, or None."""
@@ -132,7 +183,9 @@ class Manifest:
 
     def to_json(self) -> str:
         """The manifest's JSON text (indented, one artifact per object)."""
-        return json.dumps({"artifacts": [a.to_json() for a in self.artifacts]}, indent=2, sort_keys=False) + "\n"
+        doc: dict[str, Any] = {"artifacts": [a.to_json() for a in self.artifacts]}
+        doc["provenance"] = None if self.provenance is None else asdict(self.provenance)
+        return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
     @classmethod
     def load(cls, path: Path, *, missing_ok: bool = True) -> Manifest:
@@ -158,7 +211,10 @@ class Manifest:
         arts = raw.get("artifacts") if isinstance(raw, dict) else None
         if not isinstance(arts, list):
             raise UsageError(f'{path}: expected an object with an "artifacts" list')
-        return cls(artifacts=tuple(Artifact.from_json(a, where=f"{path}: artifacts[{i}]") for i, a in enumerate(arts)))
+        return cls(
+            artifacts=tuple(Artifact.from_json(a, where=f"{path}: artifacts[{i}]") for i, a in enumerate(arts)),
+            provenance=Provenance.from_json(raw.get("provenance"), where=str(path)),
+        )
 
     def save(self, path: Path) -> None:
         """Write the manifest atomically to ``path``."""

@@ -6,7 +6,7 @@
 set -eu
 target="$1"; strip="$2"; shift 2
 zig_version=$(python3 -m ziglang version)  # a Python start-up: once per build
-echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$zig_version"
+echo "::packbin-toolchain rustc=$(rustc --version | cut -d' ' -f2) cargo=$(cargo --version | cut -d' ' -f2) cargo_zigbuild=$(cargo-zigbuild --version | cut -d' ' -f2) zig=$zig_version"
 # zig keys its cache by inode too: after a cache import or a new image, point it at the new copies.
 python3 /build/packbin-zig-cache.py "${XDG_CACHE_HOME:-/cache}" \
   || echo "::packbin-warning could not check zig's cache against this engine's files: zig may compile musl again"
@@ -65,6 +65,11 @@ for spec in "$@"; do
   flags=""; if [ -f "/build/packbin-flags/$bin.toml" ]; then flags="/build/packbin-flags/$bin.toml"; fi
   (cd "$(dirname "$manifest")" && cargo zigbuild --offline --locked ${flags:+--config "$flags"} --profile "$profile" --target "$target" --manifest-path "$manifest" --package "$package" --bin "$bin")
   cp "/build/target/$target/$dir/$bin" "/build/out/$target/$bin"
+  if [ "${PACKBIN_AUDITABLE:-0}" = "1" ]; then
+    # The resolution cargo just built from: same directory and --config, so the same source
+    # replacement applies; --filter-platform drops what TARGET does not compile.
+    (cd "$(dirname "$manifest")" && cargo metadata --format-version 1 --offline --locked ${flags:+--config "$flags"} --filter-platform "$target" --manifest-path "$manifest") > "/build/out/$target/$bin.metadata.json"
+  fi
   if [ "$strip" = "1" ]; then
     if strip "/build/out/$target/$bin" 2>/tmp/strip.err; then
       echo "::packbin-stripped $bin"
