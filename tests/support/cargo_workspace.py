@@ -433,6 +433,14 @@ def make_workspace(dest: Path, *, big: bool = False) -> Path:
     return dest
 
 
+def make_workspace_or_skip(dest: Path) -> Path:
+    """:func:`make_workspace`, skipping the test (saying why) when the host cannot generate the workspace."""
+    try:
+        return make_workspace(dest)
+    except FixtureUnavailable as e:
+        pytest.skip(str(e))
+
+
 def make_benchmark_workspace(dest: Path) -> Path:
     """The workspace with extra dependencies so that vendor/ passes 50 MB (the bytes-sent benchmark)."""
     return make_workspace(dest, big=True)

@@ -7,6 +7,7 @@ independently of packbin.elf) to know where to cut and what to overwrite.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 import struct
@@ -536,3 +537,77 @@ def test_mutated_fixtures_end_in_elferror_or_verdict(data: st.DataObject) -> Non
         assert all(isinstance(n, str) for n in info.needed)
         static_problems(info, None)
     assert time.perf_counter() - start_time < 0.5
+
+
+# -- an added .dep-v0 section, corrupted: the reader of the section says why, never crashes -----
+
+
+@functools.cache
+def _with_dep_section(name: str) -> tuple[bytes, list[tuple[int, int]]]:
+    """A fixture with a .dep-v0 section, and the regions the edit wrote (section header table,
+    names, content) for the mutations to aim at."""
+    from packbin.elf.depinfo import DEP_SECTION, DepList, DepPackage, dep_section
+    from packbin.elf.sections import add_section, find_section
+
+    deps = DepList(
+        packages=(
+            DepPackage(name="prog", version="1.0.0", source="local", dependencies=(1,), root=True),
+            DepPackage(name="libc", version="0.2.155", source="crates.io"),
+        )
+    )
+    base = elf_fixture(name).path.read_bytes()
+    content = dep_section(deps)
+    raw = add_section(base, DEP_SECTION, content)
+    e = "<" if raw[5] == 1 else ">"
+    shoff = struct.unpack_from(f"{e}Q" if raw[4] == 2 else f"{e}I", raw, 40 if raw[4] == 2 else 32)[0]
+    names = find_section(raw, ".shstrtab") or b""
+    content_at = raw.index(content, len(base) - 4096 if len(base) > 4096 else 0)
+    return raw, [
+        (0, 64),
+        (content_at, len(content)),
+        (content_at + len(content), len(names)),
+        (shoff, len(raw) - shoff),
+    ]
+
+
+DEP_BASES = ["x86_64-static", "arm-static", "s390x-static-pie", "ppc-static"]
+
+
+@settings(max_examples=600, deadline=2000)
+@given(data=st.data())
+def test_corrupted_dep_sections_end_in_dep_list_error_or_a_list(data: st.DataObject) -> None:
+    from packbin.elf.depinfo import DepList, DepListError, read_dep_list_from
+
+    raw, regions = _with_dep_section(data.draw(st.sampled_from(DEP_BASES), label="base"))
+    buf = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        start, length = data.draw(st.sampled_from(regions), label="region")
+        at = start + data.draw(st.integers(0, max(0, length - 1)), label="offset")
+        kind = data.draw(st.sampled_from(["flip", "write", "truncate"]), label="kind")
+        if kind == "flip" and at < len(buf):
+            buf[at] ^= 1 << data.draw(st.integers(0, 7), label="bit")
+        elif kind == "write":
+            width = data.draw(st.sampled_from([1, 2, 4, 8]), label="width")
+            value = data.draw(st.one_of(SPECIAL, st.integers(0, (1 << 64) - 1), st.just(len(buf))), label="value")
+            buf[at : at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        else:
+            del buf[at:]
+    mutated = bytes(buf)
+    stream = BoundedStream(mutated)
+
+    def read(offset: int, length: int) -> bytes:
+        assert 0 <= offset and 0 <= length and offset + length <= len(mutated), (offset, length)
+        stream.seek(offset)
+        return stream.read(length)
+
+    started = time.perf_counter()
+    try:
+        found = read_dep_list_from(read, len(mutated))
+    except DepListError as e:
+        event(f"DepListError: {str(e)[:30]}")
+    except ElfError as e:  # not ELF any more (the magic or class hit), or a table the reader refuses
+        event(f"ElfError: {type(e).__name__}")
+    else:
+        event("list" if found else "none")
+        assert found is None or isinstance(found, DepList)
+    assert time.perf_counter() - started < 1

@@ -311,3 +311,62 @@ def test_arm64_mutants_the_verifier_passes_run_under_qemu(tmp_path: Path) -> Non
     passed, ran, failures = _oracle(programs, "arm64", root, tmp)
     print(f"exec oracle arm64 (qemu): {len(programs)} programs, {passed} mutants passed the verifier, {ran} run")
     assert not failures, "\n".join(failures)
+
+
+def _dep_section_variants(data: bytes) -> dict[str, bytes]:
+    """``data`` with an added .dep-v0 section: a good one, and broken ones a reader must refuse."""
+    import zlib
+
+    from packbin.elf.depinfo import DEP_SECTION, DepList, DepPackage, dep_section
+    from packbin.elf.sections import add_section
+
+    good = dep_section(DepList(packages=(DepPackage(name="prog", version="1.0.0", source="local", root=True),)))
+    contents = {
+        "good": good,
+        "truncated": good[: len(good) // 2],
+        "not-zlib": b"\xde\xad\xbe\xef" * 50,
+        "bomb": zlib.compress(bytes(16 << 20), 9),
+        "cycle": zlib.compress(
+            b'{"packages":[{"name":"a","version":"1","source":"local","root":true,"dependencies":[0]}]}'
+        ),
+    }
+    out = {name: add_section(data, DEP_SECTION, content) for name, content in contents.items()}
+    # The section header's size pointing past the end of the file (the last header is the new one).
+    past = bytearray(out["good"])
+    shoff, shnum = struct.unpack_from("<Q", past, 40)[0], struct.unpack_from("<H", past, 60)[0]
+    struct.pack_into("<Q", past, shoff + (shnum - 1) * 64 + 32, len(past) * 2)
+    out["size-past-eof"] = bytes(past)
+    return out
+
+
+def test_dep_sections_change_neither_the_run_nor_the_verdict(tmp_path: Path) -> None:
+    """Programs given a .dep-v0 section (good or corrupt) exec exactly as before in an empty root,
+    and the verifier's verdict (it passes the static ones) agrees with the kernel."""
+    _need_root()
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip(f"the host is {platform.machine()}, not x86_64")
+    from tests.support.exec_programs import exec_program
+
+    arch = builtin_config().arch("x86_64")
+    root = tmp_path / "root"
+    root.mkdir()
+    programs = {
+        "zig-static": elf_fixture("x86_64-static").path,
+        "zig-static-pie": elf_fixture("x86_64-static-pie").path,
+        "exec-fixture": exec_program("x86_64"),
+    }
+    runs = 0
+    for label, path in programs.items():
+        want = run_alone(path, root)
+        assert verify_file(path, arch).ok, label
+        for what, data in _dep_section_variants(path.read_bytes()).items():
+            mpath = tmp_path / "edited"
+            mpath.write_bytes(data)
+            result = verify_file(mpath, arch)
+            got = run_alone(mpath, root)
+            runs += 1
+            assert result.ok, (label, what, result.problems)
+            assert got == want, f"{label} with a {what} .dep-v0 section: {got!r}, originally {want!r}"
+    print(f"exec oracle .dep-v0: {runs} edited programs ran as their originals did")

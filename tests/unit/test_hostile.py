@@ -369,3 +369,46 @@ def test_every_task_with_hostile_arguments(repo: Path, tmp_path: Path, task: lis
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         for f in [pool.submit(run, *args, cwd=repo, timeout=30) for args in cases]:
             f.result()
+
+
+def test_hostile_dep_sections_under_deps_and_json(repo: Path, tmp_path: Path) -> None:
+    """A .dep-v0 section crafted to hurt (a zlib bomb, deep nesting, huge numbers, bad UTF-8, a
+    cycle, terminal escapes) is one line of verify-static's output, never a traceback or a hang,
+    and the static verdict stays ok."""
+    import zlib
+
+    from packbin.elf.depinfo import DEP_SECTION
+    from packbin.elf.sections import add_section
+
+    image = static_elf()
+    documents = {
+        "bomb": zlib.compress(bytes(256 << 20), 9),
+        "deep": zlib.compress(b"[" * 500_000 + b"]" * 500_000),
+        "deep-object": zlib.compress(b'{"packages":' + b'{"a":' * 200_000 + b"0" + b"}" * 200_001),
+        "huge-number": zlib.compress(b'{"format":' + b"9" * 100_000 + b',"packages":[]}'),
+        "bad-utf8": zlib.compress(b'{"packages":[{"name":"\xc3\x28","version":"1","source":"local","root":true}]}'),
+        "cycle": zlib.compress(
+            b'{"packages":[{"name":"a","version":"1","source":"local","root":true,"dependencies":[1]},'
+            b'{"name":"b","version":"1","source":"local","dependencies":[0]}]}'
+        ),
+        "escapes": zlib.compress(
+            b'{"packages":[{"name":"\\u001b]0;owned\\u0007","version":"\\u001b[2J","source":"local","root":true}]}'
+        ),
+        "truncated": zlib.compress(b'{"packages":[]}')[:6],
+    }
+    paths = []
+    for name, content in documents.items():
+        path = tmp_path / name
+        path.write_bytes(add_section(image, DEP_SECTION, content))
+        paths.append(str(path))
+    started = time.monotonic()
+    table = run("verify-static", "--deps", paths[0], "--", *paths[1:], cwd=repo)
+    doc = run("verify-static", "--json", paths[0], "--", *paths[1:], cwd=repo)
+    assert time.monotonic() - started < 20
+    assert table.returncode == doc.returncode == 0, table.stderr + doc.stderr
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout
+    results = json.loads(doc.stdout)["results"]
+    problems = {Path(r["path"]).name: r.get("dependencies_problem") for r in results}
+    assert problems["escapes"] is None  # a valid list, shown escaped
+    assert all(problems[n] for n in documents if n != "escapes"), problems
+    assert table.stdout.count("cannot be used") == len(documents) - 1

@@ -14,7 +14,11 @@
   streamed out (``script_log`` reads its markers, ``log`` its lock waits and missing files), the
   artifacts out as a tar stream;
 - ``extract``: that tar stream into a staging directory, refusing anything odd;
+- ``metadata`` and ``deps``: the binary's dependency list from the `cargo metadata` the build
+  ran (cargo-auditable's format 1, embedded as ``.dep-v0``); pure;
 - verification: :mod:`packbin.elf` (static, the right machine) before anything is installed;
+- ``sbom`` and ``provenance``: each binary's CycloneDX SBOM and the run's in-toto/SLSA
+  statement, as bytes; pure;
 - ``install``: verified artifacts into dist/ and the pack tree, atomically; the manifest
   (:mod:`packbin.dist.manifest`) last;
 - ``report``: the build report: the table, the --json document, the dry run's plan, the GitHub

@@ -8,10 +8,13 @@
   static-linkage policy, which models how the kernel's loader reads each machine's files
   (``loaders``: each machine's loader; ``loader_rules``: the header and program-header checks;
   ``policy``: static or not, for which architecture);
+- :mod:`packbin.elf.sections` and :mod:`packbin.elf.depinfo`: sections by name (find one, add a
+  non-alloc one) and the ``.dep-v0`` dependency list cargo-auditable defines, read and written;
 - :mod:`packbin.elf.verify`: the ``verify-static`` command (walks, verdicts, table and JSON).
 
 Every name of the modules before ``verify`` that others use is re-exported here. :mod:`packbin.elf.verify` is not: it is a
-command, imported where it is used, so that the deploy step (which judges files but reports
+command, imported where it is used, and neither are ``sections`` and ``depinfo`` (the build and
+verify-static import them), so that the deploy step (which judges files but reports
 them its own way) does not load it.
 """
 

@@ -21,12 +21,18 @@ from packbin.config.presets import PRESETS
         "arch": "Require this architecture too: its machine, class, byte order and the e_flags its preset checks ("
         + ", ".join(a.name for a in PRESETS)
         + ", their aliases, or any name in buildcfg.toml). Default: a static executable of any architecture passes.",
-        "json": "Print one JSON document on stdout instead of the table.",
+        "json": "Print one JSON document on stdout instead of the table (it has each file's embedded dependency list, the .dep-v0 section, when there is one).",
+        "deps": "List the crates each file says it was built from (its .dep-v0 section, as cargo-auditable writes it) under its row. The verdict does not change.",
     },
 )
 @user_errors
 def verify_static(
-    c: Context, path: str, also: list[str] | None = None, arch: str | None = None, json: bool = False
+    c: Context,
+    path: str,
+    also: list[str] | None = None,
+    arch: str | None = None,
+    json: bool = False,
+    deps: bool = False,
 ) -> None:
     """Check that ELF files are static executables (of ARCH). Exit 0: all ok; 1: some failed; 2: could not run.
 
@@ -40,7 +46,7 @@ def verify_static(
         return
 
     paths = [path, *(also or []), *shlex.split(c.remainder or "")]
-    run_verify_static(paths, _arch_for_verify(arch), as_json=json, out=sys.stdout)
+    run_verify_static(paths, _arch_for_verify(arch), as_json=json, out=sys.stdout, deps=deps)
 
 
 def _arch_for_verify(name: str | None) -> Any:
