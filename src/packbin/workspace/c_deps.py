@@ -20,7 +20,7 @@ from packbin._compat import tomllib
 from packbin.config.c_libraries import C_LIBRARIES
 from packbin.config.model import BuildConfig
 from packbin.errors import ConfigError
-from packbin.workspace.features import declarations, resolve_features
+from packbin.workspace.features import resolve_features
 from packbin.workspace.lockfile import LockGraph, LockPackage, read_lock
 from packbin.workspace.model import BinaryInputs
 from packbin.workspace.paths import join_rel
@@ -246,28 +246,6 @@ def _read_manifest(path: Path, rel: str) -> dict[str, Any]:
         raise ConfigError(f"{rel}: invalid TOML: {e}", hint="restore the vendored crate (cargo vendor)") from e
 
 
-def _reachable(graph: LockGraph, root: LockPackage, crates: _Crates) -> list[LockPackage]:
-    """The packages building ``root`` involves: its dependencies, transitively; a path package's
-    dev-dependencies (which the lock lists beside the others) are left out."""
-    seen = {root.key}
-    order = [root]
-    stack = [root]
-    while stack:
-        pkg = stack.pop()
-        deps = list(graph.dependencies(pkg))
-        if pkg.source is None:
-            manifest = crates.manifest(pkg)
-            if manifest is not None:
-                used = {d.package for d in declarations(manifest).values()}
-                deps = [d for d in deps if d.name in used]
-        for dep in deps:
-            if dep.key not in seen:
-                seen.add(dep.key)
-                order.append(dep)
-                stack.append(dep)
-    return order
-
-
 def find_c_needs(cfg: BuildConfig, inputs: BinaryInputs) -> CDependencies:
     """The C libraries and host tools ``inputs``' binary needs beyond its crates, each marked
     provided when buildcfg.toml names it. ConfigError for a malformed lock or manifest."""
@@ -280,22 +258,26 @@ def find_c_needs(cfg: BuildConfig, inputs: BinaryInputs) -> CDependencies:
             hint="the lock is out of date: run `cargo generate-lockfile` (or `cargo update -p` for it)",
         )
     crates = _Crates(cfg, inputs, graph)
-    packages = _reachable(graph, roots[0], crates)
-    features: dict[tuple[str, str], frozenset[str]] | None = None
+    if not any(graph.find(entry.crate) for entry in SYS_CRATES):
+        return CDependencies(binary=inputs.binary_name, needs=())  # the common case: no manifest read
+    # What building the bin involves, with features: an optional dependency no feature turns on
+    # and a dev-dependency are locked too, but not built.
+    built = resolve_features(graph, roots[0], crates.manifest)
     c_libraries = {lib.name for lib in cfg.c_libraries}
     needs: list[CNeed] = []
     for entry in SYS_CRATES:
-        for pkg in (p for p in packages if p.name == entry.crate):
-            if entry.marker_dep and graph.dependency(pkg, entry.marker_dep) is not None:
+        for pkg in (p for p in graph.find(entry.crate) if p.key in built):
+            marker = graph.dependency(pkg, entry.marker_dep) if entry.marker_dep else None
+            if marker is not None and marker.key in built:
                 continue
-            if entry.source_dir and crates.has(pkg, entry.source_dir):
-                if features is None and (entry.system_feature or not entry.falls_back):
-                    features = resolve_features(graph, roots[0], crates.manifest)
-                on = features.get(pkg.key, frozenset()) if features is not None else frozenset()
-                if not (entry.system_feature and entry.system_feature in on) and (
-                    entry.falls_back or entry.bundled_feature in on
-                ):
-                    continue
+            on = built[pkg.key]
+            if (
+                entry.source_dir
+                and crates.has(pkg, entry.source_dir)
+                and not (entry.system_feature and entry.system_feature in on)
+                and (entry.falls_back or entry.bundled_feature in on)
+            ):
+                continue
             provided = (
                 any(_LIBCLANG_RE.match(p) for p in cfg.builder.packages)
                 if entry.host_tool

@@ -107,8 +107,9 @@ def resolve_features(
     *,
     root_features: frozenset[str] = frozenset({"default"}),
 ) -> dict[tuple[str, str], frozenset[str]]:
-    """Every reachable package's features (by (name, version)) when ``root`` is built with
-    ``root_features``. Monotone, so it ends: each round only adds features."""
+    """The packages building ``root`` with ``root_features`` involves, each with its features, by
+    (name, version): what is not in it is not built (an optional dependency no feature turns on,
+    a dev-dependency). Monotone, so it ends: each round only adds packages and features."""
     wanted: dict[tuple[str, str], set[str]] = {root.key: set(root_features)}
     result: dict[tuple[str, str], frozenset[str]] = {}
     manifests: dict[tuple[str, str], Manifest | None] = {}
@@ -122,8 +123,12 @@ def resolve_features(
             if key not in manifests:
                 manifests[key] = manifest_of(pkg)
             manifest = manifests[key]
-            if manifest is None:
+            if manifest is None:  # not at hand: every locked dependency counts, with no feature asked
                 result[key] = frozenset(wanted[key])
+                for locked in graph.dependencies(pkg):
+                    if locked.key not in wanted:
+                        wanted[locked.key] = set()
+                        changed = True
                 continue
             decls = declarations(manifest)
             active, optional_on, asks = _closure(manifest, wanted[key], decls)
