@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from packbin.build.image import BuilderImage
     from packbin.build.lanes import BuildJob, LaneResult
     from packbin.engine.routing import Route
+    from packbin.workspace import BinaryInputs
+    from packbin.workspace.c_deps import CDependencies
 
 # The Docker SDK (and requests) are imported only when a container is needed, and what only a
 # build needs (lanes, the dependency-list step, the verifier, the SBOM and provenance writers)
@@ -105,8 +107,13 @@ def build_pack_binaries(
     if req.dry_run:
         from packbin.build.report import write_plan
 
-        write_plan(plan, out=out, as_json=req.as_json)
+        write_plan(plan, out=out, as_json=req.as_json, c_deps=_c_dependencies(cfg, inputs, [b.name for b in binaries]))
         return None
+    # Before any container: the C libraries and host tools the crates want and buildcfg.toml
+    # does not provide. A warning, not a failure: a build script may still find them its own way.
+    c_warnings = _c_warnings(cfg, inputs, plan)
+    for w in c_warnings:
+        console(f"warning: {w}")
     # Refuse a planted symlink in packs/ or dist/ before spending minutes on a build.
     check_destinations(cfg.root, (*(t for step in plan.steps for t in step.targets), *plan.reinstall))
     from packbin.build.lanes import BuildJob
@@ -123,7 +130,7 @@ def build_pack_binaries(
         plan=plan,
         manifest=done.manifest,
         written=list(done.written),
-        warnings=list(done.warnings),
+        warnings=[*c_warnings, *done.warnings],
         builder_image=", ".join(done.images) or None,
         seconds=time.monotonic() - started,
         bytes_sent=done.bytes_sent,
@@ -137,6 +144,23 @@ def build_pack_binaries(
 
         raise_if_different(cfg, repro)
     return report
+
+
+def _c_dependencies(cfg: BuildConfig, inputs: dict[str, BinaryInputs], names: list[str]) -> tuple[CDependencies, ...]:
+    """What the binaries ``names`` need in C from outside their crates (their locks read now)."""
+    from packbin.workspace.c_deps import find_c_needs
+
+    return tuple(find_c_needs(cfg, inputs[n]) for n in names)
+
+
+def _c_warnings(cfg: BuildConfig, inputs: dict[str, BinaryInputs], plan: BuildPlan) -> list[str]:
+    """The unmet C needs of the binaries the plan builds (none, and no lock read, when it builds none)."""
+    names = list(dict.fromkeys(t.binary.name for step in plan.steps for t in step.targets))
+    if not names:
+        return []
+    from packbin.workspace.c_deps import warning_lines
+
+    return warning_lines(_c_dependencies(cfg, inputs, names))
 
 
 def _connect(cfg: BuildConfig, req: BuildRequest, plan: BuildPlan, arches: tuple[Architecture, ...]) -> list[Route]:

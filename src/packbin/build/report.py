@@ -8,13 +8,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from packbin.build.plan import BuildPlan, Target
 from packbin.config.model import BuildConfig
 from packbin.dist.layout import manifest_relpath
 from packbin.dist.manifest import Artifact, Manifest
 from packbin.util.sizes import human_size
+
+if TYPE_CHECKING:
+    from packbin.workspace.c_deps import CDependencies
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -171,8 +174,10 @@ def append_step_summary(title: str, artifacts: Sequence[Artifact], env: dict[str
     return True
 
 
-def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
-    """build-pack-binaries --dry-run: what a run would build, reinstall or skip (no engine used)."""
+def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool, c_deps: Sequence[CDependencies] = ()) -> None:
+    """build-pack-binaries --dry-run: what a run would build, reinstall or skip (no engine used),
+    and the C libraries and host tools the binaries' crates need (``c_deps``)."""
+    warnings = [f"{d.binary}: {n.describe()}" for d in c_deps for n in d.unmet]
     rows = [("build", t) for s in plan.steps for t in s.targets]
     rows += [("reinstall", t) for t in plan.reinstall] + [("up to date", t) for t in plan.up_to_date]
     if as_json:
@@ -190,6 +195,8 @@ def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
                 }
                 for action, t in rows
             ],
+            "c_dependencies": [{"binary": d.binary, **n.to_json()} for d in c_deps for n in d.needs],
+            "warnings": warnings,
         }
         out.write(json.dumps(doc, indent=2) + "\n")
         return
@@ -200,6 +207,8 @@ def write_plan(plan: BuildPlan, *, out: TextIO, as_json: bool) -> None:
         )
         + "\n"
     )
+    out.writelines(f"{d.binary}: {n.describe()}\n" for d in c_deps for n in d.needs if n.provided)
+    out.writelines(f"warning: {w}\n" for w in warnings)
     n = sum(len(s.targets) for s in plan.steps)
     containers = (
         f"{len(plan.steps)} build container{'s' if len(plan.steps) != 1 else ''}" if plan.steps else "no container"

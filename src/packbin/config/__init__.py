@@ -7,6 +7,7 @@
 - ``architectures``: ``[architectures.NAME]`` and ``all_arches`` -> architectures;
 - ``builder``: ``[builder]`` -> ``BuilderConfig``;
 - ``binaries``: ``[[binaries]]`` -> ``PackBinary`` (and ``PACKLESS_DIR``, which no pack may be called);
+- ``c_libraries``: ``[[c_libraries]]`` -> ``CLibrary`` (the C libraries built into each target's sysroot);
 - ``model``: the config itself (``BuildConfig`` and its parts), loaded and validated.
 
 Which architecture is deployed when none is named needs the engine: ``packbin.build.deploy_arch``.

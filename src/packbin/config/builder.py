@@ -11,6 +11,10 @@ PROFILES = ("auto", "rustup", "debian")
 
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+#: Debian Policy 5.6.1: a package name is lower case letters, digits, + - and ., at least two
+#: characters, starting with a letter or digit.
+DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ProfileConfig:
@@ -41,6 +45,9 @@ class BuilderConfig:
     #: and write an SBOM beside each binary. packbin adds the section on the host after the build,
     #: so this changes neither the builder image nor any build cache.
     auditable: bool = True
+    #: ``[builder] packages``: Debian packages (host tools: pkg-config, cmake, protobuf-compiler, ...)
+    #: installed in the builder image on top of what it always has, in the order written.
+    packages: tuple[str, ...] = ()
 
     @property
     def debian_mirror(self) -> str:
@@ -87,6 +94,7 @@ def parse_builder(t: Table) -> BuilderConfig:
     cargo_profile = t.get("cargo_profile", str, d.cargo_profile)
     if not NAME_RE.match(cargo_profile):
         raise t.fail("cargo_profile", f"not a valid cargo profile name: {cargo_profile!r}")
+    packages = parse_packages(t)
     cfg = BuilderConfig(
         profile=profile,
         rustup=rustup,
@@ -100,9 +108,24 @@ def parse_builder(t: Table) -> BuilderConfig:
         env=tuple(sorted(env)),
         cargo_profile=cargo_profile,
         auditable=t.get("auditable", bool, d.auditable),
+        packages=packages,
     )
     t.reject_unknown()
     return cfg
 
 
-__all__ = ["PROFILES", "BuilderConfig", "ProfileConfig", "parse_builder"]
+def parse_packages(t: Table) -> tuple[str, ...]:
+    """``[builder] packages``: Debian package names, each checked against Debian's grammar, none twice."""
+    packages = t.str_list("packages")
+    for i, name in enumerate(packages):
+        if not DEBIAN_PACKAGE_RE.match(name):
+            problem = f"{name!r} is not a Debian package name (lower case letters, digits, + - and ., 2 or more)"
+            if name.lower() != name and DEBIAN_PACKAGE_RE.match(name.lower()):
+                problem += f" (did you mean {name.lower()!r}?)"
+            raise t.fail("packages", problem)
+        if name in packages[:i]:
+            raise t.fail("packages", f"{name!r} is listed twice")
+    return packages
+
+
+__all__ = ["DEBIAN_PACKAGE_RE", "PROFILES", "BuilderConfig", "ProfileConfig", "parse_builder", "parse_packages"]

@@ -19,6 +19,7 @@ from packbin.arch import Architecture
 from packbin.config.architectures import other_presets, parse_all_arches, parse_architectures
 from packbin.config.binaries import PACKLESS_DIR, PackBinary, parse_binaries
 from packbin.config.builder import PROFILES, BuilderConfig, ProfileConfig, parse_builder
+from packbin.config.c_libraries import C_LIBRARIES, CLibrary, parse_c_libraries
 from packbin.config.engines import EngineChoice, engine_choices
 from packbin.config.presets import PRESETS, rust_target_problem
 from packbin.config.table import Table as _Table
@@ -52,6 +53,8 @@ class BuildConfig:
     all_arches: tuple[str, ...] = ()
     #: The presets not configured: ``--arch`` may still name them.
     other_presets: tuple[Architecture, ...] = ()
+    #: ``[[c_libraries]]``: the C libraries built for each target's sysroot, in the order written.
+    c_libraries: tuple[CLibrary, ...] = ()
 
     @property
     def known_architectures(self) -> tuple[Architecture, ...]:
@@ -198,6 +201,7 @@ class BuildConfig:
         builder = parse_builder(top.table("builder"))
         copy_to_packs = top.get("copy_to_packs", bool, True)  # each [[binaries]] may say otherwise
         binaries = parse_binaries(top, root, copy_to_packs=copy_to_packs)
+        c_libraries = parse_c_libraries(top)
         top.reject_unknown()
         return cls(
             source=source,
@@ -213,6 +217,7 @@ class BuildConfig:
             engines=engines,
             all_arches=tuple(a.name for a in all_arches),
             other_presets=others,
+            c_libraries=c_libraries,
         )
 
     @classmethod
@@ -270,11 +275,13 @@ def builtin_config(root: Path | None = None) -> BuildConfig:
 
 __all__ = [
     "CONFIG_NAME",
+    "C_LIBRARIES",
     "PACKLESS_DIR",
     "PROFILES",
     "TARGET_ENV_VARS",
     "BuildConfig",
     "BuilderConfig",
+    "CLibrary",
     "PackBinary",
     "ProfileConfig",
     "builtin_config",

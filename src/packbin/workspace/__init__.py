@@ -33,7 +33,11 @@ The package, lowest layer first (a module imports only those above it in this li
 - ``sources``: cargo configs, source replacement, which lock sources need the network;
 - ``layout``: the workspace root and members, and every manifest cargo loads;
 - ``inputs``: the entry points: a bin's inputs, digests, the build and fetch payloads;
-- ``discovery``: every bin cargo would build in a repository (what ``packbin init`` offers).
+- ``discovery``: every bin cargo would build in a repository (what ``packbin init`` offers);
+- ``lockfile``: Cargo.lock as untrusted input (bounded, checked) into a graph of packages;
+- ``features``: the features cargo turns on, from the manifests at hand;
+- ``c_deps``: the C libraries and host tools a bin's crates need from outside them (read only
+  for a dry run or a build, and imported there).
 """
 
 from __future__ import annotations
