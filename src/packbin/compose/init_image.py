@@ -49,6 +49,7 @@ _DEPLOY_MODULES = (
     "config/architectures.py",
     "config/binaries.py",
     "config/builder.py",
+    "config/c_libraries.py",
     "config/engines.py",
     "config/model.py",
     "config/presets.py",
