@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,6 +78,22 @@ def builder_image(engine: object) -> object:
 
     cfg = BuildConfig.load(REPO / "buildcfg.toml", env={})
     return ensure_builder_image(engine, cfg, echo=lambda line: print(line, file=sys.stderr))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def built_workspace(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> tuple[Path, dict[str, Any]]:
+    """The attune-shaped workspace (tests/support/cargo_workspace.py) built for both architectures,
+    once per run, and its --json report. test_workspace_build and test_deps_build read it; a test
+    that changes anything works on a copy (tests.support.repo.clone_built)."""
+    import json
+
+    from tests.support.repo import packbin, workspace_repo
+
+    repo = workspace_repo(tmp_path_factory.mktemp("ws") / "repo")
+    res = packbin("build-pack-binaries", "--arch=all", "--json", cwd=repo)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
+    report: dict[str, Any] = json.loads(res.stdout)
+    return repo, report
 
 
 @pytest.fixture

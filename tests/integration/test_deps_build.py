@@ -26,7 +26,7 @@ from tests.support import sensor_checks
 from tests.support.cargo_workspace import COMMON_MARKER, SENSOR_BIN, SENSOR_PACKAGE
 from tests.support.dep_graphs import tree_packages
 from tests.support.objcopy import dump_section
-from tests.support.repo import REPO, clone_built, copy_repo, packbin, workspace_repo
+from tests.support.repo import REPO, clone_built, copy_repo, packbin
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -50,11 +50,10 @@ def sensor(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> P
     return repo
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> Path:
-    repo = workspace_repo(tmp_path_factory.mktemp("deps-ws") / "repo")
-    _build(repo, "--arch=all")
-    return repo
+@pytest.fixture
+def workspace(built_workspace: tuple[Path, dict[str, Any]]) -> Path:
+    """The workspace built once per run (tests/conftest.py, shared with test_workspace_build)."""
+    return built_workspace[0]
 
 
 @pytest.fixture(params=["sensor", "workspace"])

@@ -4,7 +4,8 @@ The workspace (tests/support/cargo_workspace.py) is attune-shaped: a virtual roo
 crate, the timer sensor bin (tokio with macros, serde derive, anyhow, ring's C and assembly, a
 build script that needs SQLX_OFFLINE and reads .sqlx/ outside its crate), an unrelated member,
 docs/ and web/. Its dependencies are vendored from Debian's crate sources. The first build of
-both architectures is shared by the module; the other tests work on copies of the built tree.
+both architectures is shared with test_deps_build (one build per run); the other tests work on
+copies of the built tree.
 
 The registry test serves a real sparse registry on the loopback address and checks that the
 fetch step downloads from it once, and that an unchanged lock fetches nothing again.
@@ -52,12 +53,10 @@ def _container_creates(since: float, until: float, image: str) -> list[Any]:
     return [e for e in events if e.get("Actor", {}).get("Attributes", {}).get("image") == image]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, builder_image: object) -> tuple[Path, dict[str, Any]]:
-    repo = workspace_repo(tmp_path_factory.mktemp("ws") / "repo")
-    res = packbin("build-pack-binaries", "--arch=all", "--json", cwd=repo)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-6000:]
-    return repo, json.loads(res.stdout)
+@pytest.fixture
+def built(built_workspace: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """The workspace built once per run (tests/conftest.py, shared with test_deps_build)."""
+    return built_workspace
 
 
 def test_workspace_member_builds_static_for_both_architectures(built: tuple[Path, dict[str, Any]]) -> None:
