@@ -27,11 +27,8 @@ Vendor trees are never committed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +38,7 @@ import pytest
 from tests.support.cargo_workspace import (
     DEBIAN_REGISTRY,
     FixtureUnavailable,
-    cache_root,
-    host_cargo,
-    offline_cargo_env,
+    vendored_template,
 )
 
 
@@ -255,39 +250,6 @@ def _check_registry(fixture: CFixture) -> list[str]:
     return names
 
 
-def _cargo(args: list[str], *, cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [host_cargo(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"cargo {' '.join(args)} failed ({proc.returncode}) in {cwd}:\n{proc.stderr[-4000:]}")
-    return proc.stdout
-
-
-def _generate(fixture: CFixture, root: Path) -> None:
-    """Write the crate into ``root``, then its Cargo.lock, vendor/ and .cargo/config.toml."""
-    for rel, text in fixture.files:
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    with tempfile.TemporaryDirectory(prefix="packbin-cargo-home-") as home:
-        env = offline_cargo_env(Path(home))
-        _cargo(["generate-lockfile", "--offline"], cwd=root, env=env)
-        printed = _cargo(["vendor", "--offline", "--respect-source-config", "--locked", "vendor"], cwd=root, env=env)
-    if 'directory = "vendor"' not in printed:
-        raise RuntimeError(f"unexpected `cargo vendor` output:\n{printed}")
-    (root / ".cargo").mkdir(exist_ok=True)
-    (root / ".cargo" / "config.toml").write_text(
-        '[source.crates-io]\nreplace-with = "vendored-sources"\n\n[source.vendored-sources]\ndirectory = "vendor"\n'
-    )
-
-
-def _cache_key(fixture: CFixture, registry: list[str]) -> str:
-    version = subprocess.run([host_cargo(), "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    blob = json.dumps({"files": fixture.files, "cargo": version, "registry": registry, "fixture": 1}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 def c_fixture_template(key: str) -> Path:
     """The cached, generated crate ``key`` ("bindgen", "zlib", "openssl"): read or copy it, never build in it.
 
@@ -295,23 +257,7 @@ def c_fixture_template(key: str) -> Path:
     directory and the first rename wins. FixtureUnavailable without cargo or the crates.
     """
     fixture = FIXTURES[key]
-    registry = _check_registry(fixture)
-    root = cache_root()
-    target = root / f"c-fixture-{key}-{_cache_key(fixture, registry)}"
-    if (target / "Cargo.lock").is_file():
-        return target
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-    try:
-        _generate(fixture, staging)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "Cargo.lock").is_file():
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return vendored_template(f"c-fixture-{key}-", dict(fixture.files), _check_registry(fixture))
 
 
 def make_c_fixture(key: str, dest: Path) -> Path:

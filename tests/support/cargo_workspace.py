@@ -29,7 +29,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -367,9 +367,9 @@ def _run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def _generate(root: Path, *, big: bool) -> None:
-    """Write the workspace into ``root``, then its Cargo.lock, vendor/ and .cargo/config.toml."""
-    for rel, text in workspace_files(big=big).items():
+def _generate(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` into ``root``, then their Cargo.lock, vendor/ and .cargo/config.toml."""
+    for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -392,30 +392,29 @@ def _vendor_config(printed: str) -> str:
     return '[source.crates-io]\nreplace-with = "vendored-sources"\n\n[source.vendored-sources]\ndirectory = "vendor"\n'
 
 
-def _cache_key(*, big: bool, registry: list[str]) -> str:
+def _cache_key(files: Mapping[str, str], registry: list[str]) -> str:
     cargo_version = subprocess.run(
         [host_cargo(), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    blob = json.dumps(
-        {"files": workspace_files(big=big), "cargo": cargo_version, "registry": registry, "fixture": 1}, sort_keys=True
-    )
+    blob = json.dumps({"files": files, "cargo": cargo_version, "registry": registry, "fixture": 1}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def workspace_template(*, big: bool = False) -> Path:
-    """The cached, generated workspace (read it, copy it; do not build in it).
+def vendored_template(prefix: str, files: Mapping[str, str], registry: list[str]) -> Path:
+    """The cached tree of ``files`` with its Cargo.lock and vendor/ made offline from Debian's
+    crate sources (read it, copy it; do not build in it), under ``cache_root()/<prefix><key>``;
+    the key covers the files, the host cargo's version and ``registry`` (the crates present).
 
-    Builds it on first use (about a second or two: lockfile + vendor from Debian's sources).
-    Concurrent sessions each build into a temporary directory and the first rename wins.
+    Built on first use (a second or two). Concurrent sessions each build into a temporary
+    directory and the first rename wins.
     """
-    registry = _check_registry(big=big)
     root = cache_root()
-    target = root / f"cargo-workspace-{'big-' if big else ''}{_cache_key(big=big, registry=registry)}"
+    target = root / f"{prefix}{_cache_key(files, registry)}"
     if (target / "Cargo.lock").is_file():
         return target
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
-        _generate(staging, big=big)
+        _generate(staging, files)
         try:
             staging.rename(target)
         except OSError:
@@ -425,6 +424,12 @@ def workspace_template(*, big: bool = False) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def workspace_template(*, big: bool = False) -> Path:
+    """The cached, generated workspace (:func:`vendored_template` of :func:`workspace_files`)."""
+    prefix = f"cargo-workspace-{'big-' if big else ''}"
+    return vendored_template(prefix, workspace_files(big=big), _check_registry(big=big))
 
 
 def make_workspace(dest: Path, *, big: bool = False) -> Path:
