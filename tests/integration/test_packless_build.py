@@ -83,7 +83,8 @@ def test_packless_binary_lands_under_bin_static_and_running(packless: tuple[Path
     (entry,) = json.loads((repo / "dist/pack-binaries/manifest.json").read_text())["artifacts"]
     assert entry["pack"] is None and entry["path"] == f"dist/pack-binaries/x86_64/bin/{SENSOR}"
     assert [a["path"] for a in report["built"]] == [entry["path"]]
-    assert report["installed"] == [entry["path"]]
+    # The binary, its SBOM (named in the manifest) and the run's provenance statement.
+    assert report["installed"] == [entry["path"], entry["sbom"], "dist/pack-binaries/provenance.intoto.json"]
     assert report["packs"] == [{"arch": "x86_64", "binary": SENSOR, "pack_path": None, "packs_skip": "no pack"}]
     assert not (repo / "packs").exists()
 
@@ -111,7 +112,8 @@ def test_copy_to_packs_false_leaves_packs_untouched(builder_image: object, tmp_p
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     report = json.loads(res.stdout)
     dist = f"dist/pack-binaries/x86_64/core/sensors/{SENSOR}"
-    assert report["installed"] == [dist]
+    # The binary, its SBOM and the run's provenance statement; nothing under packs/.
+    assert report["installed"] == [dist, f"{dist}.cdx.json", "dist/pack-binaries/provenance.intoto.json"]
     assert report["packs"] == [
         {"arch": "x86_64", "binary": SENSOR, "pack_path": None, "packs_skip": "copy_to_packs = false"}
     ]
