@@ -30,8 +30,8 @@ from packbin.errors import ConfigError
 from packbin.workspace.manifests import MAX_MANIFEST_BYTES, ManifestTree, Unusable
 from packbin.workspace.paths import is_under, join_rel, parent_rel
 from packbin.workspace.paths import norm_rel as _norm
-from packbin.workspace.repo import dependency_tables, subtable
 from packbin.workspace.repo import package_table as _package
+from packbin.workspace.repo import path_dependencies, subtable
 
 __all__ = ["MAX_MANIFEST_BYTES", "CargoBin", "Discovery", "Problem", "discover"]
 
@@ -154,21 +154,11 @@ class _Discoverer(ManifestTree):
 
     def path_deps(self, d: str, data: Mapping[str, Any], ws: Mapping[str, Any], root_rel: str) -> list[str]:
         """Dirs of the path dependencies (all kinds, target-specific too) of the package in ``d``."""
-        tables = dependency_tables(data, _DEP_TABLES)
-        ws_deps = subtable(ws, "dependencies")
         out: list[str] = []
-        for table in tables:
-            for name, spec in table.items():
-                if not isinstance(spec, dict):
-                    continue
-                if isinstance(spec.get("path"), str):
-                    rel = _norm(d, spec["path"])
-                elif spec.get("workspace") is True and isinstance(subtable(ws_deps, name).get("path"), str):
-                    rel = _norm(root_rel, subtable(ws_deps, name)["path"])
-                else:
-                    continue
-                if rel is not None and rel not in out:
-                    out.append(rel)
+        for _, path, through_ws in path_dependencies(data, _DEP_TABLES, subtable(ws, "dependencies")):
+            rel = _norm(root_rel if through_ws else d, path)
+            if rel is not None and rel not in out:
+                out.append(rel)
         return out
 
     def find_root(self, manifest_rel: str, data: Mapping[str, Any]) -> tuple[str | None, bool]:

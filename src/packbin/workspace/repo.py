@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,24 @@ def dependency_tables(data: Mapping[str, Any], names: tuple[str, ...]) -> list[M
         if isinstance(t, dict):
             tables.extend(subtable(t, n) for n in names)
     return tables
+
+
+def path_dependencies(
+    data: Mapping[str, Any], names: tuple[str, ...], ws_deps: Mapping[str, Any]
+) -> Iterator[tuple[str, str, bool]]:
+    """(name, path, through the workspace) of every path dependency in a manifest's tables
+    ``names`` (top-level and per target): its own ``path``, or, for ``workspace = true``, the path
+    of ``[workspace.dependencies]``' entry (``ws_deps``), which is relative to the workspace root."""
+    for table in dependency_tables(data, names):
+        for name, spec in table.items():
+            if not isinstance(spec, dict):
+                continue
+            if isinstance(spec.get("path"), str):
+                yield name, spec["path"], False
+            elif spec.get("workspace") is True:
+                wspec = ws_deps.get(name)
+                if isinstance(wspec, dict) and isinstance(wspec.get("path"), str):
+                    yield name, wspec["path"], True
 
 
 def package_table(data: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -14,7 +14,7 @@ from packbin.config.table import suggest
 from packbin.errors import ConfigError
 from packbin.workspace.model import Member, Target, Workspace
 from packbin.workspace.paths import join_rel
-from packbin.workspace.repo import Repo, dependency_tables, package_table, subtable
+from packbin.workspace.repo import Repo, package_table, path_dependencies, subtable
 
 _DEP_TABLES = ("dependencies", "build-dependencies", "build_dependencies")
 _DEV_TABLES = ("dev-dependencies", "dev_dependencies")
@@ -41,29 +41,19 @@ class PackageLoader:
         data = self._data(d)
         manifest = join_rel(d, "Cargo.toml")
         names = _DEP_TABLES + (_DEV_TABLES if dev else ())
-        tables = dependency_tables(data, names)
-        ws_deps = subtable(self.ws, "dependencies")
         out: list[str] = []
-        for table in tables:
-            for name, spec in table.items():
-                if not isinstance(spec, dict):
-                    continue
-                if isinstance(spec.get("path"), str):
-                    rel = self.repo.resolve_rel(d, spec["path"], f"path dependency {name!r} of {manifest}")
-                elif spec.get("workspace") is True:
-                    wspec = ws_deps.get(name)
-                    if not isinstance(wspec, dict) or not isinstance(wspec.get("path"), str):
-                        continue
-                    rel = self.repo.resolve_rel(self.root_rel, wspec["path"], f"workspace.dependencies.{name} path")
-                else:
-                    continue
-                if not self.repo.abs(join_rel(rel, "Cargo.toml")).is_file():
-                    raise ConfigError(
-                        f"{manifest}: path dependency {name!r} ({rel}) has no Cargo.toml",
-                        hint="fix the dependency's path",
-                    )
-                if rel not in out:
-                    out.append(rel)
+        for name, path, through_ws in path_dependencies(data, names, subtable(self.ws, "dependencies")):
+            if through_ws:
+                rel = self.repo.resolve_rel(self.root_rel, path, f"workspace.dependencies.{name} path")
+            else:
+                rel = self.repo.resolve_rel(d, path, f"path dependency {name!r} of {manifest}")
+            if not self.repo.abs(join_rel(rel, "Cargo.toml")).is_file():
+                raise ConfigError(
+                    f"{manifest}: path dependency {name!r} ({rel}) has no Cargo.toml",
+                    hint="fix the dependency's path",
+                )
+            if rel not in out:
+                out.append(rel)
         self._deps[key] = out
         return out
 
