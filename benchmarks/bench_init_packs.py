@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import exit_from, timed
+from _common import exit_from, timed, write_bytecode
 
 
 def make_tree(root: Path, files: int, seed: int = 4) -> int:
@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dir", type=Path, default=None, help="where to build the trees (default: $TMPDIR)")
     args = ap.parse_args()
+    write_bytecode()  # time packbin, not Python compiling it (see _common)
 
     base = Path(tempfile.mkdtemp(prefix="packbin-bench-", dir=args.dir))
     try:

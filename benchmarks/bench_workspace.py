@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import CHECKOUT_PATHS, build_volumes, exit_from, packbin_timed, say
+from _common import CHECKOUT_PATHS, build_volumes, exit_from, packbin_timed, say, write_bytecode
 
 sys.path[:0] = CHECKOUT_PATHS
 
@@ -119,6 +119,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="one-line-change runs per side (default 3)")
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold timer-sensor builds")
     args = ap.parse_args()
+    write_bytecode()  # time packbin, not Python compiling it (see _common)
 
     from packbin.build.image import ensure_builder_image
     from packbin.config.model import BuildConfig
