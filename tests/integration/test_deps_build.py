@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import zlib
 from pathlib import Path
@@ -192,8 +193,38 @@ def _packbin_before(dest: Path) -> Path:
     return dest / "src"
 
 
-def test_check_reproducible_passes_with_the_section(sensor: Path, tmp_path: Path) -> None:
-    repo = clone_built(sensor, tmp_path)
-    report = _build(repo, "--arch=x86_64", "--deploy-arch=x86_64", "--check-reproducible")
-    checks = report["reproducible"]
-    assert checks and all(c["sha256"] == c["fresh_sha256"] for c in checks), checks
+#: The std-only timer sensor under another name, beside the workspace's sensor in one repository.
+STD_SENSOR = "std-timer-sensor"
+
+
+def _add_std_sensor(repo: Path) -> None:
+    """This repository's timer sensor (std only), renamed and its own workspace root, as a second binary."""
+    crate = repo / "standalone/timer"
+    shutil.copytree(REPO / "packs/core/sensors/timer-sensor", crate, ignore=shutil.ignore_patterns("target"))
+    for name in ("Cargo.toml", "Cargo.lock"):
+        text = (crate / name).read_text().replace(f'name = "{SENSOR_BIN}"', f'name = "{STD_SENSOR}"')
+        (crate / name).write_text(text + ("\n[workspace]\n" if name == "Cargo.toml" else ""))
+    with open(repo / "buildcfg.toml", "a") as f:
+        f.write(
+            f'\n[[binaries]]\nname = "{STD_SENSOR}"\npack = "core"\nmanifest = "standalone/timer/Cargo.toml"\n'
+            f'install_path = "sensors/{STD_SENSOR}"\n'
+        )
+
+
+def test_check_reproducible_passes_on_both_arches_with_the_section(workspace: Path, tmp_path: Path) -> None:
+    # The workspace (tokio, serde, ring, a build script) and the std-only sensor, each rebuilt for
+    # x86_64 and arm64 in fresh volumes (std included, once per arch for both): the bytes, with
+    # their .dep-v0 sections, are those installed. (The sensor under its own name, x86_64, is
+    # checked again in test_engines.py.)
+    repo = clone_built(workspace, tmp_path)
+    _add_std_sensor(repo)
+    first = _build(repo, "--arch=all")
+    assert {(a["arch"], a["binary"]) for a in first["built"]} == {(a, STD_SENSOR) for a in ARCHES}
+    report = _build(repo, "--arch=all", "--check-reproducible")
+    checks = {(c["arch"], c["binary"]): c for c in report["reproducible"]}
+    assert set(checks) == {(a, b) for a in ARCHES for b in (SENSOR_BIN, STD_SENSOR)}, checks
+    assert all(c["sha256"] == c["fresh_sha256"] for c in checks.values()), checks
+    for art in _manifest(repo)["artifacts"]:
+        elf = lief.ELF.parse(str(repo / art["path"]))
+        assert elf is not None and elf.get_section(".dep-v0") is not None, art["path"]
+        assert checks[(art["arch"], art["binary"])]["sha256"] == art["sha256"]
