@@ -296,3 +296,27 @@ def test_dry_run_once_provided(key: str, tmp_path: Path) -> None:
     assert line.endswith(said)
     doc = json.loads(_packbin(root, "--dry-run", "--json").stdout)
     assert [n["provided"] for n in doc["c_dependencies"]] == [True] and doc["warnings"] == []
+
+
+@pytest.mark.parametrize("key", sorted(FIXTURES))
+def test_build_names_the_library_before_the_engine(key: str, tmp_path: Path) -> None:
+    # A real build, not a dry run, against an engine that is really not there (a unix socket
+    # path with nothing behind it): the warning is printed before packbin needs the engine, and
+    # the run then stops on the engine (exit 3) with nothing built.
+    root = _repo(key, tmp_path / "repo")
+    crate, library, host_tool = WANTED[key]
+    env = {**os.environ, "PYTHONPATH": str(SRC), "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    env.pop("DOCKER_CONTEXT", None)
+    env["PYTHONUNBUFFERED"] = "1"  # one pipe for both streams, in the order written
+    cmd = [sys.executable, "-m", "packbin", "build-pack-binaries", "--arch=x86_64"]
+    proc = subprocess.run(
+        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 3, proc.stdout
+    lines = proc.stdout.splitlines()
+    warning = next(i for i, x in enumerate(lines) if x.startswith("warning: "))
+    engine = next(i for i, x in enumerate(lines) if "cannot reach the Docker engine" in x)
+    assert warning < engine, lines
+    assert f"{FIXTURES[key].package}: {crate} " in lines[warning] and library in lines[warning]
+    assert ("[builder] packages" if host_tool else "[[c_libraries]]") in lines[warning]
+    assert not (root / "dist").exists()
