@@ -148,6 +148,12 @@ WORKDIR {build_root}
 """
 
 
+def security_mirror(mirror: str) -> str:
+    """Where a Debian mirror's security suites are: ``.../debian`` -> ``.../debian-security``."""
+    base = mirror.rstrip("/")
+    return base[: -len("/debian")] + "/debian-security" if base.endswith("/debian") else base + "-security"
+
+
 def render_dockerfile(
     builder: BuilderConfig,
     profile: str,
@@ -160,10 +166,7 @@ def render_dockerfile(
     """The builder Dockerfile (classic-builder compatible: no ``RUN --mount``), with ``packages``
     (see :func:`image_packages`) installed last."""
     suite = builder.debian_suite
-    security = builder.debian_mirror.rstrip("/")
-    security = (
-        security[: -len("/debian")] + "/debian-security" if security.endswith("/debian") else security + "-security"
-    )
+    security = security_mirror(builder.debian_mirror)
     ca = ""
     pip_env = ""
     if has_ca:
