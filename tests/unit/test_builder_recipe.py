@@ -319,6 +319,56 @@ def test_recipe_tag_changes_when_a_ca_certificate_changes(cfg: BuildConfig, with
     assert make_recipe(cfg, "debian", "debian:bookworm-slim").tag != before
 
 
+def _with(cfg: BuildConfig, *, packages: tuple[str, ...] = (), c_libraries: tuple[str, ...] = ()) -> BuildConfig:
+    from packbin.config.c_libraries import CLibrary
+
+    return dataclasses.replace(
+        cfg,
+        builder=dataclasses.replace(cfg.builder, packages=packages),
+        c_libraries=tuple(CLibrary(name=n) for n in c_libraries),
+    )
+
+
+def _installed_packages(dockerfile: str) -> list[list[str]]:
+    """The package lists of every ``apt-get install`` after the toolchain's (the extra layers)."""
+    runs = re.findall(r"apt-get install -y --no-install-recommends ([a-z0-9+. -]+?) \\", dockerfile)
+    return [r.split() for r in runs[1:]]
+
+
+@pytest.mark.parametrize("profile", ["debian", "rustup"])
+def test_builder_packages_change_the_tag_and_keep_their_order(
+    cfg: BuildConfig, without_host_ca: None, profile: str
+) -> None:
+    base = "debian:bookworm-slim" if profile == "debian" else "rust:1.85-slim-bookworm"
+    plain = make_recipe(cfg, profile, base)
+    one = make_recipe(_with(cfg, packages=("protobuf-compiler", "cmake")), profile, base)
+    other = make_recipe(_with(cfg, packages=("cmake", "protobuf-compiler")), profile, base)
+    assert len({plain.tag, one.tag, other.tag}) == 3
+    assert _installed_packages(plain.dockerfile) == []
+    assert _installed_packages(one.dockerfile) == [["protobuf-compiler", "cmake"]]
+    assert _installed_packages(other.dockerfile) == [["cmake", "protobuf-compiler"]]
+    # The toolchain's layers come first and are the same: only the last layer is new.
+    assert one.dockerfile.startswith(plain.dockerfile)
+
+
+def test_c_libraries_add_pkg_config_and_make_to_the_image_once(cfg: BuildConfig, without_host_ca: None) -> None:
+    zlib = make_recipe(_with(cfg, c_libraries=("zlib",)), "debian", "debian:bookworm-slim")
+    assert _installed_packages(zlib.dockerfile) == [["pkg-config", "make"]]
+    both = make_recipe(_with(cfg, packages=("cmake", "pkg-config"), c_libraries=("zlib",)), "debian", "x")
+    assert _installed_packages(both.dockerfile) == [["cmake", "pkg-config", "make"]]
+    assert zlib.tag != make_recipe(cfg, "debian", "debian:bookworm-slim").tag
+
+
+@needs_sh
+def test_packages_layer_is_valid_shell(cfg: BuildConfig, tmp_path: Path) -> None:
+    dockerfile = make_recipe(_with(cfg, packages=("libclang-dev", "g++")), "debian", "x").dockerfile
+    last = dockerfile.split("\nRUN ")[-1].replace("\\\n", " ")
+    script = tmp_path / "layer.sh"
+    script.write_text(last)
+    subprocess.run([SH or "sh", "-n", str(script)], check=True)
+    assert "apt-get install -y --no-install-recommends libclang-dev g++ " in last
+
+
 def test_unrelated_config_does_not_change_the_recipe(cfg: BuildConfig, without_host_ca: None) -> None:
     base = make_recipe(cfg, "debian", "debian:bookworm-slim").digest
     other = dataclasses.replace(

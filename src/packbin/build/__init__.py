@@ -9,6 +9,8 @@
 - ``image``: the builder image on the engine: found by tag, or built through the Engine API;
 - ``sources``: the checkout's build inputs into a named volume, incrementally;
 - ``fetch``: registry and git dependencies into the shared cargo home (the one networked step);
+- ``c_sysroot``: each ``[[c_libraries]]`` library built static for each target into a volume,
+  once per engine (fetch with network, compile without);
 - ``job``: what one build container gets (volumes, environment, command, payload); pure;
 - ``container``: one build container per architecture: no network, sources read-only, the log
   streamed out (``script_log`` reads its markers, ``log`` its lock waits and missing files), the
@@ -28,5 +30,5 @@
 containers) on each engine at once, with the run's shared state in one frozen ``RunContext``;
 ``repro`` (``--check-reproducible``) runs the plan again in fresh cache volumes (``volumes``) and
 compares the bytes. ``resources/`` holds the files that run inside the build container
-(``build.sh``, ``zig_cache.py``).
+(``build.sh``, ``zig_cache.py``, ``c_sysroot.sh``).
 """

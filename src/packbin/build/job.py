@@ -4,7 +4,8 @@ Pure: a frozen :class:`BuildJob` made from the plan's step, the inputs and the b
 nothing here talks to an engine (:mod:`packbin.build.container` runs the job).
 
 - volumes: the shared cargo home, the sources volume (read-only), and per target triple the
-  cache set's target directory, zig cache and (debian profile) prebuilt musl std;
+  cache set's target directory, zig cache and (debian profile) prebuilt musl std, and each
+  ``[[c_libraries]]`` sysroot (read-only, :mod:`packbin.build.c_sysroot`);
 - environment: the user's ``[builder.env]``, then where cargo and zig keep their files, which
   sources the volume holds, and the profile's rustflags where the user's flags would beat them;
 - payload, unpacked at ``/build``: ``resources/build.sh``, ``resources/zig_cache.py``, the
@@ -17,6 +18,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from packbin.build.c_sysroot import sysroot_environment, sysroot_volumes, sysroots_for
 from packbin.build.fetch import CARGO_HOME_MOUNT
 from packbin.build.plan import BuildStep
 from packbin.build.recipe import (
@@ -136,12 +138,16 @@ class BuildJob:
         caches: CacheSet,
     ) -> BuildJob:
         triple = step.arch.rust_target
+        # [[c_libraries]]: each library's sysroot for the target, read-only, and pkg-config pointed at them.
+        sysroots = sysroots_for(cfg, triple, image.recipe)
+        environment = build_environment(cfg, step, inputs, profile=image.profile, sources_id=sources_id)
+        volumes = build_volumes(caches, triple, profile=image.profile, source_volume=source_volume)
         return cls(
             triple=triple,
             image=image.tag,
             command=tuple(build_command(cfg, step, inputs)),
-            environment=build_environment(cfg, step, inputs, profile=image.profile, sources_id=sources_id),
-            volumes=build_volumes(caches, triple, profile=image.profile, source_volume=source_volume),
+            environment={**environment, **sysroot_environment(sysroots)},
+            volumes={**volumes, **sysroot_volumes(sysroots)},
             source_volume=source_volume,
             target_volume=caches.for_target(triple).target,
             payload=build_payload(step, inputs, profile=image.profile),
@@ -150,7 +156,7 @@ class BuildJob:
     @property
     def cache_volumes(self) -> list[str]:
         """The volumes the build writes (created on first use)."""
-        return [v for v in self.volumes if v != self.source_volume]
+        return [v for v, mount in self.volumes.items() if v != self.source_volume and not mount.endswith(":ro")]
 
     @property
     def out_dir(self) -> str:

@@ -190,6 +190,11 @@ def _run_lane(lane: Lane, run: RunContext) -> LaneResult:
         fetch_dependencies(
             engine, image.tag, cfg, needed, source_volume=volume, on_line=lambda line: echo(f"[fetch] {line}")
         )
+        if cfg.c_libraries:
+            from packbin.build.c_sysroot import ensure_sysroots
+
+            triples = [step.arch.rust_target for step in lane.steps]
+            ensure_sysroots(engine, image, cfg, triples, echo=lambda line: echo(f"[c-sysroot] {line}"))
         outcomes = _run_steps(engine, image, lane.steps, sync, run)
     return LaneResult(
         lane=lane,

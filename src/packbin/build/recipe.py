@@ -148,15 +148,25 @@ WORKDIR {build_root}
 """
 
 
+def security_mirror(mirror: str) -> str:
+    """Where a Debian mirror's security suites are: ``.../debian`` -> ``.../debian-security``."""
+    base = mirror.rstrip("/")
+    return base[: -len("/debian")] + "/debian-security" if base.endswith("/debian") else base + "-security"
+
+
 def render_dockerfile(
-    builder: BuilderConfig, profile: str, base_image: str, arches: tuple[Architecture, ...], *, has_ca: bool
+    builder: BuilderConfig,
+    profile: str,
+    base_image: str,
+    arches: tuple[Architecture, ...],
+    *,
+    has_ca: bool,
+    packages: tuple[str, ...] = (),
 ) -> str:
-    """The builder Dockerfile (classic-builder compatible: no ``RUN --mount``)."""
+    """The builder Dockerfile (classic-builder compatible: no ``RUN --mount``), with ``packages``
+    (see :func:`image_packages`) installed last."""
     suite = builder.debian_suite
-    security = builder.debian_mirror.rstrip("/")
-    security = (
-        security[: -len("/debian")] + "/debian-security" if security.endswith("/debian") else security + "-security"
-    )
+    security = security_mirror(builder.debian_mirror)
     ca = ""
     pip_env = ""
     if has_ca:
@@ -193,7 +203,39 @@ def render_dockerfile(
             + "ENV PACKBIN_OFFLINE_STD=0\n"
         )
     tail = _COMMON_TAIL.format(cargo_home=CARGO_HOME, cache_root=CACHE_ROOT, build_root=BUILD_ROOT)
-    return head + body + tail
+    return head + body + tail + packages_layer(packages)
+
+
+#: What a build needs in the builder image when buildcfg.toml names ``[[c_libraries]]``: the
+#: -sys crates' build scripts ask pkg-config for the library (Debian's libz-sys asks nothing
+#: else), and the libraries' own builds run make. About 1.5 MB on a 2 GB image, so the default
+#: image could carry them; it does not, so a build that needs no C library keeps its image tag.
+C_LIBRARY_PACKAGES = ("pkg-config", "make")
+
+
+def image_packages(cfg: BuildConfig) -> tuple[str, ...]:
+    """The Debian packages installed on top of the builder's own: ``[builder] packages`` in the
+    order written, then :data:`C_LIBRARY_PACKAGES` the list lacks when ``[[c_libraries]]`` names a library.
+    The default image (neither key) has none, so it stays as small as it was."""
+    packages = cfg.builder.packages
+    if cfg.c_libraries:
+        packages += tuple(p for p in C_LIBRARY_PACKAGES if p not in packages)
+    return packages
+
+
+def packages_layer(packages: tuple[str, ...]) -> str:
+    """The Dockerfile layer that installs ``packages`` (empty for none). A layer of its own, last:
+    the toolchain layers above stay cached when only the list changes. The names were checked
+    against Debian's grammar when buildcfg.toml was read, so they need no quoting."""
+    if not packages:
+        return ""
+    return (
+        "RUN apt-get update \\\n"
+        + " && apt-get install -y --no-install-recommends "
+        + " ".join(packages)
+        # apt's package caches (/var/cache/apt/*.bin) are 80 MB of a layer that adds 1 MB of tools.
+        + " \\\n && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin\n"
+    )
 
 
 #: The build script every build container runs (``resources/build.sh``): it prints the
@@ -208,6 +250,8 @@ ZIG_CACHE_SCRIPT = (resources.files("packbin.build.resources") / "zig_cache.py")
 def make_recipe(cfg: BuildConfig, profile: str, base_image: str) -> BuilderRecipe:
     """The builder image recipe for ``cfg`` with ``profile`` on ``base_image`` (host CAs included when trusted)."""
     ca = host_ca_files(cfg.builder.trust_host_ca)
-    dockerfile = render_dockerfile(cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca))
+    dockerfile = render_dockerfile(
+        cfg.builder, profile, base_image, cfg.architectures, has_ca=bool(ca), packages=image_packages(cfg)
+    )
     context = tuple(ca)
     return BuilderRecipe(profile=profile, base_image=base_image, dockerfile=dockerfile, context_files=context)

@@ -8,7 +8,9 @@ On each engine (volumes, all labelled ``io.packbin.owner=packbin``):
   ``packbin-zigcache-<triple>`` (zig's and cargo-zigbuild's caches) and ``packbin-std-<triple>``
   (the debian profile's prebuilt musl std, used as ``--sysroot``);
 - a reproducibility check's own empty caches, ``packbin-repro-<token>-<kind>-<triple>``, removed
-  after the check.
+  after the check;
+- per ``[[c_libraries]]`` library and target, its static sysroot,
+  ``packbin-c-<library>-<version>-<triple>-<recipe>`` (:mod:`packbin.build.c_sysroot`).
 
 On the host, below packbin's cache directory, keyed by the engine's identity (``endpoint_key``):
 
@@ -17,6 +19,7 @@ On the host, below packbin's cache directory, keyed by the engine's identity (``
 - ``locks/<engine>-<volume>.lock``: one upload into a sources volume at a time;
 - ``sources/<engine>-<volume>.json`` and ``fetch/<engine>.json``: what the engine holds (the
   records of :mod:`packbin.build.sources` and :mod:`packbin.build.fetch`);
+- ``c-sysroots/<engine>.json``: the C sysroot volumes seen complete;
 - ``pull-failures.json``: when a base image's pull last failed, per engine endpoint and image
   (:mod:`packbin.build.image` does not ask again for an hour).
 """
@@ -133,3 +136,16 @@ def fetch_record_path(engine: Engine) -> Path:
 def pull_failures_path() -> Path:
     """When each (engine endpoint, base image) pull last failed."""
     return cache_dir() / "pull-failures.json"
+
+
+def c_sysroot_volume(library: str, version: str, triple: str, recipe: str) -> str:
+    """One C library's static sysroot for ``triple``: per library, version (the Debian source
+    version, or the suite's name when none is pinned), target and builder recipe (zig's version
+    and the image's tools are in it)."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in version)
+    return f"packbin-c-{library}-{safe}-{triple}-{recipe[:12]}"
+
+
+def c_sysroot_record_path(engine: Engine) -> Path:
+    """Which C sysroot volumes on ``engine`` packbin has seen complete (by their identity)."""
+    return cache_dir() / "c-sysroots" / f"{endpoint_key(engine)}.json"
