@@ -357,6 +357,8 @@ def test_c_libraries_add_pkg_config_and_make_to_the_image_once(cfg: BuildConfig,
     both = make_recipe(_with(cfg, packages=("cmake", "pkg-config"), c_libraries=("zlib",)), "debian", "x")
     assert _installed_packages(both.dockerfile) == [["cmake", "pkg-config", "make"]]
     assert zlib.tag != make_recipe(cfg, "debian", "debian:bookworm-slim").tag
+    ssl = make_recipe(_with(cfg, c_libraries=("zlib", "openssl")), "debian", "x")
+    assert _installed_packages(ssl.dockerfile) == [["pkg-config", "make", "perl"]]
 
 
 @needs_sh

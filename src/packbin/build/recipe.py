@@ -212,14 +212,22 @@ def render_dockerfile(
 #: image could carry them; it does not, so a build that needs no C library keeps its image tag.
 C_LIBRARY_PACKAGES = ("pkg-config", "make")
 
+#: What one library's own build needs on top (OpenSSL's Configure is perl, with modules perl-base lacks).
+LIBRARY_BUILD_PACKAGES: dict[str, tuple[str, ...]] = {"openssl": ("perl",)}
+
 
 def image_packages(cfg: BuildConfig) -> tuple[str, ...]:
     """The Debian packages installed on top of the builder's own: ``[builder] packages`` in the
-    order written, then :data:`C_LIBRARY_PACKAGES` the list lacks when ``[[c_libraries]]`` names a library.
-    The default image (neither key) has none, so it stays as small as it was."""
+    order written, then what ``[[c_libraries]]`` needs (:data:`C_LIBRARY_PACKAGES`, then each
+    library's :data:`LIBRARY_BUILD_PACKAGES`) that the list lacks. The default image (neither
+    key) has none, so it stays as small as it was."""
     packages = cfg.builder.packages
     if cfg.c_libraries:
-        packages += tuple(p for p in C_LIBRARY_PACKAGES if p not in packages)
+        wanted = [
+            *C_LIBRARY_PACKAGES,
+            *(p for lib in cfg.c_libraries for p in LIBRARY_BUILD_PACKAGES.get(lib.name, ())),
+        ]
+        packages += tuple(dict.fromkeys(p for p in wanted if p not in packages))
     return packages
 
 

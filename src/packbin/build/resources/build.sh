@@ -56,6 +56,29 @@ if [ "$(cat "$marker" 2>/dev/null || true)" != "${PACKBIN_SOURCES_ID:-}" ]; then
   printf '%s' "${PACKBIN_SOURCES_ID:-}" > "$marker"
 fi
 
+# bindgen: when the image has libclang ([builder] packages = ["libclang-dev"]), tell clang-sys
+# where it is, and make bindgen's clang read the target's musl headers (zig's) instead of the
+# builder's glibc ones. A user's own LIBCLANG_PATH or BINDGEN_EXTRA_CLANG_ARGS wins.
+bindgen_env() {
+  if [ -z "${LIBCLANG_PATH:-}" ]; then
+    for d in $(ls -d /usr/lib/llvm-*/lib 2>/dev/null | sort -rV); do
+      if ls "$d"/libclang.so* >/dev/null 2>&1; then export LIBCLANG_PATH="$d"; break; fi
+    done
+  fi
+  [ -n "${LIBCLANG_PATH:-}" ] || return 0
+  var="BINDGEN_EXTRA_CLANG_ARGS_$(printf '%s' "$target" | tr -- '-.' '__')"
+  if [ -n "${BINDGEN_EXTRA_CLANG_ARGS:-}" ] || [ -n "$(printenv "$var" || true)" ]; then return 0; fi
+  case "$target" in *-linux-musl*) ;; *) return 0 ;; esac
+  zig_lib=$(python3 -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "lib"))')
+  arch="${target%%-*}"
+  case "$arch" in armv7|arm) arch=arm ;; i?86) arch=x86 ;; riscv64gc) arch=riscv64 ;; esac
+  abi="${target##*-linux-}"
+  inc="$zig_lib/libc/include"
+  export "$var=-nostdlibinc -isystem $inc/$arch-linux-$abi -isystem $inc/generic-musl -isystem $inc/any-linux-any"
+  echo "bindgen: LIBCLANG_PATH=$LIBCLANG_PATH, $var=$(printenv "$var")"
+}
+bindgen_env
+
 mkdir -p "/build/out/$target"
 for spec in "$@"; do
   bin="${spec%%:*}"; rest="${spec#*:}"; package="${rest%%:*}"; manifest="${rest#*:}"

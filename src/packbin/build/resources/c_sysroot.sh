@@ -86,6 +86,20 @@ build_zlib() {
     make install DESTDIR="$2"
 }
 
+build_openssl() {
+    cd "$1"
+    case $zig_target in
+        x86_64-*) os=linux-x86_64 ;;
+        aarch64-*) os=linux-aarch64 ;;
+        *) echo "packbin has no OpenSSL Configure target for $zig_target" >&2; exit 1 ;;
+    esac
+    # Static libraries only; the configuration directory is the target system's usual one.
+    ./Configure "$os" no-shared no-tests no-module --prefix="$mount/root" --libdir=lib \
+        --openssldir=/etc/ssl CC="$CC" AR="$AR" RANLIB="$RANLIB"
+    make -j"$(nproc)" build_libs
+    make install_dev DESTDIR="$2"
+}
+
 build() {
     zig_target=$1
     [ -f "$mount/.src/VERSION" ] || { echo "no fetched source in $mount/.src" >&2; exit 1; }
@@ -97,6 +111,7 @@ build() {
     echo "building $lib $version for $zig_target with zig cc"
     case $lib in
         zlib) build_zlib "$src" "$dest" ;;
+        openssl) build_openssl "$src" "$dest" ;;
         *) echo "packbin cannot build $lib yet" >&2; exit 1 ;;
     esac
     # Installed with DESTDIR: the files are at $dest$mount/root, their .pc files naming $mount/root.
