@@ -8,6 +8,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packbin.config.model import BuildConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,3 +153,14 @@ def interrupt_at(*args: str, line: str, sig: int, cwd: Path, env: dict[str, str]
     proc.send_signal(sig)
     rest = proc.communicate(timeout=120)[0]
     return proc.returncode, "".join(seen) + rest
+
+
+def skeleton_config(root: Path) -> BuildConfig:
+    """This repository's buildcfg.toml in ``root`` (created) over an empty timer-sensor crate
+    directory: a loaded config for tests that never build."""
+    from packbin.config.model import BuildConfig
+
+    (root / "packs/core/sensors/timer-sensor").mkdir(parents=True)
+    (root / "packs/core/sensors/timer-sensor/Cargo.toml").write_text("[package]\n")
+    (root / "buildcfg.toml").write_text((REPO / "buildcfg.toml").read_text())
+    return BuildConfig.load(root / "buildcfg.toml", env={})

@@ -31,6 +31,7 @@ from packbin.build.image import (
     target_rustflags_env,
 )
 from packbin.config.model import BuildConfig, BuilderConfig
+from tests.support.repo import skeleton_config
 
 REPO = Path(__file__).resolve().parents[2]
 SH = shutil.which("sh")
@@ -39,11 +40,7 @@ needs_sh = pytest.mark.skipif(SH is None, reason="no sh on PATH")
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> BuildConfig:
-    root = tmp_path / "repo"
-    (root / "packs/core/sensors/timer-sensor").mkdir(parents=True)
-    (root / "packs/core/sensors/timer-sensor/Cargo.toml").write_text("[package]\n")
-    (root / "buildcfg.toml").write_text((REPO / "buildcfg.toml").read_text())
-    return BuildConfig.load(root / "buildcfg.toml", env={})
+    return skeleton_config(tmp_path / "repo")
 
 
 @pytest.fixture

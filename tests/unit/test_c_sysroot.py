@@ -20,6 +20,7 @@ from packbin.build.c_sysroot import (
 from packbin.config.c_libraries import CLibrary
 from packbin.config.model import BuildConfig
 from packbin.errors import BuildError, PackbinError
+from tests.support.repo import skeleton_config
 
 REPO = Path(__file__).resolve().parents[2]
 TRIPLE = "x86_64-unknown-linux-musl"
@@ -27,11 +28,7 @@ TRIPLE = "x86_64-unknown-linux-musl"
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> BuildConfig:
-    root = tmp_path / "repo"
-    (root / "packs/core/sensors/timer-sensor").mkdir(parents=True)
-    (root / "packs/core/sensors/timer-sensor/Cargo.toml").write_text("[package]\n")
-    (root / "buildcfg.toml").write_text((REPO / "buildcfg.toml").read_text())
-    base = BuildConfig.load(root / "buildcfg.toml", env={})
+    base = skeleton_config(tmp_path / "repo")
     libs = (CLibrary(name="zlib"), CLibrary(name="openssl", version="3.0.15-1~deb12u1"))
     return dataclasses.replace(base, c_libraries=libs)
 

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from packbin.config.table import Table, suggest
 from packbin.errors import ConfigError
 
-#: The libraries packbin can build for a target, by the name ``[[c_libraries]] name`` takes.
-C_LIBRARIES = ("zlib", "openssl", "libgit2", "curl", "libssh2", "sqlite3", "zstd")
+#: The libraries packbin builds for a target (``resources/c_sysroot.sh``), by the name
+#: ``[[c_libraries]] name`` takes.
+C_LIBRARIES = ("zlib", "openssl")
+
+#: Libraries the -sys crates look for that packbin knows by name but does not build yet: named in
+#: ``[[c_libraries]]`` they are refused with the way out, not accepted and then failed in the build.
+NOT_YET_BUILT = ("libgit2", "curl", "libssh2", "sqlite3", "zstd")
 
 #: Debian's version grammar (deb-version(7)): [epoch:]upstream[-revision], upstream starting with
 #: a digit, made of alphanumerics and . + ~ (and - when there is a revision).
@@ -39,10 +44,18 @@ def parse_c_libraries(top: Table) -> tuple[CLibrary, ...]:
     for i, item in enumerate(raw):
         lt = Table(top.source, f"c_libraries[{i}]", item)
         name = lt.get("name", str, required=True)
+        if name in NOT_YET_BUILT:
+            raise ConfigError(
+                f"{lt.source}: {lt.key('name')}: packbin does not build {name} yet (it builds "
+                + ", ".join(C_LIBRARIES)
+                + ")",
+                hint=f"turn on the -sys crate's bundled or vendored feature so it builds its own {name}"
+                " (see docs/c-dependencies.md), and remove this entry",
+            )
         if name not in C_LIBRARIES:
             raise ConfigError(
                 f"{lt.source}: {lt.key('name')}: {name!r} is not a C library packbin builds"
-                + suggest(name.lower(), C_LIBRARIES),
+                + suggest(name.lower(), (*C_LIBRARIES, *NOT_YET_BUILT)),
                 hint="supported: " + ", ".join(C_LIBRARIES),
             )
         version = lt.get("version", str, None)
@@ -55,4 +68,4 @@ def parse_c_libraries(top: Table) -> tuple[CLibrary, ...]:
     return tuple(out)
 
 
-__all__ = ["C_LIBRARIES", "CLibrary", "parse_c_libraries"]
+__all__ = ["C_LIBRARIES", "NOT_YET_BUILT", "CLibrary", "parse_c_libraries"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from packbin._compat import tomllib
-from packbin.config.c_libraries import C_LIBRARIES
+from packbin.config.c_libraries import C_LIBRARIES, NOT_YET_BUILT
 from packbin.config.model import BuildConfig
 from packbin.errors import ConfigError
 from packbin.workspace.features import resolve_features
@@ -110,7 +110,7 @@ class CNeed:
 
     crate: str
     version: str
-    library: str  # a C_LIBRARIES name, "libpq" (which packbin cannot build), or a host tool's Debian package
+    library: str  # a C_LIBRARIES or NOT_YET_BUILT name, "libpq" (which packbin cannot build), or a host tool's Debian package
     host_tool: bool
     provided: bool  # buildcfg.toml's [[c_libraries]] (or [builder] packages) names it
     bundled_feature: str | None  # the crate's own way out, when it has one
@@ -126,8 +126,10 @@ class CNeed:
             ways = [f'add "{self.library}" to [builder] packages in buildcfg.toml']
         elif self.library in C_LIBRARIES:
             ways = [f'add [[c_libraries]] name = "{self.library}" to buildcfg.toml']
+        elif self.library in NOT_YET_BUILT:
+            ways = [f"packbin does not build {self.library} yet ([[c_libraries]] builds {', '.join(C_LIBRARIES)})"]
         else:
-            ways = [f"packbin cannot build {self.library} ([[c_libraries]] supports {', '.join(C_LIBRARIES)})"]
+            ways = [f"packbin cannot build {self.library} ([[c_libraries]] builds {', '.join(C_LIBRARIES)})"]
         if self.bundled_feature:
             way = f'turn on {self.crate}\'s "{self.bundled_feature}" feature'
             way += (f" ({self.via})" if self.via else "") + ", which builds its bundled C"
