@@ -155,8 +155,9 @@ class BuildJob:
 
     @property
     def cache_volumes(self) -> list[str]:
-        """The volumes the build writes (created on first use)."""
-        return [v for v, mount in self.volumes.items() if v != self.source_volume and not mount.endswith(":ro")]
+        """The volumes the build writes (created on first use): every one not mounted ``:ro``
+        (the sources volume and the C sysroots are)."""
+        return [v for v, mount in self.volumes.items() if not mount.endswith(":ro")]
 
     @property
     def out_dir(self) -> str:
